@@ -1,0 +1,1 @@
+"""NeuroEdge operator: reconciles Tenant, Engine, WorkerPool and VectorIndex (group neuroedge.io)."""

@@ -1,0 +1,1 @@
+"""The platform's PostgreSQL schema: versioned migrations (pure SQL) and the executor that applies them."""

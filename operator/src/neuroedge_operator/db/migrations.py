@@ -1,0 +1,128 @@
+"""Versioned schema migrations for the shared, tenant-scoped tables.
+
+Every tenant-scoped table has a `tenant_id` column, row-level security ENABLEd and FORCEd (so that even the
+owner is subject to it), and a policy for the shared runtime role that reads the tenant from the
+transaction-local setting `app.current_tenant`. Per-tenant login roles get their own policies from the
+Tenant reconciler (see `neuroedge_operator.builders.sql`).
+
+Migrations are append-only: a released migration is never edited, only followed by a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA = "neuroedge"
+OWNER_ROLE = "neuroedge_owner"
+RUNTIME_ROLE = "neuroedge_runtime"
+TENANT_SETTING = "app.current_tenant"
+MIGRATION_LOCK_KEY = 0x4E45_5545  # pg_advisory_xact_lock key: "NEUE"
+
+# Tables whose rows belong to one tenant; every one gets ENABLE + FORCE row-level security.
+TENANT_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema version: applied once, in order, inside the migration transaction."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def _current_tenant_policy(table: str) -> str:
+    return (
+        f"CREATE POLICY runtime_current_tenant ON {SCHEMA}.{table} TO {RUNTIME_ROLE} "
+        f"USING (tenant_id = current_setting('{TENANT_SETTING}', true)) "
+        f"WITH CHECK (tenant_id = current_setting('{TENANT_SETTING}', true));"
+    )
+
+
+def _secure(table: str) -> str:
+    return "\n".join(
+        [
+            f"ALTER TABLE {SCHEMA}.{table} OWNER TO {OWNER_ROLE};",
+            f"ALTER TABLE {SCHEMA}.{table} ENABLE ROW LEVEL SECURITY;",
+            f"ALTER TABLE {SCHEMA}.{table} FORCE ROW LEVEL SECURITY;",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.{table} TO {RUNTIME_ROLE};",
+            _current_tenant_policy(table),
+        ]
+    )
+
+
+_INITIAL = f"""
+CREATE EXTENSION IF NOT EXISTS vector;
+
+CREATE TABLE {SCHEMA}.tenants (
+    tenant_id text PRIMARY KEY CHECK (tenant_id ~ '^[a-z]([a-z0-9-]{{0,38}}[a-z0-9])?$'),
+    suspended boolean NOT NULL DEFAULT false,
+    access_token_ttl_seconds integer NOT NULL DEFAULT 900 CHECK (access_token_ttl_seconds > 0),
+    refresh_token_ttl_seconds integer NOT NULL DEFAULT 1209600 CHECK (refresh_token_ttl_seconds > 0),
+    rate_limit_rps double precision NOT NULL DEFAULT 50 CHECK (rate_limit_rps > 0),
+    rate_limit_burst integer NOT NULL DEFAULT 100 CHECK (rate_limit_burst > 0),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE {SCHEMA}.users (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    tenant_id text NOT NULL REFERENCES {SCHEMA}.tenants (tenant_id) ON DELETE CASCADE,
+    email text NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
+    password_hash text NOT NULL,
+    role text NOT NULL CHECK (role IN ('admin', 'member', 'viewer')),
+    disabled boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX users_tenant_email ON {SCHEMA}.users (tenant_id, lower(email));
+
+CREATE TABLE {SCHEMA}.refresh_tokens (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    tenant_id text NOT NULL REFERENCES {SCHEMA}.tenants (tenant_id) ON DELETE CASCADE,
+    user_id uuid NOT NULL REFERENCES {SCHEMA}.users (id) ON DELETE CASCADE,
+    family_id uuid NOT NULL,
+    token_hash bytea NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    used_at timestamptz,
+    revoked_at timestamptz
+);
+CREATE INDEX refresh_tokens_family ON {SCHEMA}.refresh_tokens (tenant_id, family_id);
+
+CREATE TABLE {SCHEMA}.vector_indexes (
+    tenant_id text NOT NULL REFERENCES {SCHEMA}.tenants (tenant_id) ON DELETE CASCADE,
+    name text NOT NULL,
+    backend text NOT NULL CHECK (backend IN ('qdrant', 'pgvector')),
+    dimension integer NOT NULL CHECK (dimension BETWEEN 1 AND 16000),
+    distance text NOT NULL CHECK (distance IN ('Cosine', 'Dot', 'Euclid')),
+    storage_name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, name)
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "tenant-scoped tables with row-level security",
+              _INITIAL + "\n".join(_secure(t) for t in TENANT_TABLES)),
+)
+
+
+def bootstrap_sql() -> list[str]:
+    """Statements run before the migrations, idempotent by construction: the schema and the two platform
+    roles (a NOLOGIN owner, so tables never belong to a login role, and the shared runtime role)."""
+    return [
+        f"DO $$ BEGIN CREATE ROLE {OWNER_ROLE} NOLOGIN; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+        f"DO $$ BEGIN CREATE ROLE {RUNTIME_ROLE} NOLOGIN NOBYPASSRLS; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+        f"CREATE SCHEMA IF NOT EXISTS {SCHEMA} AUTHORIZATION {OWNER_ROLE};",
+        f"GRANT USAGE ON SCHEMA {SCHEMA} TO {RUNTIME_ROLE};",
+        f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations ("
+        "version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());",
+    ]
+
+
+def pending(applied: set[int]) -> list[Migration]:
+    """Migrations not yet applied, in order. Pure: the executor passes what the catalog says."""
+    return [m for m in MIGRATIONS if m.version not in applied]

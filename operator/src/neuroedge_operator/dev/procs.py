@@ -1,0 +1,140 @@
+"""Starting, probing and stopping the stack's daemons.
+
+Daemons run in their own session (process group) so that stopping the stack also stops anything they
+forked, and so that a Ctrl-C in the shell that ran `make up` does not take them down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A failure with a one-line explanation meant for the person running the stack."""
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on loopback; the kernel hands out ephemeral ports round-robin, so a
+    race with another binder is unlikely and is caught by the readiness wait."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn(
+    argv: Sequence[str],
+    log_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Start a daemon detached from our process group, with stdout and stderr appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            user=user,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return proc.pid
+
+
+def is_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        status = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        if status == "Z":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            return False
+    return True
+
+
+def stop(pid: int, grace: float = 10.0) -> None:
+    """SIGTERM the daemon's process group, then SIGKILL whatever is left after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not is_alive(pid):
+                return
+            time.sleep(0.05)
+
+
+def wait_until(
+    what: str, check: Callable[[], bool], *, timeout: float, pid: int | None = None, log: Path | None = None
+) -> None:
+    """Poll `check` until it holds; fail early, with the log's tail, if the daemon `pid` died meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        if pid is not None and not is_alive(pid):
+            raise StackError(f"{what} exited during start-up; last log lines:\n{tail(log)}")
+        time.sleep(0.1)
+    raise StackError(f"{what} not ready after {timeout:.0f}s; last log lines:\n{tail(log)}")
+
+
+def tail(log: Path | None, lines: int = 15) -> str:
+    """The end of a log file, for error messages."""
+    if log is None or not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def port_open(port: int) -> bool:
+    """True when something accepts TCP connections on loopback `port`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+    """True when GET `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310 - loopback URLs we build
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def pids_mentioning(marker: str) -> list[int]:
+    """Processes whose command line contains `marker` (the stack's state directory). Teardown uses it as a
+    safety net, so that a start-up that failed half-way never leaves stray daemons behind."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(int(entry.name))
+    return found

