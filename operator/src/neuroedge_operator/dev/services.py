@@ -53,6 +53,16 @@ def _chown_tree(path: Path, user: str) -> None:
             os.chown(name, entry.pw_uid, entry.pw_gid)
 
 
+def _check_reachable(path: Path, user: str) -> None:
+    """Fail with one clear line when `user` cannot traverse into `path` (e.g. a 0700 parent directory)."""
+    probe = subprocess.run(["test", "-x", str(path)], user=user, check=False)
+    if probe.returncode != 0:
+        raise procs.StackError(
+            f"PostgreSQL runs as user {user!r} and cannot reach {path}: "
+            "choose a state directory whose parents are world-traversable (e.g. under /tmp or the checkout)"
+        )
+
+
 def start_postgres(state: Path, port: int) -> Service:
     """Initialise (once) and start PostgreSQL, then create the `neuroedge` database if missing."""
     bindir = toolchain.postgres_bin_dir()
@@ -65,6 +75,8 @@ def start_postgres(state: Path, port: int) -> Service:
         if data.exists():
             shutil.rmtree(data)
         home.mkdir(parents=True, exist_ok=True)
+        if user:
+            _check_reachable(home, user)
         pwfile = home / "pwfile"
         pwfile.write_text(password + "\n")
         if user:
