@@ -19,7 +19,7 @@ setup: $(STAMP)
 	$(BIN)/neuroedge dev install
 
 up: setup
-	$(BIN)/neuroedge dev up
+	$(BIN)/neuroedge dev up --crds crds
 
 down: $(STAMP)
 	$(BIN)/neuroedge dev down
