@@ -374,6 +374,20 @@ CASES = [
         "spec.replicas in body should be less than or equal to 100",
     ),
     Case(
+        "eng-name-with-dot",
+        "Engine",
+        ENGINE,
+        "Engine name must be at most 63 characters of lowercase letters, digits and '-'",
+        name="chat.v2",
+    ),
+    Case(
+        "wp-name-starts-with-digit",
+        "WorkerPool",
+        POOL,
+        "WorkerPool name must be at most 63 characters of lowercase letters, digits and '-'",
+        name="0pool",
+    ),
+    Case(
         "tnt-name-too-long",
         "Tenant",
         {},

@@ -205,10 +205,15 @@ def test_vectorindex_layout_fields_are_immutable() -> None:
         assert [r["rule"] for r in spec[field]["x-kubernetes-validations"]] == ["self == oldSelf"], field
 
 
-@pytest.mark.parametrize("kind", ["Tenant", "VectorIndex"])
-def test_names_that_become_identifiers_are_restricted_at_the_root(kind: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "longest"), [("Tenant", 40), ("VectorIndex", 40), ("Engine", 63), ("WorkerPool", 63)]
+)
+def test_names_that_become_identifiers_are_restricted_at_the_root(kind: str, longest: int) -> None:
+    """Tenant and VectorIndex names go into database and Redis identifiers; Engine and WorkerPool names into
+    Service names and label values (DNS-1035 labels)."""
     (rule,) = schema(kind)["x-kubernetes-validations"]
-    assert "self.metadata.name.size() <= 40" in rule["rule"]
+    assert f"self.metadata.name.size() <= {longest}" in rule["rule"]
+    assert "self.metadata.name.matches('^[a-z]([a-z0-9-]*[a-z0-9])?$')" in rule["rule"]
 
 
 VALID_CRONS = [
