@@ -514,15 +514,11 @@ def write_validation_doc(kubeconfig: Path) -> Iterator[None]:
 def render_doc(server_version: str) -> str:
     rows = []
     for case in CASES:
-        operation = "create" if case.update is None else f"update `{json.dumps(case.update['spec'])}`"
-        spec = json.dumps(case.spec, separators=(", ", ": "))
+        request = f"create `{doc_cell(json.dumps(case.spec))}`"
+        if case.update is not None:
+            request += f", then patch `{doc_cell(json.dumps(case.update['spec']))}`"
         name = f" named `{case.object_name}`" if case.name else ""
-        cells = [
-            f"`{case.id}`",
-            f"{case.kind}{name}",
-            f"{operation} `{doc_cell(spec)}`",
-            doc_cell(observed[case.id]),
-        ]
+        cells = [f"`{case.id}`", f"{case.kind}{name}", request, doc_cell(observed[case.id])]
         rows.append(f"| {' | '.join(cells)} |")
     return "\n".join(
         [
@@ -532,9 +528,9 @@ def render_doc(server_version: str) -> str:
             f"{server_version} (regenerate with `NEUROEDGE_WRITE_CRD_DOC=1 .venv/bin/pytest "
             "tests/integration/test_crds_api.py`; each test checks that its row below is still what the "
             "server says). Messages are kubectl's output on one line; `<namespace>` stands for the test's "
-            "namespace. Update cases create the object with the spec shown, then merge-patch it.",
+            "namespace. Requests show the `spec` sent; patches are JSON merge patches of `spec`.",
             "",
-            "| case | object | request | server message |",
+            "| case | object | request (spec) | server message |",
             "| --- | --- | --- | --- |",
             *rows,
             "",
