@@ -52,6 +52,19 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
 
 
+def _operator(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+
+    from neuroedge_operator import run, settings  # noqa: PLC0415
+
+    try:
+        loaded = settings.from_env(os.environ)
+    except settings.SettingsError as exc:
+        print(f"neuroedge operator: {exc}", file=sys.stderr)
+        return 2
+    return run.run(loaded)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests can check the command surface)."""
     root = argparse.ArgumentParser(prog="neuroedge", description=__doc__)
@@ -62,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--crds", help="directory of CRD manifests to install on `up`")
     dev.add_argument("--purge", action="store_true", help="with `down`: delete the stack's data as well")
     dev.set_defaults(func=_dev)
+    operator = commands.add_parser("operator", help="run the operator (settings from NEUROEDGE_* variables)")
+    operator.set_defaults(func=_operator)
     return root
 
 

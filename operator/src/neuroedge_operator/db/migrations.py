@@ -103,8 +103,11 @@ CREATE TABLE {SCHEMA}.vector_indexes (
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "tenant-scoped tables with row-level security",
-              _INITIAL + "\n".join(_secure(t) for t in TENANT_TABLES)),
+    Migration(
+        1,
+        "tenant-scoped tables with row-level security",
+        _INITIAL + "\n".join(_secure(t) for t in TENANT_TABLES),
+    ),
 )
 
 
@@ -112,8 +115,7 @@ def bootstrap_sql() -> list[str]:
     """Statements run before the migrations, idempotent by construction: the schema and the two platform
     roles (a NOLOGIN owner, so tables never belong to a login role, and the shared runtime role)."""
     return [
-        f"DO $$ BEGIN CREATE ROLE {OWNER_ROLE} NOLOGIN; "
-        "EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+        f"DO $$ BEGIN CREATE ROLE {OWNER_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
         f"DO $$ BEGIN CREATE ROLE {RUNTIME_ROLE} NOLOGIN NOBYPASSRLS; "
         "EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
         f"CREATE SCHEMA IF NOT EXISTS {SCHEMA} AUTHORIZATION {OWNER_ROLE};",

@@ -100,9 +100,7 @@ def suspended() -> Condition:
 
 
 def deletion_blocked(error: str) -> Condition:
-    return failed(
-        READY, "DeletionBlocked", f"waiting to delete the tenant's database state, PostgreSQL: {error}"
-    )
+    return failed(READY, "DeletionBlocked", f"deletion waits until PostgreSQL and Redis answer: {error}")
 
 
 def summary(parts: Iterable[Condition]) -> Condition:
