@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
+import jwt
+
 from neuroedge_operator.builders import jwt_keys, namespaces, networkpolicy, quota, rbac
 from neuroedge_operator.builders import secret as secret_builder
 from neuroedge_operator.plan import kubernetes as kube_plan
@@ -81,6 +83,8 @@ def test_diff_applies_changed_and_deletes_unwanted() -> None:
         ("networking.k8s.io/v1", "NetworkPolicy", "acme", policy["metadata"]["name"])
     ]
     assert kube_plan.diff([ns, policy], [ns, policy]).empty
+    # A namespace dropped from the spec is kept.
+    assert kube_plan.diff([], [ns]).empty
 
 
 def test_credentials_are_kept_from_the_live_secret() -> None:
@@ -135,7 +139,6 @@ def test_rotate_annotation_is_handled_once() -> None:
 
 
 def test_jwt_keys_sign_and_verify() -> None:
-    import jwt
 
     key = jwt_keys.generate_key(NOW)
     token = jwt.encode({"sub": "u"}, key["private_key_pem"], algorithm="EdDSA", headers={"kid": key["kid"]})

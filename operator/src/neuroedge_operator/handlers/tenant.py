@@ -15,7 +15,7 @@ import asyncpg
 import kopf
 
 from neuroedge_operator import metrics
-from neuroedge_operator.builders import jwt_keys, meta, namespaces, networkpolicy, quota, rbac
+from neuroedge_operator.builders import jwt_keys, meta, namespaces, networkpolicy, quota, rbac, redis_acl, sql
 from neuroedge_operator.builders import secret as secret_builder
 from neuroedge_operator.clients import kube, postgres
 from neuroedge_operator.clients import redis as redis_client
@@ -75,23 +75,40 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> None:
     async with ctx.lock(name):
         started, outcome = time.monotonic(), "error"
         try:
-            wanted = await _wanted_conditions(ctx, body)
-            await publish(ctx, body, wanted)
+            wanted, facts = await _wanted_conditions(ctx, body)
+            await publish(ctx, body, wanted, facts)
             outcome = "ready" if all(c.ok for c in wanted) else "not_ready"
         finally:
             metrics.RECONCILES.labels("Tenant", outcome).inc()
             metrics.RECONCILE_SECONDS.labels("Tenant", outcome).observe(time.monotonic() - started)
 
 
-async def _wanted_conditions(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
+Facts = dict[str, Any]
+
+
+async def _wanted_conditions(
+    ctx: Context, body: Mapping[str, Any]
+) -> tuple[list[conditions.Condition], Facts]:
     try:
         tenant = tenant_model.parse(body)
     except tenant_model.InvalidTenantError as exc:
-        return conditions.invalid_spec(str(exc))
+        return conditions.invalid_spec(str(exc)), {}
     if tenant.spec.suspend:
-        return await suspend(ctx, tenant)
-    parts = await provision(ctx, tenant)
-    return [conditions.summary(parts), *parts]
+        return await suspend(ctx, tenant), {}
+    parts, facts = await provision(ctx, tenant)
+    return [conditions.summary(parts), *parts], facts
+
+
+def status_facts(tenant: tenant_model.Tenant, creds: secret_builder.Credentials) -> Facts:
+    """The non-condition status fields: what was provisioned, by name (never a secret)."""
+    active = jwt_keys.active(creds.keyset)
+    return {
+        "namespaces": list(tenant.namespaces),
+        "databaseRole": sql.role_name(tenant.name),
+        "redisUser": redis_acl.user_name(tenant.name),
+        "activeSigningKey": active["kid"],
+        "lastKeyRotationTime": active["created_at"],
+    }
 
 
 async def observe_children(ctx: Context, tenant: str) -> list[dict[str, Any]]:
@@ -168,15 +185,15 @@ def registry_row(tenant: tenant_model.Tenant, suspended: bool) -> dict[str, obje
     }
 
 
-async def provision(ctx: Context, tenant: tenant_model.Tenant) -> list[conditions.Condition]:
+async def provision(ctx: Context, tenant: tenant_model.Tenant) -> tuple[list[conditions.Condition], Facts]:
     """The four parts of a tenant, each reported as its own condition."""
     try:
         live = await observe_children(ctx, tenant.name)
         conflicts = await namespace_conflicts(ctx, tenant, live)
     except (kube.ApiError, OSError) as exc:
-        return [conditions.kubernetes_error(str(exc)), *_waiting("the Kubernetes API did not answer")]
+        return [conditions.kubernetes_error(str(exc)), *_waiting("the Kubernetes API did not answer")], {}
     if conflicts:
-        return [conditions.namespace_conflict(conflicts), *_waiting("namespaces conflict")]
+        return [conditions.namespace_conflict(conflicts), *_waiting("namespaces conflict")], {}
     values, rotated_for = live_credentials(tenant, live)
     creds = secret_builder.decide(
         tenant, values, rotated_for, _now(), jwt_keys.generate_key, ctx.settings.admin_email_domain
@@ -184,7 +201,7 @@ async def provision(ctx: Context, tenant: tenant_model.Tenant) -> list[condition
     db_cond = await provision_database(ctx, tenant, creds, login=True)
     cache_cond = await provision_cache(ctx, tenant, creds, enabled=True)
     ns_cond, creds_cond = await apply_children(ctx, tenant, creds, live)
-    return [ns_cond, db_cond, cache_cond, creds_cond]
+    return [ns_cond, db_cond, cache_cond, creds_cond], status_facts(tenant, creds)
 
 
 def _waiting(why: str) -> list[conditions.Condition]:
@@ -250,8 +267,10 @@ async def suspend(ctx: Context, tenant: tenant_model.Tenant) -> list[conditions.
     return wanted + [c for c in (db_cond, cache_cond) if not c.ok]
 
 
-async def publish(ctx: Context, body: Mapping[str, Any], wanted: Sequence[conditions.Condition]) -> None:
-    """Write the conditions (only when they change) and one Event per transition."""
+async def publish(
+    ctx: Context, body: Mapping[str, Any], wanted: Sequence[conditions.Condition], facts: Facts | None = None
+) -> None:
+    """Write the status (only when it changes) and one Event per condition transition."""
     meta_ = body["metadata"]
     status = body.get("status") or {}
     current = status.get("conditions") or []
@@ -259,17 +278,10 @@ async def publish(ctx: Context, body: Mapping[str, Any], wanted: Sequence[condit
     generation = int(meta_.get("generation") or 0)
     merged = conditions.merge(current, wanted, now, generation)
     ctx.tenants.record(meta_["name"], merged)
-    if merged == current and status.get("observedGeneration") == generation:
+    new_status = {**(facts or {}), "conditions": merged, "observedGeneration": generation}
+    if all(status.get(k) == v for k, v in new_status.items()):
         return
-    await ctx.kube.patch_status(
-        API_VERSION,
-        tenant_model.KIND,
-        meta_["name"],
-        {
-            "conditions": merged,
-            "observedGeneration": generation,
-        },
-    )
+    await ctx.kube.patch_status(API_VERSION, tenant_model.KIND, meta_["name"], new_status)
     involved = {"apiVersion": API_VERSION, "kind": tenant_model.KIND, "metadata": meta_}
     for cond in conditions.transitions(current, wanted):
         await ctx.kube.event(

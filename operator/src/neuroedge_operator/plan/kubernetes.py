@@ -13,7 +13,10 @@ from typing import Any
 
 from neuroedge_operator.resources import quantity
 
-Key = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" when cluster-scoped), name
+Key = tuple[str, str, str, str]
+# A namespace dropped from a Tenant's spec is left alone (its workloads are the user's); it goes only when
+# the Tenant itself is deleted (garbage collection through the owner reference).
+KEPT_KINDS = frozenset({"Namespace"})  # apiVersion, kind, namespace ("" when cluster-scoped), name
 
 
 def key(obj: Mapping[str, Any]) -> Key:
@@ -60,14 +63,13 @@ def diff(desired: Sequence[dict[str, Any]], live: Iterable[Mapping[str, Any]]) -
     live_by_key = {key(obj): obj for obj in live}
     wanted = {key(obj) for obj in desired}
     to_apply = [obj for obj in desired if not matches(obj, live_by_key.get(key(obj)))]
-    to_delete = [k for k, obj in live_by_key.items() if k not in wanted and not _terminating(obj)]
-    return ApplyPlan(apply=to_apply, delete=sorted(to_delete, key=_delete_order))
+    to_delete = [
+        k
+        for k, obj in live_by_key.items()
+        if k not in wanted and k[1] not in KEPT_KINDS and not _terminating(obj)
+    ]
+    return ApplyPlan(apply=to_apply, delete=sorted(to_delete))
 
 
 def _terminating(obj: Mapping[str, Any]) -> bool:
     return bool(obj.get("metadata", {}).get("deletionTimestamp"))
-
-
-def _delete_order(k: Key) -> tuple[int, Key]:
-    # Namespaced children first, namespaces last.
-    return (1 if k[1] == "Namespace" else 0, k)

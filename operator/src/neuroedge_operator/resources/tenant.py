@@ -190,8 +190,6 @@ def consistency_problems(spec: TenantSpec) -> list[str]:
                     f"spec.limitRange.{field}.{resource} ({value}) exceeds spec.quota.{resource} ({hard}): "
                     "no pod with default resources could ever start"
                 )
-        if hard is not None and quantity.parse(hard) == 0 and spec.quota.pods != 0:
-            problems.append(
-                f"spec.quota.{resource} is 0: no pod could ever start; set quota.pods to 0 instead"
-            )
+        if hard is not None and quantity.parse(hard) == 0:
+            problems.append(f"spec.quota.{resource} is 0: no pod could ever start")
     return problems
