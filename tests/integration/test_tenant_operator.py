@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
-from tests.support import operator_process
-from tests.support.tcp_proxy import TcpProxy
+import tenant_operator_process as operator_process
+from tcp_proxy import TcpProxy
 
 from neuroedge_operator.dev import controlplane
 
@@ -386,6 +386,7 @@ async def test_restarted_operator_writes_nothing_when_nothing_changed(
     await asyncio.sleep(3)  # let in-flight reconciles of earlier tests settle
     operator.stop()
     before = operator_process.apiserver_writes(kubectl(kubeconfig, "get", "--raw", "/metrics"))
+    assert before > 0  # the counter is read correctly: the tests above made many writes
     operator.start()
     await asyncio.sleep(8)  # resume of every tenant plus several 2-second drift-repair cycles
     after = operator_process.apiserver_writes(kubectl(kubeconfig, "get", "--raw", "/metrics"))

@@ -40,6 +40,8 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
         if ctx is not None:
             await ctx.close()
 
+    # A fresh registry has none of kopf's default login handlers: log in like the `kubernetes` client does.
+    kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.on.startup(registry=registry)(startup)
     kopf.on.cleanup(registry=registry)(cleanup)
     tenant_handlers.register(registry, settings)

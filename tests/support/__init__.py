@@ -1,1 +1,0 @@
-"""Helpers shared by integration tests (not fixtures: those live in conftest.py)."""
