@@ -207,8 +207,8 @@ def start_scheduler(state: Path, port: int, kubeconfig: Path) -> Component:
 
 
 def start_kwok(state: Path, port: int, kubeconfig: Path) -> Component:
-    """kwok manages only nodes annotated `kwok.x-k8s.io/node=fake`, with its built-in stages (nodes become
-    Ready, pods become Running and Ready)."""
+    """kwok manages only nodes annotated `kwok.x-k8s.io/node=fake`, with its standard fast stages (nodes
+    become Ready, pods become Running and Ready)."""
     log = state / "logs" / "kwok.log"
     argv = [
         str(toolchain.binary("kwok")),
@@ -218,6 +218,7 @@ def start_kwok(state: Path, port: int, kubeconfig: Path) -> Component:
         "--cidr=10.244.0.0/16",
         "--node-ip=10.0.0.1",
         f"--server-address=127.0.0.1:{port}",
+        f"--config={toolchain.asset('kwok', 'stages.yaml')}",
     ]
     pid = procs.spawn(argv, log, cwd=state)
     procs.wait_until("kwok", lambda: procs.port_open(port), timeout=60, pid=pid, log=log)

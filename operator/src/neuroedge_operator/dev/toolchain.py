@@ -40,6 +40,8 @@ class GoTool:
     ldflags: tuple[str, ...] = ()
     replace_staging: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    assets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Files assembled from the module's own source tree: output name -> YAML files (joined with `---`)."""
 
 
 def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
@@ -78,6 +80,16 @@ TOOLS: tuple[GoTool, ...] = (
         version=KWOK_VERSION,
         packages={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
         ldflags=(f"-X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION}",),
+        # kwok's standard "fast" stages: nodes turn Ready and keep a heartbeat, pods turn Running and Ready.
+        assets={
+            "stages.yaml": (
+                "kustomize/stage/node/fast/node-initialize.yaml",
+                "kustomize/stage/node/heartbeat/node-heartbeat.yaml",
+                "kustomize/stage/pod/fast/pod-ready.yaml",
+                "kustomize/stage/pod/fast/pod-complete.yaml",
+                "kustomize/stage/pod/fast/pod-delete.yaml",
+            )
+        },
     ),
 )
 
@@ -99,8 +111,17 @@ def binary(name: str) -> Path:
 
 
 def is_built(tool: GoTool) -> bool:
-    """True when every binary of `tool` is in the cache."""
-    return all((tool_dir(tool) / name).exists() for name in tool.packages)
+    """True when every binary and asset of `tool` is in the cache."""
+    return all((tool_dir(tool) / name).exists() for name in (*tool.packages, *tool.assets))
+
+
+def asset(tool_name: str, name: str) -> Path:
+    """Path of a file assembled at build time (kwok's stages.yaml)."""
+    tool = next(t for t in TOOLS if t.name == tool_name)
+    path = tool_dir(tool) / name
+    if not path.exists():
+        raise StackError(f"{name} of {tool_name} {tool.version} is missing: run `neuroedge dev install`")
+    return path
 
 
 def staging_replacements(kubernetes_gomod: str, staging_version: str) -> list[str]:
@@ -170,10 +191,10 @@ def build(tool: GoTool, *, verbose: bool = True) -> Path:
         if verbose:
             print(f"building {tool.name} {tool.version} with {go} (once; log: {log})", file=sys.stderr)
         replacements: list[str] = []
+        info = json.loads(
+            _run([go, "mod", "download", "-json", f"{tool.module}@{tool.version}"], work, env, log)
+        )
         if tool.replace_staging:
-            info = json.loads(
-                _run([go, "mod", "download", "-json", f"{tool.module}@{tool.version}"], work, env, log)
-            )
             staging = "v0." + tool.version.lstrip("v").split(".", 1)[1]
             replacements = staging_replacements(Path(info["GoMod"]).read_text(), staging)
         (work / "go.mod").write_text(wrapper_gomod(tool, replacements))
@@ -190,6 +211,9 @@ def build(tool: GoTool, *, verbose: bool = True) -> Path:
                 env,
                 log,
             )
+        for output, sources in tool.assets.items():
+            texts = [(Path(info["Dir"]) / source).read_text().strip() for source in sources]
+            (staging_dir / output).write_text("\n---\n".join(texts) + "\n")
         if target.exists():
             shutil.rmtree(target)
         staging_dir.rename(target)
