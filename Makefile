@@ -19,7 +19,8 @@ setup: $(STAMP)
 	$(BIN)/neuroedge dev install
 
 up: setup
-	$(BIN)/neuroedge dev up
+	$(BIN)/neuroedge dev up --crds crds
+	$(BIN)/neuroedge dev operator --sample crds/examples/tenant.yaml
 
 down: $(STAMP)
 	$(BIN)/neuroedge dev down

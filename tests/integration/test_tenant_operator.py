@@ -19,6 +19,7 @@ import redis.exceptions
 import tenant_operator_process as operator_process
 from tcp_proxy import TcpProxy
 
+from neuroedge_operator.db import migrations
 from neuroedge_operator.dev import controlplane
 
 pytestmark = pytest.mark.cluster
@@ -223,7 +224,8 @@ async def test_deleted_children_come_back(
     async def role_back() -> bool:
         return bool(
             await admin_db.fetchval(
-                "SELECT count(*) = 4 FROM pg_policies WHERE policyname = 'tenant_op-drift'"
+                "SELECT count(*) = $1 FROM pg_policies WHERE policyname = 'tenant_op-drift'",
+                len(migrations.TENANT_TABLES),
             )
         )
 
@@ -249,6 +251,22 @@ async def test_invalid_spec_reports_a_clear_condition_and_writes_nothing(
     assert await admin_db.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = 'ne_tenant_op_bad'") == 0
     apply_tenant(kubeconfig, "op-bad", {"quota": {"cpu": "2"}, "limitRange": {"default": {"cpu": "2"}}})
     wait_ready(kubeconfig, "op-bad")
+
+
+async def test_existing_foreign_namespace_is_never_adopted(
+    operator: operator_process.OperatorProcess, kubeconfig: Path
+) -> None:
+    kubectl(kubeconfig, "create", "namespace", "op-taken")
+    apply_tenant(kubeconfig, "op-thief", {"namespaces": ["op-taken"]})
+
+    def conflict() -> bool:
+        return condition(kubeconfig, "op-thief", "NamespacesReady").get("reason") == "NamespaceConflict"
+
+    await eventually(conflict, what="NamespaceConflict")
+    assert "op-taken" in condition(kubeconfig, "op-thief", "Ready")["message"]
+    labels = get(kubeconfig, "namespace", "op-taken")["metadata"].get("labels", {})
+    assert "neuroedge.io/tenant" not in labels
+    assert not exists(kubeconfig, "secret", "neuroedge-tenant-credentials", "-n", "op-taken")
 
 
 async def test_suspend_disables_logins_and_unsuspend_restores(

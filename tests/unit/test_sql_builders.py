@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from neuroedge_operator.builders import sql
+from neuroedge_operator.db import migrations
 
 
 def test_identifiers_are_double_quoted_with_embedded_quotes_doubled() -> None:
@@ -63,3 +64,10 @@ def test_grants_are_sorted_and_qualified() -> None:
 def test_registry_upsert_is_parameterised() -> None:
     statement = sql.upsert_registry()
     assert "$6" in statement and "$7" not in statement and "ON CONFLICT (tenant_id)" in statement
+
+
+def test_every_tenant_table_is_granted_and_registries_are_read_only() -> None:
+
+    assert set(sql.TABLE_PRIVILEGES) == set(migrations.TENANT_TABLES)
+    assert sql.TABLE_PRIVILEGES["tenants"] == frozenset({"SELECT"})
+    assert sql.TABLE_PRIVILEGES["users"] == sql.DML

@@ -20,13 +20,11 @@ ROLE_PREFIX = "ne_tenant_"
 POLICY_PREFIX = "tenant_"
 SCRAM_ITERATIONS = 4096
 DML = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
-# What a tenant's login role may do per table: it reads its registry row and vector index registry (the
-# operator writes those) and owns its users and refresh tokens.
+# Registries the operator writes: a tenant's login role only reads them (it must not un-suspend itself or
+# raise its own rate limits). Every other tenant-scoped table is the tenant's own data.
+READ_ONLY_TABLES = frozenset({"tenants", "vector_indexes"})
 TABLE_PRIVILEGES: Mapping[str, frozenset[str]] = {
-    "tenants": frozenset({"SELECT"}),
-    "users": DML,
-    "refresh_tokens": DML,
-    "vector_indexes": frozenset({"SELECT"}),
+    name: frozenset({"SELECT"}) if name in READ_ONLY_TABLES else DML for name in migrations.TENANT_TABLES
 }
 # Serialises the operator's catalog writes: concurrent GRANTs on one table fail with "tuple concurrently
 # updated", and 100 tenants created at once would otherwise race on the same tables' ACLs.

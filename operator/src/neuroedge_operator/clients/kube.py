@@ -88,7 +88,8 @@ class Kube:
         token = config.api_key.get("authorization") or config.api_key.get("BearerToken")
         if token:
             headers["Authorization"] = token if token.startswith("Bearer ") else f"Bearer {token}"
-        timeout = aiohttp.ClientTimeout(total=30, connect=5)
+        # `sock_connect`, not `connect`: the latter also counts waiting for a free pooled connection.
+        timeout = aiohttp.ClientTimeout(total=60, sock_connect=5)
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=context, limit=20), timeout=timeout
         )
