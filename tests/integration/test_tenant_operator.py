@@ -213,6 +213,7 @@ async def test_deleted_children_come_back(
     apply_tenant(kubeconfig, "op-drift", {})
     wait_ready(kubeconfig, "op-drift")
     kubectl(kubeconfig, "delete", "networkpolicy", "neuroedge-tenant-isolation", "-n", "op-drift")
+    kubectl(kubeconfig, "label", "namespace", "op-drift", "neuroedge.io/tenant-")
     await admin_db.execute('DROP OWNED BY "ne_tenant_op_drift"; DROP ROLE "ne_tenant_op_drift"')
     admin = aioredis.Redis.from_url(redis_url)
     await admin.execute_command("ACL", "DELUSER", "ne-tenant-op-drift")
@@ -230,6 +231,13 @@ async def test_deleted_children_come_back(
         )
 
     await eventually(role_back, what="role and policies")
+
+    def labelled() -> bool:
+        labels = get(kubeconfig, "namespace", "op-drift")["metadata"].get("labels", {})
+        return labels.get("neuroedge.io/tenant") == "op-drift"
+
+    await eventually(labelled, what="namespace label")
+    assert condition(kubeconfig, "op-drift", "Ready")["status"] == "True"
     await eventually(lambda: admin.execute_command("ACL", "GETUSER", "ne-tenant-op-drift"), what="redis user")
     await admin.aclose()
     conn = await asyncpg.connect(secret_values(kubeconfig, "op-drift")["DATABASE_URL"])

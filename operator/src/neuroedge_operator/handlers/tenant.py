@@ -122,11 +122,16 @@ async def observe_children(ctx: Context, tenant: str) -> list[dict[str, Any]]:
 async def namespace_conflicts(
     ctx: Context, tenant: tenant_model.Tenant, live: Sequence[Mapping[str, Any]]
 ) -> list[str]:
-    """Desired namespaces that exist but are not this tenant's: they are never adopted."""
+    """Desired namespaces that exist but are not this tenant's: they are never adopted. A namespace is ours
+    when it carries our label, or our owner reference (someone stripped the label: we put it back)."""
     ours = {obj["metadata"]["name"] for obj in live if obj["kind"] == "Namespace"}
     conflicts = []
     for name in tenant.namespaces:
-        if name not in ours and await ctx.kube.get("v1", "Namespace", name) is not None:
+        if name in ours:
+            continue
+        found = await ctx.kube.get("v1", "Namespace", name)
+        owners = (found or {}).get("metadata", {}).get("ownerReferences") or []
+        if found is not None and not any(ref.get("uid") == tenant.uid for ref in owners):
             conflicts.append(name)
     return conflicts
 
