@@ -20,6 +20,7 @@ setup: $(STAMP)
 
 up: setup
 	$(BIN)/neuroedge dev up --crds crds
+	$(BIN)/neuroedge dev operator --sample crds/examples/tenant.yaml
 
 down: $(STAMP)
 	$(BIN)/neuroedge dev down

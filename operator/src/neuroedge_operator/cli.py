@@ -41,6 +41,15 @@ def _dev(args: argparse.Namespace) -> int:
             for name, alive, port, log in rows:
                 print(f"{name:<26}{'up' if alive else 'DOWN':<6}port {port:<7}{log}")
             return 0 if all(alive for _, alive, _, _ in rows) else 1
+        if args.action == "operator":
+            from neuroedge_operator import local  # noqa: PLC0415
+
+            record = local.start_operator(state_dir)
+            print(f"operator running (pid {record.pid}, metrics on port {record.port}, log {record.log})")
+            if args.sample:
+                took = local.apply_and_wait(state_dir, Path(args.sample))
+                print(f"sample tenant from {args.sample} is Ready ({took:.1f}s)")
+            return 0
         current = stack.load(state_dir.resolve())
         if current is None:
             print("neuroedge dev stack is not running: run `make up`", file=sys.stderr)
@@ -52,16 +61,32 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
 
 
+def _operator(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+
+    from neuroedge_operator import run, settings  # noqa: PLC0415
+
+    try:
+        loaded = settings.from_env(os.environ)
+    except settings.SettingsError as exc:
+        print(f"neuroedge operator: {exc}", file=sys.stderr)
+        return 2
+    return run.run(loaded)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests can check the command surface)."""
     root = argparse.ArgumentParser(prog="neuroedge", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
     dev = commands.add_parser("dev", help="local control plane, PostgreSQL and Redis on loopback")
-    dev.add_argument("action", choices=["install", "up", "down", "status", "env"])
+    dev.add_argument("action", choices=["install", "up", "down", "status", "env", "operator"])
     dev.add_argument("--state-dir", help="where the stack keeps its state (default: ./.neuroedge)")
     dev.add_argument("--crds", help="directory of CRD manifests to install on `up`")
     dev.add_argument("--purge", action="store_true", help="with `down`: delete the stack's data as well")
+    dev.add_argument("--sample", help="with `operator`: a Tenant manifest to apply and wait Ready for")
     dev.set_defaults(func=_dev)
+    operator = commands.add_parser("operator", help="run the operator (settings from NEUROEDGE_* variables)")
+    operator.set_defaults(func=_operator)
     return root
 
 

@@ -1,0 +1,1 @@
+"""Thin kopf handlers: parse -> observe -> build -> plan -> apply -> status."""

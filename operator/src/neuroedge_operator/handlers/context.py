@@ -1,0 +1,42 @@
+"""What every handler gets through kopf's `memo`: settings and the clients, opened once at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from neuroedge_operator import metrics
+from neuroedge_operator.clients import kube, postgres
+from neuroedge_operator.clients import redis as redis_client
+from neuroedge_operator.settings import OperatorSettings
+
+
+@dataclass
+class Context:
+    """The operator's shared state; the per-object locks keep a timer and an update of the same object from
+    reconciling at once (kopf runs timers beside the event handlers)."""
+
+    settings: OperatorSettings
+    kube: kube.Kube
+    db: postgres.Database
+    cache: redis_client.Cache
+    tenants: metrics.ConditionCensus = field(default_factory=lambda: metrics.ConditionCensus("Tenant"))
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def close(self) -> None:
+        await self.kube.close()
+        await self.db.close()
+        await self.cache.close()
+
+
+async def open_context(settings: OperatorSettings) -> Context:
+    """Open the clients (connections to PostgreSQL and Redis are made lazily, on first use)."""
+    return Context(
+        settings=settings,
+        kube=await kube.Kube.connect(),
+        db=postgres.Database(settings.database_url),
+        cache=redis_client.Cache(settings.redis_url),
+    )

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the operator, served on `/metrics` (NEUROEDGE_METRICS_PORT).
+
+The write counters are how we prove that an idle operator writes nothing: every Kubernetes write, SQL
+statement and Redis ACL change made by the clients is counted here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import prometheus_client
+
+RECONCILES = prometheus_client.Counter(
+    "neuroedge_operator_reconcile_total", "Reconciles by kind and outcome", ["kind", "outcome"]
+)
+RECONCILE_SECONDS = prometheus_client.Histogram(
+    "neuroedge_operator_reconcile_duration_seconds",
+    "Reconcile duration by kind and outcome",
+    ["kind", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+OBJECTS = prometheus_client.Gauge(
+    "neuroedge_operator_objects", "Objects by kind, condition and status", ["kind", "condition", "status"]
+)
+API_WRITES = prometheus_client.Counter(
+    "neuroedge_operator_api_writes_total", "Kubernetes API writes by verb and resource", ["verb", "resource"]
+)
+SQL_STATEMENTS = prometheus_client.Counter(
+    "neuroedge_operator_sql_statements_total", "Planned SQL statements executed, by action kind", ["kind"]
+)
+REDIS_WRITES = prometheus_client.Counter(
+    "neuroedge_operator_redis_acl_writes_total", "Redis ACL changes by command", ["command"]
+)
+
+
+class ConditionCensus:
+    """The last known conditions of every object, exported as `neuroedge_operator_objects`."""
+
+    def __init__(self, kind: str) -> None:
+        self._kind = kind
+        self._known: dict[str, Mapping[str, str]] = {}
+
+    def record(self, name: str, conditions: Iterable[Mapping[str, object]]) -> None:
+        self._known[name] = {str(c["type"]): str(c["status"]) for c in conditions}
+        self._export()
+
+    def forget(self, name: str) -> None:
+        self._known.pop(name, None)
+        self._export()
+
+    def _export(self) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for conds in self._known.values():
+            for kind, status in conds.items():
+                counts[(kind, status)] = counts.get((kind, status), 0) + 1
+        for status in ("True", "False", "Unknown"):
+            for kind in {k for k, _ in counts} | {"Ready"}:
+                OBJECTS.labels(self._kind, kind, status).set(counts.get((kind, status), 0))

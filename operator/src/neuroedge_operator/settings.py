@@ -1,0 +1,99 @@
+"""OperatorSettings: every knob of the operator, read once from the environment at the entry point.
+
+Nothing else reads the environment: handlers and clients get the settings object passed to them, so a test
+can build one with other values and no module behaves differently depending on when it was imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A missing or malformed environment variable, named in the message."""
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """The operator's configuration (see docs/architecture.md for the variable names)."""
+
+    database_url: str
+    """NEUROEDGE_DATABASE_URL: admin DSN (a superuser or a role with CREATEROLE and BYPASSRLS)."""
+    redis_url: str
+    """NEUROEDGE_REDIS_URL: admin URL of Redis (may run ACL SETUSER/DELUSER)."""
+    tenant_database_host: str
+    """NEUROEDGE_TENANT_DATABASE_HOST: host:port written into tenants' DATABASE_URL (default: admin DSN's)."""
+    tenant_database_name: str
+    """NEUROEDGE_TENANT_DATABASE_NAME: database in tenants' DATABASE_URL (default: admin DSN's)."""
+    tenant_redis_host: str
+    """NEUROEDGE_TENANT_REDIS_HOST: host:port written into tenants' REDIS_URL (default: admin URL's)."""
+    qdrant_url: str = ""
+    """NEUROEDGE_QDRANT_URL."""
+    qdrant_api_key: str = ""
+    """NEUROEDGE_QDRANT_API_KEY."""
+    runtime_image: str = "neuroedge/runtime:latest"
+    """NEUROEDGE_RUNTIME_IMAGE."""
+    watch_namespaces: tuple[str, ...] = ()
+    """NEUROEDGE_WATCH_NAMESPACES: comma-separated; empty means the whole cluster."""
+    metrics_port: int = 9090
+    """NEUROEDGE_METRICS_PORT: Prometheus `/metrics`; 0 disables it."""
+    health_port: int = 8080
+    """NEUROEDGE_HEALTH_PORT: kopf liveness endpoint `/healthz`; 0 disables it."""
+    log_level: str = "INFO"
+    """NEUROEDGE_LOG_LEVEL."""
+    resync_interval: float = 60.0
+    """NEUROEDGE_RESYNC_INTERVAL: seconds between drift-repair passes over each object."""
+    watch_server_timeout: int = 300
+    """NEUROEDGE_WATCH_TIMEOUT: server-side watch timeout, so that a watch never goes silent forever."""
+    platform_namespace_label: str = "neuroedge.io/platform"
+    """Label (value "true") of the platform's namespaces, allowed through tenants' NetworkPolicies."""
+    admin_email_domain: str = "neuroedge.local"
+    """NEUROEDGE_ADMIN_EMAIL_DOMAIN: a tenant's first admin is admin@<tenant>.<domain>."""
+
+    def __repr__(self) -> str:  # the URLs carry passwords: never print them
+        return f"OperatorSettings(resync_interval={self.resync_interval}, metrics_port={self.metrics_port})"
+
+
+def _host_port(url: str, default_port: int) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or default_port}"
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative")
+    return value
+
+
+def from_env(env: Mapping[str, str]) -> OperatorSettings:
+    """Settings from an environment mapping (pass `os.environ` at the entry point)."""
+    database_url, redis_url = env.get("NEUROEDGE_DATABASE_URL", ""), env.get("NEUROEDGE_REDIS_URL", "")
+    if not database_url or not redis_url:
+        raise SettingsError("NEUROEDGE_DATABASE_URL and NEUROEDGE_REDIS_URL must be set")
+    dbname = urlsplit(database_url).path.lstrip("/") or "postgres"
+    return OperatorSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        tenant_database_host=env.get("NEUROEDGE_TENANT_DATABASE_HOST") or _host_port(database_url, 5432),
+        tenant_database_name=env.get("NEUROEDGE_TENANT_DATABASE_NAME") or dbname,
+        tenant_redis_host=env.get("NEUROEDGE_TENANT_REDIS_HOST") or _host_port(redis_url, 6379),
+        qdrant_url=env.get("NEUROEDGE_QDRANT_URL", ""),
+        qdrant_api_key=env.get("NEUROEDGE_QDRANT_API_KEY", ""),
+        runtime_image=env.get("NEUROEDGE_RUNTIME_IMAGE") or "neuroedge/runtime:latest",
+        watch_namespaces=tuple(
+            n.strip() for n in env.get("NEUROEDGE_WATCH_NAMESPACES", "").split(",") if n.strip()
+        ),
+        metrics_port=int(_number(env, "NEUROEDGE_METRICS_PORT", 9090)),
+        health_port=int(_number(env, "NEUROEDGE_HEALTH_PORT", 8080)),
+        log_level=(env.get("NEUROEDGE_LOG_LEVEL") or "INFO").upper(),
+        resync_interval=_number(env, "NEUROEDGE_RESYNC_INTERVAL", 60.0) or 60.0,
+        watch_server_timeout=int(_number(env, "NEUROEDGE_WATCH_TIMEOUT", 300)) or 300,
+        admin_email_domain=env.get("NEUROEDGE_ADMIN_EMAIL_DOMAIN") or "neuroedge.local",
+    )

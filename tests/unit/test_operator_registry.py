@@ -1,0 +1,38 @@
+"""The operator's kopf wiring: which handlers exist, and kopf settings that keep watches alive and quiet."""
+
+from __future__ import annotations
+
+import kopf
+
+from neuroedge_operator import run
+from neuroedge_operator import settings as settings_module
+
+SETTINGS = settings_module.from_env(
+    {
+        "NEUROEDGE_DATABASE_URL": "postgresql://a:b@h/neuroedge",
+        "NEUROEDGE_REDIS_URL": "redis://h",
+        "NEUROEDGE_RESYNC_INTERVAL": "7",
+    }
+)
+
+
+def test_tenant_handlers_and_timer_interval_are_registered() -> None:
+    registry = run.build_registry(SETTINGS)
+    resource = kopf.Resource("neuroedge.io", "v1alpha1", "tenants")
+    changing = [h for h in registry._changing.get_all_handlers() if h.selector and h.selector.check(resource)]
+    reasons = {h.reason.value for h in changing if h.reason is not None}
+    assert reasons == {"create", "update", "delete"}
+    assert any(h.initial for h in changing)  # on.resume: every Tenant is reconciled at start-up
+    timers = registry._spawning.get_all_handlers()
+    assert [t.interval for t in timers] == [7.0]
+
+
+def test_kopf_settings_time_out_watches_and_post_no_automatic_events() -> None:
+    config = run.kopf_settings(SETTINGS)
+    assert config.watching.server_timeout == SETTINGS.watch_server_timeout
+    assert (
+        config.watching.client_timeout is not None
+        and config.watching.client_timeout > config.watching.server_timeout
+    )
+    assert config.posting.enabled is False
+    assert config.persistence.finalizer == "neuroedge.io/finalizer"

@@ -1,0 +1,30 @@
+"""OperatorSettings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from neuroedge_operator import settings
+
+ENV = {
+    "NEUROEDGE_DATABASE_URL": "postgresql://admin:pw@10.0.0.5:5433/neuroedge",
+    "NEUROEDGE_REDIS_URL": "redis://:pw@r:6380/0",
+}
+
+
+def test_defaults_derive_tenant_endpoints_from_admin_urls() -> None:
+    loaded = settings.from_env(ENV)
+    assert loaded.tenant_database_host == "10.0.0.5:5433" and loaded.tenant_database_name == "neuroedge"
+    assert loaded.tenant_redis_host == "r:6380" and loaded.resync_interval == 60
+    assert "pw" not in repr(loaded)
+
+
+def test_overrides_and_errors() -> None:
+    loaded = settings.from_env(
+        {**ENV, "NEUROEDGE_RESYNC_INTERVAL": "2.5", "NEUROEDGE_WATCH_NAMESPACES": "a, ,b"}
+    )
+    assert loaded.resync_interval == 2.5 and loaded.watch_namespaces == ("a", "b")
+    with pytest.raises(settings.SettingsError, match="NEUROEDGE_METRICS_PORT"):
+        settings.from_env({**ENV, "NEUROEDGE_METRICS_PORT": "x"})
+    with pytest.raises(settings.SettingsError, match="must be set"):
+        settings.from_env({})
