@@ -1,0 +1,1 @@
+"""Pure planners: desired vs observed state in, a list of actions out. No side effects."""
