@@ -146,7 +146,7 @@ def test_bad_parameters_are_refused(bad: dict[str, int]) -> None:
     }
     args.update(bad)
     with pytest.raises(ValueError):
-        autoscale.decide(3, now=NOW, last_scale_time=None, **args)  # type: ignore[arg-type]
+        autoscale.decide(3, now=NOW, last_scale_time=None, **args)
 
 
 def test_negative_current_is_refused() -> None:
