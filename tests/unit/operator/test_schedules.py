@@ -15,7 +15,7 @@ from neuroedge_operator.resources import engine as engine_model
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # the queue's job id format
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # the operator started before the Engine was created
-NIGHTLY = [{"name": "nightly", "cron": "0 2 * * *", "input": {"task": "summarize"}}]
+NIGHTLY: list[dict[str, Any]] = [{"name": "nightly", "cron": "0 2 * * *", "input": {"task": "summarize"}}]
 
 
 def t(text: str) -> datetime:
@@ -177,8 +177,8 @@ def test_latest_due(cron: str, now: str, latest: str) -> None:
 
 
 def test_simulated_day_with_crashes_enqueues_each_due_time_exactly_once() -> None:
-    """A timer every 45 s through a weekday; every third pass crashes after enqueueing and before writing status.
-    The queue keeps the first job per idempotency key: each due time ends up enqueued exactly once."""
+    """A timer every 45 s through a weekday; every third pass crashes after enqueueing, before writing
+    status. The queue keeps the first job per idempotency key: each due time ends up enqueued exactly once."""
     engine = engine_with([{"name": "kb", "cron": "*/30 8-18 * * MON-FRI"}], {"kb": "2026-11-20T18:30:00Z"})
     queue: dict[str, str] = {}
     now, passes = t("2026-11-23T07:00:00"), 0  # a Monday
