@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import pytest
+import workload_samples as samples
 
 from neuroedge_operator.plan import autoscale
+from neuroedge_operator.resources import workerpool as pool_model
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(hours=1)
@@ -163,3 +165,44 @@ def test_negative_current_is_refused() -> None:
             cooldown=0,
             step=1,
         )
+
+
+def _pool(**spec: object) -> pool_model.WorkerPool:
+    body = samples.pool_body(**spec)
+    body["status"] = {"lastScaleTime": "2026-11-21T11:59:30Z"}
+    return pool_model.parse(body)
+
+
+def test_for_pool_reads_the_spec_and_the_last_scale_time() -> None:
+    pool = _pool(
+        autoscaling={"enabled": True, "targetLagPerReplica": 10, "cooldownSeconds": 60, "scaleDownStep": 2}
+    )
+    up = autoscale.for_pool(pool, 2, lag=55, pending=0, now=NOW, keda_installed=False)
+    assert up is not None and (up.replicas, up.reason) == (6, autoscale.SCALE_UP)
+    held = autoscale.for_pool(pool, 6, lag=0, pending=0, now=NOW, keda_installed=False)
+    assert held is not None and held.reason == autoscale.COOLDOWN  # 30 s since lastScaleTime
+    later = autoscale.for_pool(
+        pool, 6, lag=0, pending=0, now=NOW + timedelta(seconds=30), keda_installed=False
+    )
+    assert later is not None and (later.replicas, later.reason) == (4, autoscale.SCALE_DOWN)
+
+
+@pytest.mark.parametrize(
+    ("spec", "keda_installed"),
+    [
+        ({"autoscaling": {"enabled": False}}, False),
+        ({"suspend": True}, False),
+        ({"autoscaling": {"enabled": True, "keda": True}}, True),
+    ],
+)
+def test_for_pool_leaves_alone_pools_it_does_not_scale(spec: dict[str, object], keda_installed: bool) -> None:
+    assert (
+        autoscale.for_pool(_pool(**spec), 2, lag=10**6, pending=0, now=NOW, keda_installed=keda_installed)
+        is None
+    )
+
+
+def test_keda_requested_but_not_installed_falls_back_to_the_operator() -> None:
+    pool = _pool(autoscaling={"enabled": True, "keda": True})
+    decision = autoscale.for_pool(pool, 2, lag=10**6, pending=0, now=NOW, keda_installed=False)
+    assert decision is not None and decision.replicas == 10

@@ -145,3 +145,12 @@ def test_builders_do_not_mutate_or_share_state() -> None:
     first[0]["metadata"]["labels"]["x"] = "y"
     assert engine_builder.desired(engine, INPUTS) != first
     assert engine_builder.desired(engine, INPUTS) == engine_builder.desired(engine, INPUTS)
+
+
+def test_a_replicas_change_touches_only_spec_replicas() -> None:
+    """So the apply diff patches one field and the pods do not roll."""
+    before = engine_builder.desired(samples.engine(), INPUTS)
+    after = engine_builder.desired(samples.engine(replicas=5), INPUTS)
+    assert [o for o in after if o["kind"] != "Deployment"] == [o for o in before if o["kind"] != "Deployment"]
+    assert after[1]["spec"].pop("replicas") == 5 and before[1]["spec"].pop("replicas") == 2
+    assert after == before

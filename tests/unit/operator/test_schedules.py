@@ -193,3 +193,17 @@ def test_simulated_day_with_crashes_enqueues_each_due_time_exactly_once() -> Non
     expected = [f"2026-11-23T{h:02d}:{m:02d}:00Z" for h in range(8, 19) for m in (0, 30)]
     assert sorted(key.rsplit("/", 1)[1] for key in queue) == expected
     assert len(set(queue.values())) == len(expected)
+
+
+def test_a_job_that_failed_to_enqueue_is_not_recorded() -> None:
+    specs = [*NIGHTLY, {"name": "hourly", "cron": "@hourly"}]
+    engine = engine_with(specs, {"nightly": "2026-11-20T02:00:00Z", "hourly": "2026-11-21T01:00:00Z"})
+    plan = schedules.plan(engine, t("2026-11-21T02:00:00"), START)
+    assert [j.schedule for j in plan.jobs] == ["nightly", "hourly"]
+    nightly_only = schedules.recorded(engine, [plan.jobs[0]])
+    entries = {e.name: e.last_enqueued_time for e in nightly_only}
+    assert entries == {"nightly": t("2026-11-21T02:00:00"), "hourly": t("2026-11-21T01:00:00")}
+    again = schedules.plan(
+        with_status(engine, schedules.SchedulePlan((), nightly_only, None)), t("2026-11-21T02:01:00"), START
+    )
+    assert [(j.schedule, j.idempotency_key) for j in again.jobs] == [("hourly", plan.jobs[1].idempotency_key)]

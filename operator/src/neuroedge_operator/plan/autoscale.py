@@ -4,12 +4,18 @@ Why these rules: a backlog hurts now, so scaling up is immediate; removing worke
 queue flap (and every stopped worker drains its jobs first), so scaling down moves at most `step` replicas per
 `cooldown` seconds, counted from the last scaling action of either direction. Lag (entries never delivered)
 and pending (delivered, not yet acknowledged) both count: a pending job still occupies a worker.
+
+`current` is the pool's spec.replicas (what /scale reports), so that `kubectl scale` and the autoscaler agree
+on one number; the handler writes a changed decision back through /scale and sets status.lastScaleTime.
+When KEDA's CRDs are installed and the pool asks for KEDA, KEDA decides instead (see builders/workerpool.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+from neuroedge_operator.resources import workerpool as pool_model
 
 SCALE_UP = "ScaleUp"
 SCALE_DOWN = "ScaleDown"
@@ -98,3 +104,25 @@ def _into_bounds(current: int, bounds: Bounds) -> Decision:
 def _cooling(now: datetime, last_scale_time: datetime | None, cooldown: float) -> bool:
     """Whether the last scaling action is less than `cooldown` seconds ago (exactly `cooldown` is over)."""
     return last_scale_time is not None and (now - last_scale_time).total_seconds() < cooldown
+
+
+def for_pool(
+    pool: pool_model.WorkerPool, current: int, *, lag: int, pending: int, now: datetime, keda_installed: bool
+) -> Decision | None:
+    """The decision for `pool` from its spec and status, or None when the operator does not scale it
+    (autoscaling off, suspended, or KEDA doing it)."""
+    spec, scaling = pool.spec, pool.spec.autoscaling
+    if not scaling.enabled or spec.suspend or (scaling.keda and keda_installed):
+        return None
+    return decide(
+        current,
+        min_replicas=spec.min_replicas,
+        max_replicas=spec.max_replicas,
+        lag=lag,
+        pending=pending,
+        target_lag_per_replica=scaling.target_lag_per_replica,
+        now=now,
+        last_scale_time=pool.status.last_scale_time,
+        cooldown=scaling.cooldown_seconds,
+        step=scaling.scale_down_step,
+    )

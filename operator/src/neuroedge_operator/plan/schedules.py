@@ -51,7 +51,8 @@ class ScheduledJob:
 
 @dataclass(frozen=True)
 class SchedulePlan:
-    """The jobs to enqueue now, status.lastSchedules once they are enqueued, and when to look again."""
+    """The jobs to enqueue now, status.lastSchedules if all of them are enqueued (else use `recorded`), and
+    the next due time of any schedule (when a timer should look again)."""
 
     jobs: tuple[ScheduledJob, ...]
     last_schedules: tuple[engine_model.LastSchedule, ...]
@@ -102,9 +103,9 @@ def count_missed(cron: str, after: datetime, before: datetime) -> int:
 
 def plan(engine: engine_model.Engine, now: datetime, operator_start: datetime) -> SchedulePlan:
     """The jobs `engine` must enqueue at `now` (see the module docstring for the rules)."""
-    spec, previous = engine.spec, engine.status.last_schedules
+    spec = engine.spec
     if spec.suspend or spec.worker_pool_ref is None:
-        return SchedulePlan((), _kept(spec.schedules, previous, {}), None)
+        return SchedulePlan((), recorded(engine, ()), None)
     last = engine.status.last_enqueued()
     jobs = []
     for schedule in spec.schedules:
@@ -113,7 +114,7 @@ def plan(engine: engine_model.Engine, now: datetime, operator_start: datetime) -
         if job is not None:
             jobs.append(job)
     upcoming = min((next_due(s.cron, now) for s in spec.schedules), default=None)
-    return SchedulePlan(tuple(jobs), _kept(spec.schedules, previous, {j.schedule: j for j in jobs}), upcoming)
+    return SchedulePlan(tuple(jobs), recorded(engine, jobs), upcoming)
 
 
 def _job(
@@ -142,17 +143,17 @@ def _job(
     )
 
 
-def _kept(
-    schedules: Sequence[engine_model.Schedule],
-    previous: Sequence[engine_model.LastSchedule],
-    enqueued: Mapping[str, ScheduledJob],
+def recorded(
+    engine: engine_model.Engine, enqueued: Sequence[ScheduledJob]
 ) -> tuple[engine_model.LastSchedule, ...]:
-    """status.lastSchedules for the schedules in the spec: new values for those enqueued now, the previous
-    ones otherwise; entries of schedules removed from the spec are dropped."""
-    old = {entry.name: entry for entry in previous}
+    """status.lastSchedules once `enqueued` (the planned jobs the queue accepted) are in: new values for
+    those, the previous ones otherwise; entries of schedules no longer in the spec are dropped. A job that
+    failed to enqueue is left out, so the next pass plans its due time again."""
+    old = {entry.name: entry for entry in engine.status.last_schedules}
+    done = {job.schedule: job for job in enqueued}
     entries = []
-    for schedule in schedules:
-        job = enqueued.get(schedule.name)
+    for schedule in engine.spec.schedules:
+        job = done.get(schedule.name)
         if job is not None:
             entries.append(
                 engine_model.LastSchedule(
