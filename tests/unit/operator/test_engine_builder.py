@@ -154,3 +154,14 @@ def test_a_replicas_change_touches_only_spec_replicas() -> None:
     assert [o for o in after if o["kind"] != "Deployment"] == [o for o in before if o["kind"] != "Deployment"]
     assert after[1]["spec"].pop("replicas") == 5 and before[1]["spec"].pop("replicas") == 2
     assert after == before
+
+
+def test_config_map_content_hash_notices_a_dropped_key() -> None:
+    """An apply diff that ignores live keys we no longer set still re-applies: the annotation changes."""
+    full = engine_builder.config_map(samples.engine(), INPUTS)
+    fewer = engine_builder.config_map(samples.engine(config={"SYSTEM_PROMPT": "You are helpful."}), INPUTS)
+    annotation = "neuroedge.io/spec-hash"
+    assert fewer["data"].items() <= full["data"].items()
+    assert fewer["metadata"]["annotations"][annotation] != full["metadata"]["annotations"][annotation]
+    again = engine_builder.config_map(samples.engine(), INPUTS)
+    assert again["metadata"]["annotations"] == full["metadata"]["annotations"]

@@ -74,12 +74,12 @@ def replicas(engine: engine_model.Engine) -> int:
 
 
 def config_map(engine: engine_model.Engine, inputs: EngineInputs) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": pods.metadata(name(engine), engine.namespace, labels(engine, inputs), engine.meta),
-        "data": effective_config(engine, inputs.referenced_config),
-    }
+    """The effective config, annotated with a hash of its content: a key dropped from the spec changes the
+    annotation, so an apply diff that ignores extra live keys still sees the difference and re-applies."""
+    data = effective_config(engine, inputs.referenced_config)
+    meta = pods.metadata(name(engine), engine.namespace, labels(engine, inputs), engine.meta)
+    meta["annotations"] = {pods.SPEC_HASH_ANNOTATION: pods.content_hash(data)}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
 
 
 def service(engine: engine_model.Engine, inputs: EngineInputs) -> dict[str, Any]:

@@ -195,11 +195,14 @@ def spec_hash(template: Mapping[str, Any], rollout_inputs: Mapping[str, str]) ->
     """A stable hash (key order does not matter) of the template without its own hash, and of the inputs."""
     meta = dict(template.get("metadata") or {})
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != SPEC_HASH_ANNOTATION}
-    hashed = {
-        "template": {**template, "metadata": {**meta, "annotations": annotations}},
-        "inputs": rollout_inputs,
-    }
-    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return content_hash(
+        {"template": {**template, "metadata": {**meta, "annotations": annotations}}, "inputs": rollout_inputs}
+    )
+
+
+def content_hash(content: Mapping[str, Any]) -> str:
+    """sha256 of canonical JSON (sorted keys), shortened: equal content gives an equal hash."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

@@ -12,6 +12,7 @@ Replicas rule (one writer per field, so nothing fights):
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -31,7 +32,6 @@ GRACE_MARGIN_SECONDS = 15
 """terminationGracePeriodSeconds = drain + margin: time to settle the last jobs and close connections."""
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 KEDA_SECRET_KEYS = ("address", "username", "password")
-KEDA_PAUSED_ANNOTATION = "autoscaling.keda.sh/paused"
 
 
 class InvalidRedisUrlError(ValueError):
@@ -162,13 +162,15 @@ def keda_secret_data(redis_url: str) -> dict[str, str]:
 
 
 def keda_secret(pool: pool_model.WorkerPool, tenant: str, redis_url: str) -> dict[str, Any]:
-    """The Secret the TriggerAuthentication reads, derived from the tenant's credentials Secret."""
+    """The Secret the TriggerAuthentication reads, derived from the tenant's credentials Secret. Base64
+    `data`, not `stringData`, so that it compares equal with the live object: an idle pass writes nothing."""
+    data = keda_secret_data(redis_url)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": pods.metadata(f"{name(pool)}-keda", pool.namespace, labels(pool, tenant), pool.meta),
         "type": "Opaque",
-        "stringData": keda_secret_data(redis_url),
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
 
 
@@ -197,8 +199,6 @@ def scaled_object(pool: pool_model.WorkerPool, tenant: str, tls: bool = False) -
     if tls:
         metadata["enableTLS"] = "true"
     meta = pods.metadata(name(pool), pool.namespace, labels(pool, tenant), pool.meta)
-    if spec.suspend:  # kept, but paused: KEDA leaves spec.replicas alone and the Deployment stays at 0
-        meta["annotations"] = {KEDA_PAUSED_ANNOTATION: "true"}
     return {
         "apiVersion": KEDA_API_VERSION,
         "kind": "ScaledObject",
@@ -224,15 +224,15 @@ def desired(
     pool: pool_model.WorkerPool, inputs: PoolInputs, keda_installed: bool, redis_url: str | None
 ) -> list[dict[str, Any]]:
     """Every object of the pool, in apply order. The KEDA objects only when the pool asks for KEDA, KEDA's
-    CRDs are installed and the tenant's REDIS_URL is known; otherwise the operator's autoscaler applies."""
+    CRDs are installed and the tenant's REDIS_URL is known; otherwise the operator's autoscaler applies.
+    A suspended pool has no ScaledObject (the apply diff removes it, and it comes back on resume): KEDA would
+    otherwise keep waking the pool, and an annotation that pauses it would outlive the suspension under an
+    apply diff that ignores fields we stop setting."""
     objects = [deployment(pool, inputs), pod_disruption_budget(pool, inputs.tenant)]
     if uses_keda(pool, keda_installed) and redis_url is not None:
-        tls = urlsplit(redis_url).scheme == "rediss"
-        objects += [
-            keda_secret(pool, inputs.tenant, redis_url),
-            trigger_authentication(pool, inputs.tenant),
-            scaled_object(pool, inputs.tenant, tls),
-        ]
+        objects += [keda_secret(pool, inputs.tenant, redis_url), trigger_authentication(pool, inputs.tenant)]
+        if not pool.spec.suspend:
+            objects.append(scaled_object(pool, inputs.tenant, urlsplit(redis_url).scheme == "rediss"))
     return objects
 
 
