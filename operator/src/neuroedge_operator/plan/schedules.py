@@ -27,8 +27,9 @@ from neuroedge_operator.resources import workload
 
 MAX_IDEMPOTENCY_KEY = 200
 """The queue's limit on idempotency keys (printable ASCII, no spaces)."""
-MISSED_COUNT_LIMIT = 1000
-"""Counting skipped due times stops here (a per-minute cron missed for a year would be 525,600)."""
+MISSED_COUNT_LIMIT = 100
+"""Counting skipped due times stops here: the count only informs people, and each step costs a croniter
+iteration (a per-minute cron missed for a year would be 525,600 of them)."""
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
