@@ -8,8 +8,8 @@ queue refuses a second job with a key it has seen.
 
 Catch-up policy, "run once on catch-up": when several due times passed unseen (the operator was down, or the
 Engine was suspended), one job is enqueued, for the latest of them; the earlier ones are skipped and counted
-in the job's message. A schedule that never ran counts from the Engine's creation, so a new Engine does not
-fire for due times before it existed. Suspended Engines plan nothing.
+in `ScheduledJob.missed` (for the handler's event). A schedule that never ran counts from the Engine's
+creation, so a new Engine does not fire for due times before it existed. Suspended Engines plan nothing.
 """
 
 from __future__ import annotations
