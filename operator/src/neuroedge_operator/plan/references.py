@@ -1,0 +1,89 @@
+"""Which objects an Engine or WorkerPool refers to that do not exist (yet).
+
+A missing reference is not an error of the spec: the user may create the WorkerPool or the Secret a moment
+later. So it is reported as a `Ready=False` condition that names what is missing, and the object recovers on
+its own on a later pass (the handler re-checks on every reconcile and on the referenced kinds' events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from neuroedge_operator.builders import pods
+from neuroedge_operator.plan import workload_status
+from neuroedge_operator.resources import engine as engine_model
+from neuroedge_operator.resources import workerpool as pool_model
+
+NOT_SERVED = "NotServedByPool"
+
+
+@dataclass(frozen=True)
+class ObservedNames:
+    """Names that exist in the object's namespace, as the handler listed them."""
+
+    worker_pools: Collection[str] = ()
+    config_maps: Collection[str] = ()
+    secrets: Collection[str] = ()
+    pool_engines: Mapping[str, Collection[str]] | None = None
+    """WorkerPool name -> its spec.engines, when the handler read the pools (None skips that check)."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One referenced object that is not there; `field` is where the spec refers to it."""
+
+    kind: str
+    name: str
+    field: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.kind} {self.name!r} ({self.field}) does not exist"
+
+
+def engine_missing(engine: engine_model.Engine, names: ObservedNames) -> list[Missing]:
+    """The Engine's references that do not resolve, in a stable order."""
+    spec, found = engine.spec, []
+    if spec.worker_pool_ref and spec.worker_pool_ref.name not in names.worker_pools:
+        found.append(Missing("WorkerPool", spec.worker_pool_ref.name, "spec.workerPoolRef"))
+    if spec.config_ref and spec.config_ref.name not in names.config_maps:
+        found.append(Missing("ConfigMap", spec.config_ref.name, "spec.configRef"))
+    if spec.model_ref and spec.model_ref.name not in names.secrets:
+        found.append(Missing("Secret", spec.model_ref.name, "spec.modelRef"))
+    return found + _credentials(names)
+
+
+def pool_missing(names: ObservedNames) -> list[Missing]:
+    """A WorkerPool refers only to the tenant's credentials Secret."""
+    return _credentials(names)
+
+
+def _credentials(names: ObservedNames) -> list[Missing]:
+    if pods.CREDENTIALS_SECRET in names.secrets:
+        return []
+    return [Missing("Secret", pods.CREDENTIALS_SECRET, "tenant credentials")]
+
+
+def engine_blockers(engine: engine_model.Engine, names: ObservedNames) -> list[workload_status.Blocker]:
+    """What keeps the Engine from Ready: missing references, then a pool that does not list the engine."""
+    blockers = as_blockers(engine_missing(engine, names))
+    served = _not_served(engine, names)
+    return blockers + ([served] if served else [])
+
+
+def as_blockers(missing: Sequence[Missing]) -> list[workload_status.Blocker]:
+    return [workload_status.Blocker(workload_status.MISSING_REFERENCE, m.message) for m in missing]
+
+
+def _not_served(engine: engine_model.Engine, names: ObservedNames) -> workload_status.Blocker | None:
+    ref = engine.spec.worker_pool_ref
+    if ref is None or names.pool_engines is None or ref.name not in names.pool_engines:
+        return None
+    if engine.name in names.pool_engines[ref.name]:
+        return None
+    return workload_status.Blocker(
+        NOT_SERVED,
+        f"{pool_model.KIND} {ref.name!r} does not list engine {engine.name!r} in spec.engines: "
+        "its workers would not run this engine's jobs",
+    )

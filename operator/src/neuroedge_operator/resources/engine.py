@@ -1,0 +1,141 @@
+"""The Engine resource as typed models, parsed from the raw body kopf hands us (crds/engine.yaml).
+
+Everything wrong with a spec is found here, before anything is built: a bad cron string or a schedule without
+a pool becomes one clear message on the Engine's conditions, never a crash-looping scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import pydantic
+from croniter import croniter
+
+from neuroedge_operator.resources import workload
+
+KIND = "Engine"
+PLURAL = "engines"
+ENGINE_LABEL = "neuroedge.io/engine"
+
+CRON_MACROS = frozenset({"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually"})
+EngineType = Literal["predictive", "agent", "conversation", "analytics"]
+
+
+class Schedule(workload.Model):
+    """One cron (UTC) that enqueues a job with `input` on the engine's worker pool."""
+
+    name: str = pydantic.Field(min_length=1, max_length=63, pattern=r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+    cron: str = pydantic.Field(min_length=1, max_length=100)
+    input: dict[str, Any] = pydantic.Field(default_factory=dict)
+
+    @pydantic.field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if value.startswith("@"):
+            if value not in CRON_MACROS:
+                raise ValueError(f"{value!r} is not one of {', '.join(sorted(CRON_MACROS))}")
+        elif len(fields) != 5:
+            raise ValueError(f"{value!r} must have five fields (minute hour day-of-month month day-of-week)")
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression (five fields, or @hourly/@daily/...)")
+        return value
+
+
+class EngineSpec(workload.Model):
+    """`spec` of an Engine."""
+
+    type: EngineType
+    image: str | None = pydantic.Field(default=None, min_length=1, max_length=512)
+    replicas: int = pydantic.Field(default=1, ge=0, le=100)
+    resources: workload.Resources = pydantic.Field(default_factory=workload.Resources)
+    config: dict[str, str] = pydantic.Field(default_factory=dict, max_length=64)
+    config_ref: workload.Reference | None = pydantic.Field(default=None, alias="configRef")
+    model_ref: workload.Reference | None = pydantic.Field(default=None, alias="modelRef")
+    worker_pool_ref: workload.Reference | None = pydantic.Field(default=None, alias="workerPoolRef")
+    schedules: tuple[Schedule, ...] = ()
+    suspend: bool = False
+
+    @pydantic.model_validator(mode="after")
+    def _schedules(self) -> EngineSpec:
+        names = [s.name for s in self.schedules]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"schedule names must be unique: {', '.join(duplicates)}")
+        if self.schedules and self.worker_pool_ref is None:
+            raise ValueError("schedules need a workerPoolRef to enqueue their jobs on")
+        return self
+
+
+class LastSchedule(workload.Model):
+    """When one schedule last enqueued a job (the due time, not the wall-clock time of the enqueue)."""
+
+    name: str
+    last_enqueued_time: datetime | None = pydantic.Field(default=None, alias="lastEnqueuedTime")
+    last_job_id: str | None = pydantic.Field(default=None, alias="lastJobId")
+
+    @pydantic.field_validator("last_enqueued_time", mode="before")
+    @classmethod
+    def _time(cls, value: object) -> datetime | None:
+        return workload.parse_time(value)
+
+
+class EngineStatus(workload.Model):
+    """`status` of an Engine, as last written by the operator."""
+
+    observed_generation: int | None = pydantic.Field(default=None, alias="observedGeneration")
+    replicas: int = 0
+    ready_replicas: int = pydantic.Field(default=0, alias="readyReplicas")
+    endpoint: str | None = None
+    last_schedules: tuple[LastSchedule, ...] = pydantic.Field(default=(), alias="lastSchedules")
+    conditions: tuple[dict[str, Any], ...] = ()
+
+    def last_enqueued(self) -> dict[str, datetime]:
+        """Schedule name -> due time of its last enqueued job (schedules never run are absent)."""
+        return {s.name: s.last_enqueued_time for s in self.last_schedules if s.last_enqueued_time}
+
+    def body(self) -> dict[str, Any]:
+        """The status as the API wants it (camelCase, times as RFC 3339 `Z`, unset fields left out)."""
+        data = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        data["lastSchedules"] = [_schedule_body(s) for s in self.last_schedules]
+        return data
+
+
+def _schedule_body(last: LastSchedule) -> dict[str, str]:
+    data = {"name": last.name}
+    if last.last_enqueued_time is not None:
+        data["lastEnqueuedTime"] = workload.format_time(last.last_enqueued_time)
+    if last.last_job_id is not None:
+        data["lastJobId"] = last.last_job_id
+    return data
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A parsed Engine: identity, spec and the status the operator last wrote."""
+
+    meta: workload.Identity
+    spec: EngineSpec
+    status: EngineStatus
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def namespace(self) -> str:
+        return self.meta.namespace
+
+
+def parse(body: Mapping[str, Any]) -> Engine:
+    """An Engine from its raw body; raises InvalidResourceError naming every problem by field path."""
+    meta = workload.identity(KIND, body)
+    spec = workload.validate(EngineSpec, body.get("spec"), "spec")
+    try:
+        status = EngineStatus.model_validate(body.get("status") or {})
+    except (pydantic.ValidationError, workload.InvalidResourceError):
+        status = EngineStatus()  # a status we cannot read is rebuilt from the cluster, not a user error
+    return Engine(meta=meta, spec=spec, status=status)

@@ -1,0 +1,183 @@
+"""The WorkerPool's Deployment, PodDisruptionBudget and KEDA objects, and the replicas rule."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+import workload_samples as samples
+
+from neuroedge_operator.builders import workerpool as pool_builder
+
+
+def _inputs(replicas: int = 2) -> pool_builder.PoolInputs:
+    return pool_builder.PoolInputs(tenant="acme", default_image="img:1", replicas=replicas)
+
+
+def _container(deployment: dict[str, Any]) -> dict[str, Any]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def _secret(key: str) -> dict[str, Any]:
+    return {"secretKeyRef": {"name": "neuroedge-tenant-credentials", "key": key}}
+
+
+def test_deployment_runs_workers_configured_from_the_spec() -> None:
+    deployment = pool_builder.deployment(samples.pool(), _inputs(3))
+    container = _container(deployment)
+    assert deployment["metadata"]["name"] == "workerpool-general"
+    assert deployment["spec"]["replicas"] == 3
+    assert [*container["command"], *container["args"]] == ["neuroedge", "runtime", "worker"]
+    env = _env(container)
+    assert env["NEUROEDGE_TENANT"] == _secret("TENANT")
+    assert env["REDIS_URL"] == _secret("REDIS_URL")
+    assert env["NEUROEDGE_POOL"] == "general"
+    assert env["NEUROEDGE_CONCURRENCY"] == "8"
+    assert env["NEUROEDGE_MAX_DELIVERIES"] == "5"
+    assert env["NEUROEDGE_CLAIM_IDLE_SECONDS"] == "30"
+    assert env["NEUROEDGE_RETRY_INITIAL_SECONDS"] == env["NEUROEDGE_RETRY_BASE_SECONDS"] == "2"
+    assert env["NEUROEDGE_RETRY_MAX_SECONDS"] == env["NEUROEDGE_RETRY_CAP_SECONDS"] == "300"
+    assert "envFrom" not in container  # only the keys a worker needs, not the admin password
+    assert deployment["spec"]["selector"] == {
+        "matchLabels": {"app.kubernetes.io/component": "worker", "neuroedge.io/workerpool": "general"}
+    }
+
+
+def test_termination_grace_covers_the_job_drain() -> None:
+    deployment = pool_builder.deployment(samples.pool(), _inputs())
+    drain = int(_env(_container(deployment))["NEUROEDGE_GRACE_SECONDS"])
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > drain
+
+
+def test_status_selector_selects_the_deployment_pods() -> None:
+    pool = samples.pool()
+    labels = pool_builder.deployment(pool, _inputs())["spec"]["template"]["metadata"]["labels"]
+    selector = pool_builder.status_selector(pool)
+    assert selector == "app.kubernetes.io/component=worker,neuroedge.io/workerpool=general"
+    assert all(labels[k] == v for k, v in (pair.split("=") for pair in selector.split(",")))
+
+
+@pytest.mark.parametrize(
+    ("spec", "decided", "expected"),
+    [
+        ({}, None, 2),  # spec.replicas as written by the user or /scale
+        ({"replicas": 7}, None, 7),
+        ({"replicas": None}, None, 1),  # unset: the CRD's default
+        ({}, 5, 5),  # the operator's autoscaler decided
+        ({}, 50, 10),  # clamped to maxReplicas
+        ({}, 0, 1),  # clamped to minReplicas
+        ({"minReplicas": 0, "replicas": 0}, None, 0),
+        ({"suspend": True}, None, 0),  # suspended beats everything
+        ({"suspend": True}, 5, 0),
+    ],
+)
+def test_deployment_replicas_rule(spec: dict[str, Any], decided: int | None, expected: int) -> None:
+    assert pool_builder.deployment_replicas(samples.pool(**spec), decided) == expected
+
+
+def test_pod_disruption_budget_allows_one_eviction_at_a_time() -> None:
+    pool = samples.pool()
+    pdb = pool_builder.pod_disruption_budget(pool, "acme")
+    assert (pdb["apiVersion"], pdb["kind"], pdb["metadata"]["name"]) == (
+        "policy/v1",
+        "PodDisruptionBudget",
+        "workerpool-general",
+    )
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"] == {"matchLabels": pool_builder.selector(pool)}
+
+
+KEDA_POOL = {
+    "autoscaling": {"enabled": True, "keda": True, "targetLagPerReplica": 50, "cooldownSeconds": 120}
+}
+REDIS_URL = "redis://ne-tenant-acme:p%40ss@redis.platform.svc:6380/0"
+
+
+def test_keda_objects_only_when_asked_and_installed() -> None:
+    def kinds(pool: Any, installed: bool, url: str | None = REDIS_URL) -> list[str]:
+        return [o["kind"] for o in pool_builder.desired(pool, _inputs(), installed, url)]
+
+    keda = samples.pool(**KEDA_POOL)
+    assert kinds(keda, True) == [
+        "Deployment",
+        "PodDisruptionBudget",
+        "Secret",
+        "TriggerAuthentication",
+        "ScaledObject",
+    ]
+    assert kinds(keda, False) == ["Deployment", "PodDisruptionBudget"]
+    assert kinds(keda, True, None) == ["Deployment", "PodDisruptionBudget"]
+    assert kinds(samples.pool(), True) == ["Deployment", "PodDisruptionBudget"]
+
+
+def test_scaled_object_scales_the_pool_on_consumer_group_lag() -> None:
+    obj = pool_builder.scaled_object(samples.pool(**KEDA_POOL), "acme")
+    assert obj["apiVersion"] == "keda.sh/v1alpha1"
+    spec = obj["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "neuroedge.io/v1alpha1",
+        "kind": "WorkerPool",
+        "name": "general",
+    }
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"], spec["cooldownPeriod"]) == (1, 10, 120)
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "redis-streams"
+    assert trigger["metadata"] == {
+        "stream": "ne:acme:{acme.general}:stream",
+        "consumerGroup": "pool",
+        "lagCount": "50",
+        "activationLagCount": "0",
+    }
+    assert trigger["authenticationRef"] == {"name": "workerpool-general"}
+
+
+def test_suspended_pool_drops_only_its_scaled_object() -> None:
+    objects = pool_builder.desired(samples.pool(suspend=True, **KEDA_POOL), _inputs(0), True, REDIS_URL)
+    assert [o["kind"] for o in objects] == [
+        "Deployment",
+        "PodDisruptionBudget",
+        "Secret",
+        "TriggerAuthentication",
+    ]
+    assert objects[0]["spec"]["replicas"] == 0
+
+
+def test_trigger_authentication_reads_address_and_credentials_from_the_derived_secret() -> None:
+    pool = samples.pool(**KEDA_POOL)
+    auth = pool_builder.trigger_authentication(pool, "acme")
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": p, "name": "workerpool-general-keda", "key": p}
+        for p in ("address", "username", "password")
+    ]
+    secret = pool_builder.keda_secret(pool, "acme", REDIS_URL)
+    assert secret["metadata"]["name"] == "workerpool-general-keda"
+    assert "stringData" not in secret  # write-only: it would never compare equal with the live Secret
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "address": "redis.platform.svc:6380",
+        "username": "ne-tenant-acme",
+        "password": "p@ss",
+    }
+
+
+def test_tls_redis_enables_tls_on_the_trigger() -> None:
+    objects = pool_builder.desired(samples.pool(**KEDA_POOL), _inputs(), True, "rediss://u:p@h:6379/0")
+    trigger = objects[-1]["spec"]["triggers"][0]["metadata"]
+    assert trigger["enableTLS"] == "true"
+
+
+@pytest.mark.parametrize("url", ["http://h:1", "redis://", "redis://h:notaport", "nonsense"])
+def test_unusable_redis_url_is_a_clear_error(url: str) -> None:
+    with pytest.raises(pool_builder.InvalidRedisUrlError):
+        pool_builder.keda_secret_data(url)
+
+
+def test_unusable_redis_url_error_never_shows_the_password() -> None:
+    with pytest.raises(pool_builder.InvalidRedisUrlError) as info:
+        pool_builder.keda_secret_data("redis://user:s3cret@h:notaport")
+    assert "s3cret" not in str(info.value)
