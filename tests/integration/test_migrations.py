@@ -53,7 +53,9 @@ async def test_runtime_role_sees_only_the_transaction_tenant(database_url: str) 
             await conn.execute("SET LOCAL ROLE neuroedge_runtime")
             assert await conn.fetchval("SELECT count(*) FROM neuroedge.tenants") == 0
             await conn.execute("SELECT set_config('app.current_tenant', 'mig-a', true)")
-            seen = await conn.fetch("SELECT tenant_id FROM neuroedge.tenants WHERE tenant_id IN ('mig-a','mig-b')")
+            seen = await conn.fetch(
+                "SELECT tenant_id FROM neuroedge.tenants WHERE tenant_id IN ('mig-a','mig-b')"
+            )
             assert [r["tenant_id"] for r in seen] == ["mig-a"]
         # The setting was transaction-local: outside the transaction nothing of it remains.
         assert await conn.fetchval("SELECT current_setting('app.current_tenant', true)") in (None, "")

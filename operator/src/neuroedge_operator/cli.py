@@ -52,6 +52,21 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
 
 
+def _runtime(args: argparse.Namespace) -> int:
+    if args.mode == "api":
+        from neuroedge_runtime import server  # noqa: PLC0415
+        from neuroedge_runtime.settings import RuntimeSettings  # noqa: PLC0415
+
+        try:
+            settings = RuntimeSettings.from_env()
+        except KeyError as exc:
+            print(f"neuroedge runtime api: missing environment variable {exc}", file=sys.stderr)
+            return 2
+        server.run(settings)
+        return 0
+    return 2
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests can check the command surface)."""
     root = argparse.ArgumentParser(prog="neuroedge", description=__doc__)
@@ -62,6 +77,10 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--crds", help="directory of CRD manifests to install on `up`")
     dev.add_argument("--purge", action="store_true", help="with `down`: delete the stack's data as well")
     dev.set_defaults(func=_dev)
+    runtime = commands.add_parser("runtime", help="the runtime that serves tenants' applications")
+    runtime_modes = runtime.add_subparsers(dest="mode", required=True)
+    runtime_modes.add_parser("api", help="serve the HTTP API (settings from the environment)")
+    runtime.set_defaults(func=_runtime)
     return root
 
 

@@ -17,12 +17,12 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", migrations.MIGRATION_LOCK_KEY)
         for statement in migrations.bootstrap_sql():
             await conn.execute(statement)
-        rows = await conn.fetch(f"SELECT version FROM {migrations.SCHEMA}.schema_migrations")
+        rows = await conn.fetch(f"SELECT version FROM {migrations.SCHEMA}.schema_migrations")  # noqa: S608
         todo = migrations.pending({int(row["version"]) for row in rows})
         for migration in todo:
             await conn.execute(migration.sql)
             await conn.execute(
-                f"INSERT INTO {migrations.SCHEMA}.schema_migrations (version, name) VALUES ($1, $2)",
+                f"INSERT INTO {migrations.SCHEMA}.schema_migrations (version, name) VALUES ($1, $2)",  # noqa: S608
                 migration.version,
                 migration.name,
             )

@@ -1,0 +1,1 @@
+"""Pure builders: manifests, SQL statements, collection configs (no I/O)."""
