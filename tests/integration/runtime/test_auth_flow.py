@@ -6,7 +6,6 @@ from typing import Any
 
 import jwt
 from aiohttp.test_utils import TestClient
-
 from runtime_helpers import Tenant, bearer, login
 
 Client = TestClient[Any, Any]
