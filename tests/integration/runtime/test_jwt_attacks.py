@@ -1,4 +1,4 @@
-"""Access-token attacks from RFC 8725 against a running runtime: every forged or out-of-policy token is a 401."""
+"""Access-token attacks from RFC 8725 against a running runtime: a forged or out-of-policy token is a 401."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from runtime_helpers import Tenant, bearer, login, write_credentials
 
 Client = TestClient[Any, Any]
@@ -27,8 +26,16 @@ def iss(tenant: str) -> str:
 
 def claims_for(tenant: Tenant, subject: str, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"iss": iss(tenant.name), "aud": AUD, "sub": subject, "tid": tenant.name, "role": "admin",
-              "iat": now, "nbf": now, "exp": now + 300}
+    claims = {
+        "iss": iss(tenant.name),
+        "aud": AUD,
+        "sub": subject,
+        "tid": tenant.name,
+        "role": "admin",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -82,7 +89,9 @@ async def test_hs256_signed_with_the_public_key_is_rejected(setup: Any) -> None:
         public.public_bytes_raw(),
         b64(public.public_bytes_raw()).encode(),
     ):
-        signing_input = unsigned({"alg": "HS256", "typ": "at+jwt", "kid": tenant.active}, claims_for(tenant, sub))
+        signing_input = unsigned(
+            {"alg": "HS256", "typ": "at+jwt", "kid": tenant.active}, claims_for(tenant, sub)
+        )
         signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
         assert await status(client, f"{signing_input}.{b64(signature)}") == 401
 
@@ -116,7 +125,12 @@ async def test_claims_are_checked(setup: Any, overrides: dict[str, Any], accepte
 async def test_wrong_token_type_is_rejected(setup: Any) -> None:
     client, tenant, sub = setup
     for typ in ("JWT", "refresh+jwt", ""):
-        assert await status(client, mint(tenant.keys[tenant.active], tenant.active, claims_for(tenant, sub), typ)) == 401
+        assert (
+            await status(
+                client, mint(tenant.keys[tenant.active], tenant.active, claims_for(tenant, sub), typ)
+            )
+            == 401
+        )
 
 
 async def test_unknown_or_injected_kid_is_rejected(setup: Any) -> None:
@@ -151,15 +165,20 @@ async def test_token_of_tenant_a_cannot_act_for_tenant_b(client: Client, make_te
 async def test_tampered_payload_is_rejected(client: Client, make_tenant: Any) -> None:
     tenant: Tenant = await make_tenant()
     admin = await login(client, tenant)
-    await client.post("/admin/users", json={"email": "v@x.io", "password": "viewer-password", "role": "viewer"},
-                      headers=bearer(admin))
+    await client.post(
+        "/admin/users",
+        json={"email": "v@x.io", "password": "viewer-password", "role": "viewer"},
+        headers=bearer(admin),
+    )
     viewer = await login(client, tenant, "v@x.io", "viewer-password")
     header, payload, signature = viewer["access_token"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["role"] == "viewer"
     claims["role"] = "admin"
     forged = f"{header}.{b64(json.dumps(claims).encode())}.{signature}"
-    assert await status(client, viewer["access_token"]) == 403  # the genuine viewer token: authenticated, not admin
+    assert (
+        await status(client, viewer["access_token"]) == 403
+    )  # the genuine viewer token: authenticated, not admin
     assert await status(client, forged) == 401
     # A flipped signature bit is rejected too.
     bad_signature = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-
 from runtime_helpers import Tenant, bearer, create_user, login
 
 Client = TestClient[Any, Any]
@@ -16,7 +15,9 @@ async def test_admin_creates_users_and_they_can_log_in(client: Client, make_tena
     admin = await login(client, tenant)
     user = await create_user(client, admin, "Member@Example.com", "member")
     assert user["role"] == "member" and user["disabled"] is False and "password_hash" not in user
-    tokens = await login(client, tenant, "member@example.com", "correct horse battery")  # email case-insensitive
+    tokens = await login(
+        client, tenant, "member@example.com", "correct horse battery"
+    )  # email case-insensitive
     assert tokens["access_token"]
 
 
@@ -25,7 +26,8 @@ async def test_duplicate_email_is_a_conflict(client: Client, make_tenant: Any) -
     admin = await login(client, tenant)
     await create_user(client, admin, "dup@example.com", "viewer")
     resp = await client.post(
-        "/admin/users", json={"email": "DUP@example.com", "password": "long enough!", "role": "member"},
+        "/admin/users",
+        json={"email": "DUP@example.com", "password": "long enough!", "role": "member"},
         headers=bearer(admin),
     )
     assert resp.status == 409 and resp.content_type == "application/problem+json"
@@ -55,7 +57,8 @@ async def test_only_admins_reach_admin_routes(client: Client, make_tenant: Any) 
         tokens = await login(client, tenant, f"{role}@example.com", "correct horse battery")
         assert (await client.get("/admin/users", headers=bearer(tokens))).status == 403
         resp = await client.post(
-            "/admin/users", json={"email": f"x-{role}@example.com", "password": "long enough!", "role": "admin"},
+            "/admin/users",
+            json={"email": f"x-{role}@example.com", "password": "long enough!", "role": "admin"},
             headers=bearer(tokens),
         )
         assert resp.status == 403
@@ -84,16 +87,21 @@ async def test_listing_paginates_with_a_cursor(client: Client, make_tenant: Any)
         assert (await client.get("/admin/users", params=bad, headers=bearer(admin))).status == 422
 
 
-async def test_disabling_a_user_blocks_login_and_revokes_its_sessions(client: Client, make_tenant: Any) -> None:
+async def test_disabling_a_user_blocks_login_and_revokes_its_sessions(
+    client: Client, make_tenant: Any
+) -> None:
     tenant: Tenant = await make_tenant()
     admin = await login(client, tenant)
     user = await create_user(client, admin, "leaver@example.com", "member")
     session = await login(client, tenant, "leaver@example.com", "correct horse battery")
     resp = await client.post(f"/admin/users/{user['id']}/disable", headers=bearer(admin))
     assert resp.status == 200 and (await resp.json())["disabled"] is True
-    assert (await client.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})).status == 401
+    assert (
+        await client.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    ).status == 401
     resp = await client.post(
-        "/auth/login", json={"tenant": tenant.name, "email": "leaver@example.com", "password": "correct horse battery"}
+        "/auth/login",
+        json={"tenant": tenant.name, "email": "leaver@example.com", "password": "correct horse battery"},
     )
     assert resp.status == 401
     admin_id = (await (await client.get("/admin/users", headers=bearer(admin))).json())["users"]

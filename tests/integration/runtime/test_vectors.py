@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from qdrant_client import models as qm
+from runtime_helpers import Tenant, add_index, bearer, create_user, login
 
 from neuroedge_runtime import keys
-from runtime_helpers import Tenant, add_index, bearer, create_user, login
 
 Client = TestClient[Any, Any]
 QDRANT_DISTANCE = {"Cosine": qm.Distance.COSINE, "Dot": qm.Distance.DOT, "Euclid": qm.Distance.EUCLID}
@@ -22,8 +22,15 @@ POINTS = [
 ]
 
 
-async def provision(client: Client, admin_pool: Any, tenant: str, name: str, backend: str, dim: int = 3,
-                    distance: str = "Cosine") -> None:
+async def provision(
+    client: Client,
+    admin_pool: Any,
+    tenant: str,
+    name: str,
+    backend: str,
+    dim: int = 3,
+    distance: str = "Cosine",
+) -> None:
     storage = await add_index(admin_pool, tenant, name, backend, dim, distance)
     if backend == "qdrant":
         await client.server.app[keys.QDRANT].create_collection(
@@ -38,11 +45,15 @@ async def search(client: Client, tokens: dict[str, Any], **body: Any) -> list[di
 
 
 @pytest.mark.parametrize("backend", ["pgvector", "qdrant"])
-async def test_insert_then_search_with_filters(client: Client, make_tenant: Any, admin_pool: Any, backend: str) -> None:
+async def test_insert_then_search_with_filters(
+    client: Client, make_tenant: Any, admin_pool: Any, backend: str
+) -> None:
     tenant: Tenant = await make_tenant()
     await provision(client, admin_pool, tenant.name, "docs", backend)
     tokens = await login(client, tenant)
-    resp = await client.post("/vector/insert", json={"index": "docs", "points": POINTS}, headers=bearer(tokens))
+    resp = await client.post(
+        "/vector/insert", json={"index": "docs", "points": POINTS}, headers=bearer(tokens)
+    )
     assert resp.status == 200 and (await resp.json()) == {"index": "docs", "upserted": 4}
 
     hits = await search(client, tokens, index="docs", vector=[1, 0, 0], top_k=2)
@@ -52,12 +63,15 @@ async def test_insert_then_search_with_filters(client: Client, make_tenant: Any,
 
     eq = await search(client, tokens, index="docs", vector=[1, 0, 0], filter={"color": "blue"})
     assert [h["id"] for h in eq] == ["blue-1"]
-    rng = await search(client, tokens, index="docs", vector=[1, 0, 0], filter={"price": {"gte": 10, "lt": 36}})
+    rng = await search(
+        client, tokens, index="docs", vector=[1, 0, 0], filter={"price": {"gte": 10, "lt": 36}}
+    )
     assert {h["id"] for h in rng} == {"red-2", "blue-1", "mixed"}
     member = await search(client, tokens, index="docs", vector=[1, 0, 0], filter={"tags": {"in": ["a", "c"]}})
     assert [h["id"] for h in member] == ["red-1", "mixed", "blue-1"]
-    both = await search(client, tokens, index="docs", vector=[1, 0, 0],
-                        filter={"color": "red", "price": {"gt": 10}})
+    both = await search(
+        client, tokens, index="docs", vector=[1, 0, 0], filter={"color": "red", "price": {"gt": 10}}
+    )
     assert [h["id"] for h in both] == ["red-2"]
     close = await search(client, tokens, index="docs", vector=[1, 0, 0], score_threshold=0.65)  # mixed: 0.688
     assert [h["id"] for h in close] == ["red-1", "red-2", "mixed"]
@@ -71,13 +85,17 @@ async def test_insert_then_search_with_filters(client: Client, make_tenant: Any,
 
 
 @pytest.mark.parametrize("distance", ["Cosine", "Dot", "Euclid"])
-async def test_scores_agree_across_backends(client: Client, make_tenant: Any, admin_pool: Any, distance: str) -> None:
+async def test_scores_agree_across_backends(
+    client: Client, make_tenant: Any, admin_pool: Any, distance: str
+) -> None:
     tenant: Tenant = await make_tenant()
     tokens = await login(client, tenant)
     results = {}
     for backend in ("pgvector", "qdrant"):
         await provision(client, admin_pool, tenant.name, f"i-{backend}", backend, distance=distance)
-        await client.post("/vector/insert", json={"index": f"i-{backend}", "points": POINTS}, headers=bearer(tokens))
+        await client.post(
+            "/vector/insert", json={"index": f"i-{backend}", "points": POINTS}, headers=bearer(tokens)
+        )
         results[backend] = await search(client, tokens, index=f"i-{backend}", vector=[0.5, 0.4, 0.1], top_k=4)
     pg, qd = results["pgvector"], results["qdrant"]
     assert [h["id"] for h in pg] == [h["id"] for h in qd]
@@ -86,7 +104,8 @@ async def test_scores_agree_across_backends(client: Client, make_tenant: Any, ad
     assert [h["score"] for h in pg] == sorted((h["score"] for h in pg), reverse=True)  # higher = more similar
     query, first = [0.5, 0.4, 0.1], next(p for p in POINTS if p["id"] == pg[0]["id"])["vector"]
     expected = {
-        "Cosine": sum(x * y for x, y in zip(query, first, strict=True)) / (math.hypot(*query) * math.hypot(*first)),
+        "Cosine": sum(x * y for x, y in zip(query, first, strict=True))
+        / (math.hypot(*query) * math.hypot(*first)),
         "Dot": sum(x * y for x, y in zip(query, first, strict=True)),
         "Euclid": -math.dist(query, first),
     }[distance]
@@ -94,14 +113,18 @@ async def test_scores_agree_across_backends(client: Client, make_tenant: Any, ad
 
 
 @pytest.mark.parametrize("backend", ["pgvector", "qdrant"])
-async def test_dimension_and_input_errors(client: Client, make_tenant: Any, admin_pool: Any, backend: str) -> None:
+async def test_dimension_and_input_errors(
+    client: Client, make_tenant: Any, admin_pool: Any, backend: str
+) -> None:
     tenant: Tenant = await make_tenant()
     await provision(client, admin_pool, tenant.name, "docs", backend)
     tokens = await login(client, tenant)
     bad_dim = {"index": "docs", "points": [{"id": "x", "vector": [1.0, 2.0]}]}
     resp = await client.post("/vector/insert", json=bad_dim, headers=bearer(tokens))
     assert resp.status == 422 and "dimension 3" in (await resp.json())["detail"]
-    resp = await client.post("/vector/search", json={"index": "docs", "vector": [1, 2, 3, 4]}, headers=bearer(tokens))
+    resp = await client.post(
+        "/vector/search", json={"index": "docs", "vector": [1, 2, 3, 4]}, headers=bearer(tokens)
+    )
     assert resp.status == 422
     for body in (
         {"index": "docs", "points": []},
@@ -124,10 +147,14 @@ async def test_dimension_and_input_errors(client: Client, make_tenant: Any, admi
 async def test_unknown_and_unprovisioned_indexes(client: Client, make_tenant: Any, admin_pool: Any) -> None:
     tenant: Tenant = await make_tenant()
     tokens = await login(client, tenant)
-    resp = await client.post("/vector/search", json={"index": "nope", "vector": [1.0]}, headers=bearer(tokens))
+    resp = await client.post(
+        "/vector/search", json={"index": "nope", "vector": [1.0]}, headers=bearer(tokens)
+    )
     assert resp.status == 404 and resp.content_type == "application/problem+json"
     await add_index(admin_pool, tenant.name, "later", "qdrant", 3)  # registered, collection not created yet
-    resp = await client.post("/vector/search", json={"index": "later", "vector": [1, 0, 0]}, headers=bearer(tokens))
+    resp = await client.post(
+        "/vector/search", json={"index": "later", "vector": [1, 0, 0]}, headers=bearer(tokens)
+    )
     assert resp.status == 503
 
 
@@ -139,5 +166,8 @@ async def test_viewers_search_but_cannot_insert(client: Client, make_tenant: Any
     viewer = await login(client, tenant, "viewer@example.com", "correct horse battery")
     body = {"index": "docs", "points": POINTS[:1]}
     assert (await client.post("/vector/insert", json=body, headers=bearer(viewer))).status == 403
-    assert (await client.post("/vector/search", json={"index": "docs", "vector": [1, 0, 0]},
-                              headers=bearer(viewer))).status == 200
+    assert (
+        await client.post(
+            "/vector/search", json={"index": "docs", "vector": [1, 0, 0]}, headers=bearer(viewer)
+        )
+    ).status == 200
