@@ -49,6 +49,15 @@ async def test_malformed_json_is_400_naming_the_problem(client: Client) -> None:
     await problem(resp, 400, "malformed-request")
 
 
+async def test_nul_characters_and_non_standard_numbers_are_refused(client: Client) -> None:
+    resp = await client.post("/auth/login", json={"tenant": "a", "email": "x\u0000@y.z", "password": "p"})
+    assert "NUL" in (await problem(resp, 422, "invalid-request"))["detail"]
+    resp = await client.post(
+        "/auth/login", data=b'{"tenant": NaN}', headers={"Content-Type": "application/json"}
+    )
+    assert "NaN" in (await problem(resp, 400, "malformed-request"))["detail"]
+
+
 async def test_wrong_shapes_and_media_types(client: Client) -> None:
     await problem(await client.post("/auth/login", json=[1, 2]), 422, "invalid-request")
     body = await problem(await client.post("/auth/login", json={"tenant": "a"}), 422, "invalid-request")
