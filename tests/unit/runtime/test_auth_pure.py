@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,3 +141,29 @@ def test_refresh_tokens() -> None:
 def test_role_order() -> None:
     assert allows(Role.ADMIN, Role.VIEWER) and allows(Role.MEMBER, Role.MEMBER)
     assert not allows(Role.VIEWER, Role.MEMBER) and not allows(Role.MEMBER, Role.ADMIN)
+
+
+def test_verified_token_cache_honours_expiry_and_credential_changes() -> None:
+    class Store:
+        def __init__(self, value: credentials.TenantCredentials | None) -> None:
+            self.value = value
+
+        def get(self, tenant: str) -> credentials.TenantCredentials | None:
+            return self.value
+
+    c = creds()
+    store = Store(c)
+    cache = tokens.VerifiedTokens(capacity=2)
+    live = tokens.AccessClaims("acme", uuid.uuid4(), Role.ADMIN, int(time.time()) + 60)
+    cache.put("t1", live, c.version)
+    assert cache.get("t1", store, 0) is live
+    assert cache.get("t1-tampered", store, 0) is None
+    expired = tokens.AccessClaims("acme", uuid.uuid4(), Role.ADMIN, int(time.time()) - 10)
+    cache.put("t2", expired, c.version)
+    assert cache.get("t2", store, 30) is expired  # within the leeway
+    assert cache.get("t2", store, 0) is None
+    store.value = dataclasses.replace(c, version="v2")  # rotated credentials: a new version
+    assert cache.get("t1", store, 0) is None
+    store.value = None
+    cache.put("t3", live, c.version)
+    assert cache.get("t3", store, 0) is None

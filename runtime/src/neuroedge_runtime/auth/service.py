@@ -59,6 +59,7 @@ class AuthService:
         self._registry = registry
         self._settings = settings
         self._bootstrapped: set[tuple[str, str]] = set()
+        self._verified = tokens.VerifiedTokens()
 
     async def _tenant(self, tenant: str) -> tuple[TenantCredentials, TenantInfo] | None:
         creds = self._credentials.get(tenant)
@@ -152,21 +153,24 @@ class AuthService:
 
     async def authenticate(self, bearer: str) -> Principal:
         """The principal of a request's access token, or a generic 401."""
-        try:
-            tenant = tokens.unverified_tenant(bearer)
-            creds = self._credentials.get(tenant)
-            if creds is None:
-                raise tokens.TokenError("no credentials for the token's tenant")
-            claims = tokens.verify(
-                bearer,
-                creds,
-                issuer=self._settings.jwt_issuer,
-                audience=self._settings.jwt_audience,
-                leeway_seconds=self._settings.jwt_leeway_seconds,
-            )
-        except tokens.TokenError as exc:
-            log.info("access token rejected: %s", exc)
-            raise problems.unauthorized("invalid access token") from None
+        claims = self._verified.get(bearer, self._credentials, self._settings.jwt_leeway_seconds)
+        if claims is None:
+            try:
+                tenant = tokens.unverified_tenant(bearer)
+                creds = self._credentials.get(tenant)
+                if creds is None:
+                    raise tokens.TokenError("no credentials for the token's tenant")
+                claims = tokens.verify(
+                    bearer,
+                    creds,
+                    issuer=self._settings.jwt_issuer,
+                    audience=self._settings.jwt_audience,
+                    leeway_seconds=self._settings.jwt_leeway_seconds,
+                )
+            except tokens.TokenError as exc:
+                log.info("access token rejected: %s", exc)
+                raise problems.unauthorized("invalid access token") from None
+            self._verified.put(bearer, claims, creds.version)
         info = await self._registry.get(claims.tenant)
         if info is None or info.suspended:
             raise problems.unauthorized("invalid access token")

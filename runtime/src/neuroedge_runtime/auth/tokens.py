@@ -9,9 +9,11 @@ token of tenant A cannot act for tenant B.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import jwt
 
@@ -37,6 +39,46 @@ class AccessClaims:
     user_id: uuid.UUID
     role: Role
     expires_at: int
+
+
+class VerifiedTokens:
+    """Tokens already verified, so that a client reusing its token costs a dictionary lookup, not a JWT parse
+    and an Ed25519 verification per request (they were a third of an authenticated request's CPU time).
+
+    Keyed by the exact token text (signature included: a tampered token is a different key). A hit is only
+    used while the token is unexpired and the tenant's credentials are the version it was verified against,
+    so a rotated-out or retired key is re-checked at once. Bounded: cleared when full.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._entries: dict[str, tuple[AccessClaims, str]] = {}
+
+    def get(self, token: str, store: CredentialLookup, leeway_seconds: int) -> AccessClaims | None:
+        """The claims of a previously verified token that is still acceptable, else None."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        claims, version = entry
+        creds = store.get(claims.tenant)
+        if creds is None or creds.version != version or time.time() > claims.expires_at + leeway_seconds:
+            del self._entries[token]
+            return None
+        return claims
+
+    def put(self, token: str, claims: AccessClaims, version: str) -> None:
+        """Remember a token that just passed verification."""
+        if len(self._entries) >= self._capacity:
+            self._entries.clear()
+        self._entries[token] = (claims, version)
+
+
+class CredentialLookup(Protocol):
+    """Where current credentials come from (the credential store)."""
+
+    def get(self, tenant: str) -> TenantCredentials | None:
+        """The tenant's credentials, or None."""
+        ...
 
 
 def issuer_for(base: str, tenant: str) -> str:

@@ -79,8 +79,9 @@ async def search(
     op = scoring.PG_OPERATOR[info.distance]
     clauses, params = filter_sql(request.filter, 4)
     where = " AND ".join(["tenant_id = $2", *clauses])
-    # Let HNSW keep scanning when the filter discards candidates (pgvector >= 0.8), for this transaction only.
-    await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+    if clauses:
+        # Let HNSW keep scanning when the filter discards candidates (pgvector >= 0.8), this transaction only.
+        await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
     rows = await conn.fetch(
         f"SELECT id, payload, embedding {op} $1::vector AS d FROM {table(info)} WHERE {where} "  # noqa: S608
         "ORDER BY d LIMIT $3",
