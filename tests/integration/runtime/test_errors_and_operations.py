@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from runtime_helpers import Tenant, add_engine, bearer, login
 
 from neuroedge_runtime import app as runtime_app
@@ -82,9 +82,17 @@ async def test_body_size_limit(make_client: Any) -> None:
     await problem(resp, 413, "payload-too-large")
 
 
-async def test_handler_timeout_is_504(make_client: Any) -> None:
-    client: Client = await make_client(request_timeout_seconds=0.000001)
-    await problem(await client.get("/ready"), 504, "timeout")
+async def test_handler_timeout_is_504(settings: RuntimeSettings) -> None:
+    app = runtime_app.init_app(replace(settings, request_timeout_seconds=0.2))
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    app.router.add_get("/slow", slow)
+    async with TestClient(TestServer(app)) as client:
+        body = await problem(await client.get("/slow"), 504, "timeout")
+        assert "0.2s" in body["detail"]
 
 
 async def test_unexpected_errors_are_a_generic_500(client: Client, make_tenant: Any, admin_pool: Any) -> None:

@@ -96,13 +96,17 @@ async def test_hs256_signed_with_the_public_key_is_rejected(setup: Any) -> None:
         assert await status(client, f"{signing_input}.{b64(signature)}") == 401
 
 
+class Ago(int):
+    """A time claim relative to when the test runs (parameters are built at collection time)."""
+
+
 @pytest.mark.parametrize(
     ("overrides", "accepted"),
     [
-        ({"exp": int(time.time()) - 120}, False),  # expired beyond the leeway
-        ({"exp": int(time.time()) - 5}, True),  # within the 30 s leeway
-        ({"nbf": int(time.time()) + 120}, False),  # not yet valid
-        ({"iat": int(time.time()) + 120}, False),  # issued in the future
+        ({"exp": Ago(120)}, False),  # expired beyond the leeway
+        ({"exp": Ago(5)}, True),  # within the 30 s leeway
+        ({"nbf": Ago(-120)}, False),  # not yet valid
+        ({"iat": Ago(-120)}, False),  # issued in the future
         ({"aud": "someone-else"}, False),
         ({"aud": ["someone-else", AUD]}, False),  # strict aud: a list is not this audience
         ({"iss": "https://evil.example/tenants/x"}, False),
@@ -115,10 +119,12 @@ async def test_hs256_signed_with_the_public_key_is_rejected(setup: Any) -> None:
 )
 async def test_claims_are_checked(setup: Any, overrides: dict[str, Any], accepted: bool) -> None:
     client, tenant, sub = setup
+    now = int(time.time())
+    claims = {k: now - v if isinstance(v, Ago) else v for k, v in overrides.items()}
     # The expiry cases use their own iat/nbf in the past so that only the tested claim is out of policy.
-    if "exp" in overrides and overrides["exp"] is not None:
-        overrides = {**overrides, "iat": overrides["exp"] - 300, "nbf": overrides["exp"] - 300}
-    token = mint(tenant.keys[tenant.active], tenant.active, claims_for(tenant, sub, **overrides))
+    if isinstance(overrides.get("exp"), Ago):
+        claims.update(iat=claims["exp"] - 300, nbf=claims["exp"] - 300)
+    token = mint(tenant.keys[tenant.active], tenant.active, claims_for(tenant, sub, **claims))
     assert await status(client, token) == (200 if accepted else 401)
 
 
