@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import redis.asyncio as redis
 from aiohttp import web
-from qdrant_client import AsyncQdrantClient
 
 import neuroedge_runtime
 from neuroedge_runtime import keys, middlewares, openapi, routes, routing
@@ -54,6 +53,12 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _qdrant(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
+    if not (settings.qdrant_url or settings.qdrant_location):
+        yield
+        return
+    # Imported only when configured: qdrant-client (with numpy and grpc) is ~60 MB of resident memory.
+    from qdrant_client import AsyncQdrantClient  # noqa: PLC0415
+
     client: AsyncQdrantClient | None = None
     if settings.qdrant_url:
         client = AsyncQdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=5)

@@ -171,3 +171,17 @@ async def test_viewers_search_but_cannot_insert(client: Client, make_tenant: Any
             "/vector/search", json={"index": "docs", "vector": [1, 0, 0]}, headers=bearer(viewer)
         )
     ).status == 200
+
+
+async def test_qdrant_indexes_without_a_configured_qdrant_are_503(
+    make_client: Any, make_tenant: Any, admin_pool: Any
+) -> None:
+    client: Client = await make_client(qdrant_location=None)
+    assert keys.QDRANT not in client.server.app
+    tenant: Tenant = await make_tenant()
+    await add_index(admin_pool, tenant.name, "docs", "qdrant", 3)
+    tokens = await login(client, tenant)
+    resp = await client.post(
+        "/vector/search", json={"index": "docs", "vector": [1, 0, 0]}, headers=bearer(tokens)
+    )
+    assert resp.status == 503 and "no Qdrant" in (await resp.json())["detail"]

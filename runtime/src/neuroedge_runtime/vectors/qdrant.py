@@ -12,9 +12,10 @@ from typing import Any
 
 from qdrant_client import AsyncQdrantClient
 from qdrant_client import models as qm
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from neuroedge_runtime.vectors import models, scoring
-from neuroedge_runtime.vectors.registry import IndexInfo
+from neuroedge_runtime.vectors.registry import IndexInfo, StorageMissingError
 
 POINT_NAMESPACE = uuid.UUID("6f1d2c1e-7a43-4d5e-9b8a-4e6575726f45")
 DATA = "data"  # payload key holding the caller's payload
@@ -54,6 +55,14 @@ def build_filter(tenant: str, conditions: dict[str, models.Condition]) -> qm.Fil
 
 async def upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models.Point]) -> int:
     """Insert or replace `points` in the index's collection."""
+    try:
+        await _upsert(client, info, points)
+    except (ValueError, UnexpectedResponse) as exc:  # local mode: ValueError; a server: 404
+        raise StorageMissingError(info.storage_name) from exc
+    return len(points)
+
+
+async def _upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models.Point]) -> None:
     await client.upsert(
         collection_name=info.storage_name,
         points=[
@@ -66,20 +75,22 @@ async def upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models
         ],
         wait=True,
     )
-    return len(points)
 
 
 async def search(
     client: AsyncQdrantClient, info: IndexInfo, request: models.SearchRequest
 ) -> list[models.Hit]:
     """The `top_k` nearest points of the tenant matching the filter, best first."""
-    response = await client.query_points(
-        collection_name=info.storage_name,
-        query=request.vector,
-        query_filter=build_filter(info.tenant, request.filter),
-        limit=request.top_k,
-        with_payload=True,
-    )
+    try:
+        response = await client.query_points(
+            collection_name=info.storage_name,
+            query=request.vector,
+            query_filter=build_filter(info.tenant, request.filter),
+            limit=request.top_k,
+            with_payload=True,
+        )
+    except (ValueError, UnexpectedResponse) as exc:
+        raise StorageMissingError(info.storage_name) from exc
     hits = []
     for point in response.points:
         payload: dict[str, Any] = point.payload or {}

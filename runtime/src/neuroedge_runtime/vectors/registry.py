@@ -7,6 +7,10 @@ from dataclasses import dataclass
 import asyncpg
 
 
+class StorageMissingError(LookupError):
+    """The index is registered but its table or collection does not exist (yet)."""
+
+
 @dataclass(frozen=True)
 class IndexInfo:
     """Where and how an index stores its vectors."""

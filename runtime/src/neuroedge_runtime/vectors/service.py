@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncpg
-from qdrant_client import AsyncQdrantClient
-from qdrant_client.http.exceptions import UnexpectedResponse
 
 from neuroedge_runtime import problems
 from neuroedge_runtime.tenancy import db
-from neuroedge_runtime.vectors import models, pgvector, qdrant, registry
+from neuroedge_runtime.vectors import models, pgvector, registry
 
-# Local mode raises ValueError for a missing collection, a Qdrant server answers 404.
-QDRANT_MISSING: tuple[type[Exception], ...] = (ValueError, UnexpectedResponse)
+if TYPE_CHECKING:
+    from qdrant_client import AsyncQdrantClient
 
 
 def _not_provisioned(info: registry.IndexInfo) -> problems.Problem:
@@ -43,8 +43,10 @@ class VectorService:
                 if info.backend == "pgvector":
                     count = await pgvector.upsert(conn, info, request.points)
                 else:
+                    from neuroedge_runtime.vectors import qdrant  # noqa: PLC0415 - heavy; only when used
+
                     count = await qdrant.upsert(self._client(), info, request.points)
-            except (asyncpg.UndefinedTableError, *QDRANT_MISSING) as exc:
+            except (asyncpg.UndefinedTableError, registry.StorageMissingError) as exc:
                 raise _not_provisioned(info) from exc
         return models.InsertResponse(index=info.name, upserted=count)
 
@@ -59,9 +61,11 @@ class VectorService:
                 except asyncpg.UndefinedTableError as exc:
                     raise _not_provisioned(info) from exc
         if info.backend != "pgvector":  # no need to hold a connection while Qdrant answers
+            from neuroedge_runtime.vectors import qdrant  # noqa: PLC0415 - heavy; only when used
+
             try:
                 hits = await qdrant.search(self._client(), info, request)
-            except QDRANT_MISSING as exc:
+            except registry.StorageMissingError as exc:
                 raise _not_provisioned(info) from exc
         return models.SearchResponse(index=info.name, hits=hits)
 
