@@ -49,6 +49,10 @@ class RuntimeSettings:
     """Maximum connections in the asyncpg pool."""
     db_statement_timeout_ms: int = 5000
     """PostgreSQL statement_timeout of the runtime's connections."""
+    password_hash_slots: int = 2
+    """Password hashes (scrypt, ~16 MiB and tens of ms each) that may run at once."""
+    password_hash_queue: int = 64
+    """Logins that may wait for a hashing slot; beyond, /auth/login answers 503 at once."""
     registry_cache_seconds: float = 5.0
     """How long a tenant's registry row (limits, TTLs, suspended) is cached in process."""
     credentials_check_seconds: float = 2.0

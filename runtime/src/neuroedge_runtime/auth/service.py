@@ -6,7 +6,6 @@ the paths where nothing is found still verify a password against a dummy hash so
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from neuroedge_runtime import problems
-from neuroedge_runtime.auth import passwords, refresh, store, tokens
+from neuroedge_runtime.auth import kdf, passwords, refresh, store, tokens
 from neuroedge_runtime.auth.roles import Role
 from neuroedge_runtime.settings import RuntimeSettings
 from neuroedge_runtime.tenancy import db
@@ -60,6 +59,7 @@ class AuthService:
         self._settings = settings
         self._bootstrapped: set[tuple[str, str]] = set()
         self._verified = tokens.VerifiedTokens()
+        self.kdf = kdf.HashingLimiter(settings.password_hash_slots, settings.password_hash_queue)
 
     async def _tenant(self, tenant: str) -> tuple[TenantCredentials, TenantInfo] | None:
         creds = self._credentials.get(tenant)
@@ -74,14 +74,14 @@ class AuthService:
         """Tokens for a user whose password matches; a generic 401 otherwise."""
         found = await self._tenant(tenant)
         if found is None:
-            await asyncio.to_thread(passwords.verify_password, password, passwords.DUMMY_HASH)
+            await self.kdf.run(passwords.verify_password, password, passwords.DUMMY_HASH)
             raise problems.unauthorized("invalid tenant, email or password")
         creds, info = found
         await self.bootstrap_admin(creds)
         async with db.tenant_transaction(self._pool, tenant) as conn:
             row = await store.user_for_login(conn, tenant, email)
         user, encoded = row if row is not None else (None, passwords.DUMMY_HASH)
-        matches = await asyncio.to_thread(passwords.verify_password, password, encoded)
+        matches = await self.kdf.run(passwords.verify_password, password, encoded)
         if user is None or not matches or user.disabled:
             raise problems.unauthorized("invalid tenant, email or password")
         refresh_token, token_hash = refresh.new_token(tenant)
@@ -184,7 +184,7 @@ class AuthService:
             return
         if await self._registry.get(creds.tenant) is None:
             return
-        encoded = await asyncio.to_thread(passwords.hash_password, creds.admin_password)
+        encoded = await self.kdf.run(passwords.hash_password, creds.admin_password)
         async with db.tenant_transaction(self._pool, creds.tenant) as conn:
             created = await store.ensure_user(conn, creds.tenant, creds.admin_email, encoded, Role.ADMIN)
         if created:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -60,7 +59,7 @@ async def create_user(request: web.Request) -> web.Response:
     """Create a user (409 when the email is taken in this tenant)."""
     body = await bodies.parse_json(request, CreateUser)
     tenant = request[keys.PRINCIPAL].tenant
-    encoded = await asyncio.to_thread(passwords.hash_password, body.password)
+    encoded = await request.app[keys.AUTH].kdf.run(passwords.hash_password, body.password)
     async with db.tenant_transaction(request.app[keys.POOL], tenant) as conn:
         user = await store.create_user(conn, tenant, body.email, encoded, body.role)
     if user is None:
