@@ -74,6 +74,21 @@ def _operator(args: argparse.Namespace) -> int:
     return run.run(loaded)
 
 
+def _runtime(args: argparse.Namespace) -> int:
+    if args.mode == "api":
+        from neuroedge_runtime import server  # noqa: PLC0415
+        from neuroedge_runtime.settings import RuntimeSettings  # noqa: PLC0415
+
+        try:
+            settings = RuntimeSettings.from_env()
+        except KeyError as exc:
+            print(f"neuroedge runtime api: missing environment variable {exc}", file=sys.stderr)
+            return 2
+        server.run(settings)
+        return 0
+    return 2
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests can check the command surface)."""
     root = argparse.ArgumentParser(prog="neuroedge", description=__doc__)
@@ -87,6 +102,10 @@ def parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=_dev)
     operator = commands.add_parser("operator", help="run the operator (settings from NEUROEDGE_* variables)")
     operator.set_defaults(func=_operator)
+    runtime = commands.add_parser("runtime", help="the runtime that serves tenants' applications")
+    runtime_modes = runtime.add_subparsers(dest="mode", required=True)
+    runtime_modes.add_parser("api", help="serve the HTTP API (settings from the environment)")
+    runtime.set_defaults(func=_runtime)
     return root
 
 

@@ -19,7 +19,9 @@ TENANT_SETTING = "app.current_tenant"
 MIGRATION_LOCK_KEY = 0x4E45_5545  # pg_advisory_xact_lock key: "NEUE"
 
 # Tables whose rows belong to one tenant; every one gets ENABLE + FORCE row-level security.
-TENANT_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes")
+TENANT_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes", "engines")
+# The tables version 1 created (frozen: version 1's SQL must never change).
+_V1_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes")
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,30 @@ CREATE TABLE {SCHEMA}.vector_indexes (
 );
 """
 
+# Version 2: the Engine registry the runtime routes /engine/* through (one row per Engine resource, written by
+# the Engine reconciler), and an optional per-user rate limit (NULL: a user may use the whole tenant limit).
+_ENGINES = f"""
+CREATE TABLE {SCHEMA}.engines (
+    tenant_id text NOT NULL REFERENCES {SCHEMA}.tenants (tenant_id) ON DELETE CASCADE,
+    name text NOT NULL CHECK (name ~ '^[a-z]([a-z0-9-]{{0,61}}[a-z0-9])?$'),
+    kind text NOT NULL CHECK (kind IN ('predictive', 'agent', 'conversation', 'analytics')),
+    config jsonb NOT NULL DEFAULT '{{}}'::jsonb CHECK (jsonb_typeof(config) = 'object'),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, name)
+);
+ALTER TABLE {SCHEMA}.tenants
+    ADD COLUMN user_rate_limit_rps double precision CHECK (user_rate_limit_rps > 0),
+    ADD COLUMN user_rate_limit_burst integer CHECK (user_rate_limit_burst > 0);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "tenant-scoped tables with row-level security",
-        _INITIAL + "\n".join(_secure(t) for t in TENANT_TABLES),
+        _INITIAL + "\n".join(_secure(t) for t in _V1_TABLES),
     ),
+    Migration(2, "engine registry and per-user rate limits", _ENGINES + _secure("engines")),
 )
 
 

@@ -1,0 +1,1 @@
+"""Authentication and authorisation: passwords, access tokens, refresh tokens, roles."""

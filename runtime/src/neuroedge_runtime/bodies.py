@@ -1,0 +1,82 @@
+"""Request bodies and queries, parsed into pydantic models with precise 400/415/422 problems."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import pydantic
+from aiohttp import web
+
+from neuroedge_runtime import problems
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def _errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)
+    ]
+
+
+async def parse_json(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body as `model`."""
+    if request.content_type != "application/json":
+        raise problems.Problem(
+            415, "unsupported-media-type", "Unsupported media type", "the body must be application/json"
+        )
+    raw = await request.read()
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise problems.bad_request("the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise problems.bad_request(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except ValueError as exc:
+        raise problems.bad_request(f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise problems.invalid("the body must be a JSON object", [{"loc": [], "msg": "expected an object"}])
+    if _has_nul(data):
+        # PostgreSQL text and jsonb cannot hold U+0000: refuse it here rather than fail in the database.
+        raise problems.invalid("strings must not contain the NUL character (U+0000)")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise problems.invalid(f"the body does not match {model.__name__}", _errors(exc)) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def parse_query(query: Mapping[str, str], model: type[M]) -> M:
+    """The query string as `model`."""
+    try:
+        return model.model_validate(dict(query))
+    except pydantic.ValidationError as exc:
+        raise problems.invalid("invalid query parameters", _errors(exc)) from None
+
+
+def json_response(
+    model: pydantic.BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON response of a model."""
+    return web.Response(
+        body=model.model_dump_json(by_alias=True),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )

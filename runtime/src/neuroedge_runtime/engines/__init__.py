@@ -1,0 +1,1 @@
+"""Engines: one module per kind behind the `Engine` protocol of `engines.base`."""

@@ -1,0 +1,59 @@
+"""The engine interface: what the runtime's /engine/* endpoints (and later the job worker) call.
+
+An engine kind is an object with a `kind`, the `operation` it serves (`predict` or `analyze`) and an async
+`__call__(config, inputs) -> result`. `config` is the Engine resource's configuration (from the engine
+registry table), `inputs` the request's input; both are plain JSON values the engine validates itself with its
+own pydantic models, raising `EngineInputError` (answered as 422) for anything it cannot use.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
+
+import pydantic
+
+JsonObject = dict[str, Any]
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class Operation(enum.StrEnum):
+    """The synchronous endpoint an engine kind answers on."""
+
+    PREDICT = "predict"
+    ANALYZE = "analyze"
+
+
+class EngineInputError(ValueError):
+    """The engine's config or the request's input is not usable; `errors` locate the problems."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class Engine(Protocol):
+    """One engine kind."""
+
+    kind: str
+    operation: Operation
+
+    async def __call__(self, config: Mapping[str, Any], inputs: Mapping[str, Any]) -> JsonObject:
+        """Run the engine on `inputs` with `config`; raise EngineInputError for bad config or input."""
+        ...
+
+
+class Strict(pydantic.BaseModel):
+    """Base of the engines' config and input models: unknown fields are errors."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+def parse(model: type[M], data: Mapping[str, Any], what: str) -> M:
+    """`data` validated as `model`, or EngineInputError naming `what` (config or input) and the fields."""
+    try:
+        return model.model_validate(dict(data))
+    except pydantic.ValidationError as exc:
+        errors = [{"loc": [what, *e["loc"]], "msg": e["msg"]} for e in exc.errors(include_url=False)]
+        raise EngineInputError(f"invalid {what} for this engine", errors) from None

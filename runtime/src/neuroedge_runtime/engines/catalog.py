@@ -1,0 +1,17 @@
+"""The engine kinds this runtime can run, by kind name (the `kind` column of the engine registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from neuroedge_runtime.engines import base
+from neuroedge_runtime.engines.agent import AgentEngine
+from neuroedge_runtime.engines.analytics import AnalyticsEngine
+from neuroedge_runtime.engines.conversation import ConversationEngine
+from neuroedge_runtime.engines.predictive import PredictiveEngine
+
+
+def default_kinds() -> Mapping[str, base.Engine]:
+    """One instance of every built-in engine kind."""
+    engines: list[base.Engine] = [PredictiveEngine(), AgentEngine(), ConversationEngine(), AnalyticsEngine()]
+    return {engine.kind: engine for engine in engines}

@@ -1,0 +1,42 @@
+"""Prometheus metrics of one app, in a registry of its own (several apps can live in one test process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+def _registry() -> CollectorRegistry:
+    return CollectorRegistry(auto_describe=True)
+
+
+@dataclass
+class Metrics:
+    """Request count and latency by route and status, requests in flight, rate-limit rejections."""
+
+    registry: CollectorRegistry = field(default_factory=_registry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "neuroedge_http_requests",
+            "HTTP requests handled",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "neuroedge_http_request_duration_seconds",
+            "Time to handle an HTTP request",
+            ["method", "route", "status"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "neuroedge_http_requests_in_flight", "Requests being handled", registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "neuroedge_rate_limit_rejections",
+            "Requests rejected by a rate limit",
+            ["scope"],
+            registry=self.registry,
+        )

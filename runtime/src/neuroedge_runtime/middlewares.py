@@ -1,0 +1,156 @@
+"""Middlewares, outermost first: observe (request id, metrics, access log), errors (problem+json, timeout),
+auth (bearer token, role, rate limit)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+
+import asyncpg
+import redis.exceptions
+from aiohttp import web
+
+from neuroedge_runtime import keys, logs, problems, routing
+from neuroedge_runtime.auth import roles
+from neuroedge_runtime.routing import Handler
+
+log = logging.getLogger("neuroedge_runtime.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID_HEADER = "X-Request-ID"
+_HTTP_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    400: "malformed-request",
+}
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    redis.exceptions.ConnectionError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an id (the caller's, if well-formed), log it, count it and time it."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[keys.REQUEST_ID] = rid
+    reset = logs.request_id.set(rid)
+    metrics = request.app[keys.METRICS]
+    metrics.in_flight.inc()
+    started = time.perf_counter()
+    status = 499  # the client went away before an answer
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_label(request)
+        metrics.in_flight.dec()
+        metrics.requests.labels(request.method, route, str(status)).inc()
+        metrics.latency.labels(request.method, route, str(status)).observe(elapsed)
+        log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            status,
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "path": request.path,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                }
+            },
+        )
+        logs.request_id.reset(reset)
+
+
+def render(problem: problems.Problem, request: web.Request) -> web.Response:
+    """The problem+json response of a problem."""
+    return web.Response(
+        status=problem.status,
+        body=json.dumps(problem.body(instance=request.path)),
+        content_type=problems.CONTENT_TYPE,
+        headers=problem.headers,
+    )
+
+
+def _from_http(exc: web.HTTPException) -> problems.Problem:
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    detail = exc.text if exc.text and exc.text != f"{exc.status}: {exc.reason}" else exc.reason
+    return problems.Problem(
+        exc.status,
+        _HTTP_SLUGS.get(exc.status, f"http-{exc.status}"),
+        exc.reason,
+        detail or "",
+        headers=headers,
+    )
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into problem+json (never a stack trace), and bound the handler's time."""
+    timeout = request.app[keys.SETTINGS].request_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            return await handler(request)
+    except problems.Problem as problem:
+        return render(problem, request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return render(_from_http(exc), request)
+    except TimeoutError:
+        return render(
+            problems.Problem(504, "timeout", "Timeout", f"the request took longer than {timeout}s"), request
+        )
+    except _UNAVAILABLE as exc:
+        log.warning("dependency unavailable: %s", type(exc).__name__)
+        return render(problems.unavailable("a dependency is not reachable; retry later"), request)
+    except Exception:
+        log.exception("unhandled error")
+        return render(problems.internal(), request)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """For non-public routes: verify the bearer token, check the route's role, apply the rate limits."""
+    spec = request.app[keys.ROUTES].get(request.match_info.route)
+    if spec is None or spec.access == routing.PUBLIC:
+        return await handler(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise problems.unauthorized("a bearer access token is required")
+    principal = await request.app[keys.AUTH].authenticate(token.strip())
+    if not roles.allows(principal.role, spec.access):
+        raise problems.forbidden(f"this route needs the {spec.access.value} role")
+    decision = await request.app[keys.LIMITER].check(principal.info, principal.user_id)
+    if not decision.allowed:
+        request.app[keys.METRICS].rate_limited.labels(decision.scope).inc()
+        raise problems.Problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"the {decision.scope} rate limit is exhausted",
+            headers=decision.headers(),
+        )
+    request[keys.PRINCIPAL] = principal
+    response = await handler(request)
+    response.headers.update(decision.headers())
+    return response

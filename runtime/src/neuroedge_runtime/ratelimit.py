@@ -1,0 +1,110 @@
+"""Per-tenant and per-user rate limiting: GCRA in one atomic Redis script call per request.
+
+GCRA keeps one timestamp per key (the theoretical arrival time), so a limit costs one small string in Redis
+and no background refill. The script checks every scope first and updates them only when all allow the
+request, so a request rejected by the user limit does not consume the tenant's allowance. It reads the clock
+from Redis (`TIME`), so replicas with skewed clocks agree. Keys share the hash tag `{<tenant>.rl}`, keeping
+the multi-key script valid on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+
+from neuroedge_runtime.tenancy.registry import TenantInfo
+
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local news = {}
+local retry, denied_scope = 0, 0
+local remaining, limit, reset = nil, 0, 0
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tau = interval * burst
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - tau
+  if now < allow_at then
+    if allow_at - now > retry then retry = allow_at - now; denied_scope = i end
+  else
+    local left = math.floor((tau - (new_tat - now)) / interval)
+    if remaining == nil or left < remaining then remaining = left; limit = burst end
+    if new_tat - now > reset then reset = new_tat - now end
+  end
+  news[i] = new_tat
+end
+if retry > 0 then
+  return {0, math.ceil(retry), denied_scope, tonumber(ARGV[2 * denied_scope])}
+end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], string.format('%d', news[i]), 'PX', math.ceil((news[i] - now) / 1000) + 1000)
+end
+return {1, remaining, math.ceil(reset), limit}
+"""
+
+SCOPES = ("tenant", "user")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one request's check."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+    retry_after_seconds: int
+    scope: str
+
+    def headers(self) -> dict[str, str]:
+        """RateLimit header fields (IETF draft) and, when rejected, Retry-After."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+            "RateLimit-Policy": f"{self.limit};w={self.reset_seconds or 1};scope={self.scope}",
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after_seconds)
+        return headers
+
+
+def keys(tenant: str, user_id: uuid.UUID) -> list[str]:
+    """The Redis keys of the tenant and user scopes (one hash tag: Cluster-safe)."""
+    prefix = f"ne:{tenant}:{{{tenant}.rl}}:"
+    return [prefix + "tenant", prefix + f"user:{user_id}"]
+
+
+def arguments(info: TenantInfo) -> list[int]:
+    """Emission interval (microseconds) and burst of each scope, in key order."""
+    return [
+        max(1, round(1_000_000 / info.rate_limit_rps)),
+        info.rate_limit_burst,
+        max(1, round(1_000_000 / info.user_rate_limit_rps)),
+        info.user_rate_limit_burst,
+    ]
+
+
+class RateLimiter:
+    """Checks requests against the limits of the tenant registry."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._script = client.register_script(_SCRIPT)
+
+    async def check(self, info: TenantInfo, user_id: uuid.UUID) -> Decision:
+        """Count one request of `user_id` in `info.tenant` and say whether it may proceed."""
+        allowed, value, third, limit = await self._script(
+            keys=keys(info.tenant, user_id), args=arguments(info)
+        )
+        if int(allowed):
+            reset = math.ceil(int(third) / 1_000_000)
+            return Decision(True, int(limit), int(value), reset, 0, "tenant")
+        retry = max(1, math.ceil(int(value) / 1_000_000))
+        return Decision(False, int(limit), 0, retry, retry, SCOPES[int(third) - 1])

@@ -1,0 +1,44 @@
+"""Route declarations: every route states its access (a role, or public) and its models, in one table that
+both the router and the OpenAPI document are built from, so the document cannot drift from the real routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import pydantic
+from aiohttp import web
+
+from neuroedge_runtime.auth.roles import Role
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLIC: Literal["public"] = "public"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One route: method, path, handler, the least role it needs, and what it reads and returns."""
+
+    method: str
+    path: str
+    handler: Handler
+    access: Role | Literal["public"]
+    summary: str
+    tag: str
+    body: type[pydantic.BaseModel] | None = None
+    query: type[pydantic.BaseModel] | None = None
+    response: type[pydantic.BaseModel] | None = None
+    status: int = 200
+    response_type: str = "application/json"
+
+
+def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:
+    """Add the routes to the app's router; returns the spec of each route (the auth middleware reads it)."""
+    table: dict[web.AbstractRoute, RouteSpec] = {}
+    for spec in specs:
+        if spec.access != PUBLIC and not isinstance(spec.access, Role):
+            raise ValueError(f"{spec.method} {spec.path} declares no access")
+        route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.handler.__name__)
+        table[route] = spec
+    return table

@@ -1,0 +1,88 @@
+"""RuntimeSettings: every knob of the runtime, loaded once from the environment at the entry point.
+
+Nothing else in the runtime reads the environment; the app factory receives this object and passes it on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Settings of the runtime API (and the parts of it a worker shares)."""
+
+    database_url: str
+    """DSN of a LOGIN role that is a member of `neuroedge_runtime` (RLS limits it to `app.current_tenant`)."""
+    redis_url: str
+    """Redis URL (rate limiting)."""
+    credentials_dir: Path
+    """Mounted tenant credentials Secrets: `<dir>/<tenant>/<KEY>` files."""
+    host: str = "127.0.0.1"
+    """Address the API listens on."""
+    port: int = 8080
+    """Port the API listens on."""
+    qdrant_url: str | None = None
+    """Qdrant server URL; None means Qdrant-backed indexes are unavailable unless `qdrant_location` is set."""
+    qdrant_api_key: str | None = None
+    """API key for the Qdrant server."""
+    qdrant_location: str | None = None
+    """Local (in-process) Qdrant, e.g. ":memory:"; for tests and development only."""
+    jwt_issuer: str = "https://neuroedge.local"
+    """Base of the `iss` claim; each tenant's tokens carry `<jwt_issuer>/tenants/<tenant>`."""
+    jwt_audience: str = "neuroedge-runtime"
+    """The `aud` claim access tokens are issued for and must carry."""
+    jwt_leeway_seconds: int = 30
+    """Clock skew tolerated on `exp`, `nbf` and `iat`."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body accepted (413 beyond)."""
+    request_timeout_seconds: float = 10.0
+    """A handler running longer is cancelled with 504."""
+    shutdown_timeout_seconds: float = 20.0
+    """On SIGTERM, how long in-flight requests may take to finish before they are cancelled."""
+    db_pool_min: int = 1
+    """Minimum connections in the asyncpg pool."""
+    db_pool_max: int = 10
+    """Maximum connections in the asyncpg pool."""
+    db_statement_timeout_ms: int = 5000
+    """PostgreSQL statement_timeout of the runtime's connections."""
+    password_hash_slots: int = 2
+    """Password hashes (scrypt, ~16 MiB and tens of ms each) that may run at once."""
+    password_hash_queue: int = 64
+    """Logins that may wait for a hashing slot; beyond, /auth/login answers 503 at once."""
+    registry_cache_seconds: float = 5.0
+    """How long a tenant's registry row (limits, TTLs, suspended) is cached in process."""
+    credentials_check_seconds: float = 2.0
+    """How often a tenant's credential files are checked for changes (key rotation)."""
+    log_level: str = "INFO"
+    """Level of the JSON logs."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
+        """Settings from environment variables (docs/architecture.md); KeyError names a missing one."""
+        env = os.environ if env is None else env
+
+        def opt(name: str) -> str | None:
+            return env.get(name) or None
+
+        return cls(
+            database_url=env["DATABASE_URL"],
+            redis_url=env["REDIS_URL"],
+            credentials_dir=Path(env.get("NEUROEDGE_CREDENTIALS_DIR", "/var/run/neuroedge/credentials")),
+            host=env.get("NEUROEDGE_RUNTIME_HOST", cls.host),
+            port=int(env.get("NEUROEDGE_RUNTIME_PORT", str(cls.port))),
+            qdrant_url=opt("NEUROEDGE_QDRANT_URL"),
+            qdrant_api_key=opt("NEUROEDGE_QDRANT_API_KEY"),
+            qdrant_location=opt("NEUROEDGE_QDRANT_LOCATION"),
+            jwt_issuer=env.get("NEUROEDGE_JWT_ISSUER", cls.jwt_issuer),
+            jwt_audience=env.get("NEUROEDGE_JWT_AUDIENCE", cls.jwt_audience),
+            max_body_bytes=int(env.get("NEUROEDGE_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            request_timeout_seconds=float(
+                env.get("NEUROEDGE_REQUEST_TIMEOUT_SECONDS", str(cls.request_timeout_seconds))
+            ),
+            db_pool_max=int(env.get("NEUROEDGE_DB_POOL_MAX", str(cls.db_pool_max))),
+            log_level=env.get("NEUROEDGE_LOG_LEVEL", cls.log_level),
+        )

@@ -1,0 +1,1 @@
+"""Which tenant a request belongs to: mounted credentials, the tenant registry, tenant-scoped transactions."""

@@ -1,0 +1,126 @@
+"""Request and response models of the vector endpoints (validated at the edge with pydantic).
+
+Metadata filters are a mapping of payload field -> condition, all of which must hold:
+`{"color": "red"}` (equality), `{"price": {"gte": 10, "lt": 20}}` (range), `{"tag": {"in": ["a", "b"]}}`.
+Field names are top-level payload keys.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+IndexName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
+PointId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Scalar = Annotated[str, StringConstraints(max_length=1024)] | bool | int | float
+Vector = Annotated[list[float], Field(min_length=1, max_length=16000)]
+MAX_POINTS = 1000
+
+
+def _finite(vector: list[float]) -> list[float]:
+    if not all(math.isfinite(x) for x in vector):
+        raise ValueError("vector components must be finite numbers")
+    return vector
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Range(Strict):
+    """A numeric range; at least one bound."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Range:
+        bounds = (self.gt, self.gte, self.lt, self.lte)
+        if all(b is None for b in bounds):
+            raise ValueError("a range needs at least one of gt, gte, lt, lte")
+        if not all(b is None or math.isfinite(b) for b in bounds):
+            raise ValueError("range bounds must be finite")
+        return self
+
+
+class AnyOf(Strict):
+    """Membership: the field equals one of the values."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    values: list[Scalar] = Field(alias="in", min_length=1, max_length=100)
+
+
+Condition = Scalar | Range | AnyOf
+
+
+class Point(Strict):
+    """One vector to upsert: its id (unique within the index), the vector and a JSON payload."""
+
+    id: PointId
+    vector: Vector
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+
+    _check_vector = field_validator("vector")(_finite)
+
+
+class InsertRequest(Strict):
+    """Batch upsert into one index."""
+
+    index: IndexName
+    points: list[Point] = Field(min_length=1, max_length=MAX_POINTS)
+
+    @field_validator("points")
+    @classmethod
+    def _unique_ids(cls, points: list[Point]) -> list[Point]:
+        if len({p.id for p in points}) != len(points):
+            raise ValueError("point ids must be unique within a batch")
+        return points
+
+
+class SearchRequest(Strict):
+    """Nearest neighbours of `vector` among the points matching `filter`, best first."""
+
+    index: IndexName
+    vector: Vector
+    top_k: int = Field(default=10, ge=1, le=1000)
+    filter: dict[FieldName, Condition] = Field(default_factory=dict, max_length=16)
+    score_threshold: float | None = Field(default=None, allow_inf_nan=False)
+
+    _check_vector = field_validator("vector")(_finite)
+
+
+class Hit(BaseModel):
+    """One search result: higher `score` means more similar, on every backend and distance."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class SearchResponse(BaseModel):
+    """Search results, best first."""
+
+    index: str
+    hits: list[Hit]
+
+
+class InsertResponse(BaseModel):
+    """How many points were upserted."""
+
+    index: str
+    upserted: int

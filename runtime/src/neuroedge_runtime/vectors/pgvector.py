@@ -1,0 +1,102 @@
+"""pgvector backend: upsert and search on the index's table under RLS (on a tenant transaction).
+
+Statements are built from the registry's storage name (quoted) and parameters only: payload field names and
+values never become SQL text. Filters and their parameters come from the pure `filter_sql`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from neuroedge_runtime.vectors import models, scoring
+from neuroedge_runtime.vectors.registry import IndexInfo
+
+
+def table(info: IndexInfo) -> str:
+    """The quoted, schema-qualified table of an index."""
+    return 'neuroedge."' + info.storage_name.replace('"', '""') + '"'
+
+
+def vector_literal(vector: list[float]) -> str:
+    """pgvector's text form of a vector (cast with ::vector)."""
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+def filter_sql(conditions: dict[str, models.Condition], first_param: int) -> tuple[list[str], list[Any]]:
+    """SQL predicates (ANDed) for a metadata filter and their parameters, numbered from `first_param`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${first_param + len(params) - 1}"
+
+    for field, condition in conditions.items():
+        if isinstance(condition, models.Range):
+            number = (
+                f"(CASE WHEN jsonb_typeof(payload -> {param(field)}) = 'number' "
+                f"THEN (payload ->> {param(field)})::float8 END)"
+            )
+            for op, bound in (
+                ("<", condition.lt),
+                ("<=", condition.lte),
+                (">", condition.gt),
+                (">=", condition.gte),
+            ):
+                if bound is not None:
+                    clauses.append(f"{number} {op} {param(float(bound))}")
+        elif isinstance(condition, models.AnyOf):
+            values = [json.dumps(v) for v in condition.values]
+            clauses.append(f"(payload -> {param(field)}) = ANY({param(values)}::jsonb[])")
+        else:
+            clauses.append(f"payload @> {param(json.dumps({field: condition}))}::jsonb")
+    return clauses, params
+
+
+async def upsert(conn: asyncpg.Connection, info: IndexInfo, points: list[models.Point]) -> int:
+    """Insert or replace `points` (by id) in the tenant's rows of the index."""
+    await conn.execute(
+        f"INSERT INTO {table(info)} (tenant_id, id, embedding, payload) "  # noqa: S608
+        "SELECT $1, u.id, u.embedding::vector, u.payload "
+        "FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(id, embedding, payload) "
+        "ON CONFLICT (tenant_id, id) DO UPDATE "
+        "SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload",
+        info.tenant,
+        [p.id for p in points],
+        [vector_literal(p.vector) for p in points],
+        [json.dumps(p.payload) for p in points],
+    )
+    return len(points)
+
+
+async def search(
+    conn: asyncpg.Connection, info: IndexInfo, request: models.SearchRequest
+) -> list[models.Hit]:
+    """The `top_k` nearest points matching the filter, best first, with scores per `scoring`."""
+    op = scoring.PG_OPERATOR[info.distance]
+    clauses, params = filter_sql(request.filter, 4)
+    where = " AND ".join(["tenant_id = $2", *clauses])
+    if clauses:
+        # Let HNSW keep scanning when the filter discards candidates (pgvector >= 0.8), this transaction only.
+        await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+    rows = await conn.fetch(
+        f"SELECT id, payload, embedding {op} $1::vector AS d FROM {table(info)} WHERE {where} "  # noqa: S608
+        "ORDER BY d LIMIT $3",
+        vector_literal(request.vector),
+        info.tenant,
+        request.top_k,
+        *params,
+    )
+    hits = [
+        models.Hit(
+            id=r["id"], score=scoring.from_pgvector(info.distance, r["d"]), payload=json.loads(r["payload"])
+        )
+        for r in rows
+    ]
+    hits.sort(
+        key=lambda h: h.score, reverse=True
+    )  # relaxed_order may return neighbours slightly out of order
+    return [h for h in hits if scoring.keep(h.score, request.score_threshold)]

@@ -1,0 +1,129 @@
+"""Helpers of the runtime API tests (plain functions; the fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from jwt.algorithms import OKPAlgorithm
+
+from neuroedge_operator.builders import pgvector as pgvector_ddl
+
+
+@dataclass
+class Tenant:
+    """A provisioned test tenant: registry row, credentials directory, first admin."""
+
+    name: str
+    admin_email: str
+    admin_password: str
+    keys: dict[str, ed25519.Ed25519PrivateKey] = field(default_factory=dict)
+    active: str = ""
+
+
+def key_entry(kid: str, key: ed25519.Ed25519PrivateKey, verify_until: str | None = None) -> dict[str, Any]:
+    """One entry of JWT_SIGNING_KEYS."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {
+        "kid": kid,
+        "private_key_pem": pem,
+        "public_jwk": json.loads(OKPAlgorithm.to_jwk(key.public_key())),
+        "created_at": datetime.now(UTC).isoformat(),
+        "verify_until": verify_until,
+    }
+
+
+def write_credentials(root: Path, tenant: Tenant, retired: dict[str, str] | None = None) -> None:
+    """The tenant's mounted Secret: one file per key."""
+    directory = root / tenant.name
+    directory.mkdir(parents=True, exist_ok=True)
+    retired = retired or {}
+    doc = {"active": tenant.active, "keys": [key_entry(k, v, retired.get(k)) for k, v in tenant.keys.items()]}
+    files = {
+        "TENANT": tenant.name,
+        "JWT_SIGNING_KEYS": json.dumps(doc),
+        "ADMIN_EMAIL": tenant.admin_email,
+        "ADMIN_PASSWORD": tenant.admin_password,
+    }
+    for name, value in files.items():
+        tmp = directory / f".{name}.tmp"
+        tmp.write_text(value)
+        tmp.replace(directory / name)
+
+
+async def login(
+    client: TestClient[Any, Any], tenant: Tenant, email: str | None = None, password: str | None = None
+) -> dict[str, Any]:
+    """Log in (the tenant's admin by default) and return the token response."""
+    resp = await client.post(
+        "/auth/login",
+        json={
+            "tenant": tenant.name,
+            "email": email or tenant.admin_email,
+            "password": password or tenant.admin_password,
+        },
+    )
+    assert resp.status == 200, await resp.text()
+    return dict(await resp.json())
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def create_user(
+    client: TestClient[Any, Any],
+    admin: dict[str, Any],
+    email: str,
+    role: str,
+    password: str = "correct horse battery",
+) -> dict[str, Any]:
+    resp = await client.post(
+        "/admin/users", json={"email": email, "password": password, "role": role}, headers=bearer(admin)
+    )
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())
+
+
+async def add_index(
+    admin_pool: asyncpg.Pool, tenant: str, name: str, backend: str, dimension: int, distance: str = "Cosine"
+) -> str:
+    """Register a VectorIndex and create its pgvector table (what the VectorIndex reconciler does)."""
+    storage = pgvector_ddl.storage_name(tenant, name)
+    await admin_pool.execute(
+        "INSERT INTO neuroedge.vector_indexes (tenant_id, name, backend, dimension, distance, storage_name) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        tenant,
+        name,
+        backend,
+        dimension,
+        distance,
+        storage,
+    )
+    if backend == "pgvector":
+        async with admin_pool.acquire() as conn:
+            for statement in pgvector_ddl.create_table_sql(storage, dimension, distance):
+                await conn.execute(statement)
+    return storage
+
+
+async def add_engine(
+    admin_pool: asyncpg.Pool, tenant: str, name: str, kind: str, config: dict[str, Any]
+) -> None:
+    """Register an Engine (what the Engine reconciler does)."""
+    await admin_pool.execute(
+        "INSERT INTO neuroedge.engines (tenant_id, name, kind, config) VALUES ($1, $2, $3, $4::jsonb)",
+        tenant,
+        name,
+        kind,
+        json.dumps(config),
+    )

@@ -1,0 +1,77 @@
+"""Pure parts of the API surface: the OpenAPI document, rate-limit keys and headers, filter translation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from qdrant_client import models as qm
+
+from neuroedge_runtime import openapi, ratelimit, routes, routing
+from neuroedge_runtime.tenancy.registry import TenantInfo
+from neuroedge_runtime.vectors import models, pgvector, qdrant, scoring
+
+
+def test_openapi_lists_every_route_with_its_access() -> None:
+    specs = routes.table()
+    doc = openapi.document(specs, "1")
+    assert sum(len(ops) for ops in doc["paths"].values()) == len(specs)
+    for spec in specs:
+        op = doc["paths"][spec.path][spec.method.lower()]
+        assert ("security" in op) == (spec.access != routing.PUBLIC)
+        if spec.body:
+            assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+                spec.body.__name__
+            )
+    json.dumps(doc)  # serialisable
+
+
+def test_rate_limit_keys_share_one_hash_tag_per_tenant() -> None:
+    user = uuid.uuid4()
+    tenant_key, user_key = ratelimit.keys("acme", user)
+    assert tenant_key == "ne:acme:{acme.rl}:tenant" and user_key == f"ne:acme:{{acme.rl}}:user:{user}"
+    info = TenantInfo("acme", False, 900, 3600, 50.0, 100, 5.0, 10)
+    assert ratelimit.arguments(info) == [20_000, 100, 200_000, 10]
+
+
+def test_rate_limit_headers() -> None:
+    rejected = ratelimit.Decision(False, 10, 0, 3, 3, "user")
+    assert rejected.headers()["Retry-After"] == "3" and rejected.headers()["RateLimit-Remaining"] == "0"
+    assert "Retry-After" not in ratelimit.Decision(True, 10, 9, 1, 0, "tenant").headers()
+
+
+def test_pgvector_filters_are_parameters_only() -> None:
+    request = models.SearchRequest.model_validate(
+        {
+            "index": "i",
+            "vector": [1.0],
+            "filter": {"color": "red", "price": {"gte": 1, "lt": 5}, "tag": {"in": ["a", 2]}},
+        }
+    )
+    clauses, params = pgvector.filter_sql(request.filter, 4)
+    text = " ".join(clauses)
+    assert "red" not in text and "color" not in text and "price" not in text
+    assert params[0] == json.dumps({"color": "red"})
+    assert "$4" in clauses[0] and f"${4 + len(params) - 1}" in text
+    assert ['"a"', "2"] in params
+
+
+def test_qdrant_filters_always_restrict_to_the_tenant() -> None:
+    built = qdrant.build_filter(
+        "acme", {"price": models.Range(gt=1), "n": 2.0, "tag": models.AnyOf(values=["x"])}
+    )
+    assert built.must is not None
+    first = built.must[0]
+    assert isinstance(first, qm.FieldCondition) and first.key == "tenant_id"
+    assert isinstance(first.match, qm.MatchValue) and first.match.value == "acme"
+    keys = [c.key for c in built.must if isinstance(c, qm.FieldCondition)]
+    assert keys == ["tenant_id", "data.price", "data.n"]
+
+
+def test_scores_are_higher_for_more_similar_on_every_distance() -> None:
+    assert scoring.from_pgvector("Cosine", 0.1) > scoring.from_pgvector("Cosine", 0.5)
+    assert scoring.from_pgvector("Dot", -3.0) > scoring.from_pgvector("Dot", -1.0)
+    assert scoring.from_pgvector("Euclid", 0.5) > scoring.from_pgvector("Euclid", 2.0)
+    assert scoring.from_qdrant("Euclid", 0.5) > scoring.from_qdrant("Euclid", 2.0)
+    assert scoring.from_qdrant("Cosine", 0.9) == 0.9
+    assert scoring.keep(0.5, None) and scoring.keep(0.5, 0.5) and not scoring.keep(0.4, 0.5)
