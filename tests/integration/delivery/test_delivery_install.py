@@ -49,7 +49,9 @@ def kubectl(kubeconfig: Path, kustomize_rendering: str) -> Iterator[Kubectl]:
     code, _, err = client("apply", "-f", "-", stdin=namespace)
     assert code == 0, err
     yield client
-    client("delete", "namespace", NAMESPACE, "--wait=false")
+    for kind in ("clusterrolebinding", "clusterrole"):
+        client("delete", kind, "neuroedge-operator", "--ignore-not-found")
+    client("delete", "namespace", NAMESPACE, "--ignore-not-found", "--timeout=60s")
 
 
 def dry_run(kubectl: Kubectl, rendering: str) -> tuple[int, str, str]:
@@ -82,6 +84,38 @@ def test_pod_security_violation_would_be_reported(kubectl: Kubectl, kustomize_re
     assert code == 0, err
     assert 'would violate PodSecurity "restricted:latest"' in err
     assert "allowPrivilegeEscalation != false" in err
+
+
+def test_operator_pod_is_admitted_under_restricted_enforcement(
+    kubectl: Kubectl, kustomize_rendering: str
+) -> None:
+    """Applied for real (the CRDs are already installed): the ReplicaSet's pod passes PodSecurity `enforce:
+    restricted` and kwok's fake node runs it until the Deployment is Available. A privileged pod in the same
+    namespace is refused, so the namespace really enforces."""
+    install = [d for d in documents(kustomize_rendering) if d["kind"] != "CustomResourceDefinition"]
+    code, _, err = kubectl(
+        "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": install})
+    )
+    assert code == 0, err
+    code, _, err = kubectl(
+        "-n", NAMESPACE, "wait", "deployment/neuroedge-operator", "--for=condition=Available", "--timeout=90s"
+    )
+    assert code == 0, err
+    code, out, err = kubectl(
+        "-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/component=operator", "-o", "json"
+    )
+    assert code == 0, err
+    (pod,) = json.loads(out)["items"]
+    assert pod["spec"]["serviceAccountName"] == "neuroedge-operator"
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "privileged", "namespace": NAMESPACE},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]},
+    }
+    code, _, err = kubectl("apply", "-f", "-", stdin=json.dumps(privileged))
+    assert code != 0
+    assert 'violates PodSecurity "restricted:latest"' in err
 
 
 def test_both_renderings_install_the_same_objects(kustomize_rendering: str, helm_rendering: str) -> None:
