@@ -28,6 +28,10 @@ from neuroedge_operator.dev.procs import StackError
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
+HELM_VERSION = "v3.22.0"
+HELM_KUBERNETES_MINOR = "37"
+"""Minor of the k8s.io/client-go (v0.37.x) helm v3.22.0 requires: helm's Makefile stamps it as the default
+Kubernetes version that `helm template` and `helm lint` assume."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,20 @@ def _kubernetes_ldflags(version: str) -> tuple[str, ...]:
         f"-X {pkg}.gitMinor={minor}",
         f"-X {pkg}.gitTreeState=clean",
         f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
+    )
+
+
+def _helm_ldflags(version: str, kubernetes_minor: str) -> tuple[str, ...]:
+    """What helm's own Makefile stamps, so that `helm version` reports `version` and not just `v3.22`."""
+    pkg = "helm.sh/helm/v3"
+    return (
+        f"-X {pkg}/internal/version.version={version}",
+        f"-X {pkg}/internal/version.gitTreeState=clean",
+        *(
+            f"-X {pkg}/pkg/{where}.k8sVersion{part}={value}"
+            for where in ("lint/rules", "chartutil")
+            for part, value in (("Major", "1"), ("Minor", kubernetes_minor))
+        ),
     )
 
 
@@ -95,6 +113,16 @@ TOOLS: tuple[GoTool, ...] = (
 )
 
 
+HELM = GoTool(
+    name="helm",
+    module="helm.sh/helm/v3",
+    version=HELM_VERSION,
+    packages={"helm": "helm.sh/helm/v3/cmd/helm"},
+    ldflags=_helm_ldflags(HELM_VERSION, HELM_KUBERNETES_MINOR),
+)
+"""Only the delivery tests (chart lint/template) need helm, so it is not in TOOLS: `build(HELM)` on demand."""
+
+
 def tool_dir(tool: GoTool) -> Path:
     """The cache directory holding one tool's binaries for one version."""
     return paths.cache_dir() / "bin" / f"{tool.name}-{tool.version}"
@@ -109,6 +137,14 @@ def binary(name: str) -> Path:
                 raise StackError(f"{name} {tool.version} is not built yet: run `neuroedge dev install`")
             return path
     raise KeyError(name)
+
+
+def helm() -> Path:
+    """Path of the built helm binary; fails clearly when `build(HELM)` has not run."""
+    path = tool_dir(HELM) / "helm"
+    if not path.exists():
+        raise StackError(f"helm {HELM.version} is not built yet: run `toolchain.build(toolchain.HELM)`")
+    return path
 
 
 def is_built(tool: GoTool) -> bool:
