@@ -52,6 +52,14 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
 
 
+def _runtime(args: argparse.Namespace) -> int:
+    if args.mode == "worker":
+        from neuroedge_runtime.queue import service  # noqa: PLC0415
+
+        return service.main()
+    return 2
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests can check the command surface)."""
     root = argparse.ArgumentParser(prog="neuroedge", description=__doc__)
@@ -62,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--crds", help="directory of CRD manifests to install on `up`")
     dev.add_argument("--purge", action="store_true", help="with `down`: delete the stack's data as well")
     dev.set_defaults(func=_dev)
+    runtime = commands.add_parser("runtime", help="the runtime: job worker (settings from the environment)")
+    runtime.add_argument("mode", choices=["worker"])
+    runtime.set_defaults(func=_runtime)
     return root
 
 

@@ -1,0 +1,1 @@
+"""Engines: named async handlers that turn a JSON input into a JSON result."""
