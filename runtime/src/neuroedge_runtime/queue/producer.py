@@ -84,7 +84,8 @@ class Producer:
         self._keys = queue_keys
         self._ttl_ms = int(result_ttl * 1000)
 
-    def _call(self, request: JobRequest, now: float) -> tuple[list[str], list[scripts.Arg]]:
+    def call_for(self, request: JobRequest, now: float) -> tuple[list[str], list[scripts.Arg]]:
+        """KEYS and ARGV of the ENQUEUE call for `request` (for callers that pipeline or batch it)."""
         job = build_job(request, now)
         payload = jobs.encode(job)
         if len(payload) > MAX_JOB_BYTES:
@@ -96,13 +97,13 @@ class Producer:
 
     async def enqueue(self, request: JobRequest) -> Enqueued:
         """Add one job (one round trip)."""
-        call_keys, args = self._call(request, time.time())
+        call_keys, args = self.call_for(request, time.time())
         return _enqueued(await ENQUEUE(self._client, call_keys, args))
 
     async def enqueue_many(self, requests: Sequence[JobRequest]) -> list[Enqueued]:
         """Add many jobs in one pipelined round trip (each still atomic on its own)."""
         now = time.time()
-        calls = [self._call(request, now) for request in requests]
+        calls = [self.call_for(request, now) for request in requests]
         await ENQUEUE.load(self._client)
         async with self._client.pipeline(transaction=False) as pipe:
             for call_keys, args in calls:

@@ -3,8 +3,9 @@
 - claim: entries pending longer than the pool's claim idle time belong to a dead worker (a live one keeps its
   in-flight entries fresh, see `heartbeat`); one worker at a time (the `reclaim` lock) moves them to itself
   with XAUTOCLAIM, up to its free slots, and runs them;
-- heartbeat: re-claims this process's own long-running entries with XCLAIM JUSTID, which resets their idle
-  time without counting a delivery, so a slow job of a live worker is never taken from it;
+- heartbeat: re-claims this process's own long-running (and claimed, waiting) entries with XCLAIM JUSTID,
+  which resets their idle time without counting a delivery, so a slow job of a live worker is never taken
+  from it;
 - promote: moves retries whose backoff has elapsed from the delayed set back into the stream (atomic Lua,
   safe to run from every worker at once);
 - observe: sets the queue gauges (waiting, pending, delayed, lag).
@@ -114,37 +115,34 @@ class Reclaimer:
         ids: list[int | bytes | str | memoryview[int]] = [
             entry_id for entry_id, began in worker.in_flight.items() if began < old
         ]
+        ids.extend(entry_id for (entry_id, _), _ in worker.backlog)
         if ids:
             await self._client.xclaim(
                 self._keys.stream, keys.GROUP, self._config.consumer, 0, ids, justid=True
             )
 
     async def claim(self, worker: Worker) -> None:
-        """Take entries idle over `claim_idle` (dead consumers'), up to our free slots, and run them."""
-        taken = worker.slots.take(self._config.batch)
-        claimed: list[Entry] = []
-        try:
-            if taken == 0:
+        """Take entries idle over `claim_idle` (dead consumers'), at most as many as we run at once, and
+        queue them in the worker's backlog."""
+        room = self._config.concurrency - len(worker.backlog)
+        if room <= 0:
+            return
+        async with self._lock.held() as mine:
+            if not mine:
                 return
-            async with self._lock.held() as mine:
-                if not mine:
-                    return
-                reply = await self._client.xautoclaim(
-                    self._keys.stream,
-                    keys.GROUP,
-                    self._config.consumer,
-                    min_idle_time=int(self._config.claim_idle * 1000),
-                    start_id=self._cursor,
-                    count=taken,
-                )
-            self._cursor = reply[0]
-            claimed = [entry for entry in reply[1] if entry[1] is not None]
-            if claimed:
-                log.info("claimed %d jobs idle for over %gs", len(claimed), self._config.claim_idle)
-                counts = await delivery_counts(self._client, self._config, claimed)
-                worker.dispatch(claimed, counts)
-        finally:
-            worker.slots.give(taken - len(claimed))
+            reply = await self._client.xautoclaim(
+                self._keys.stream,
+                keys.GROUP,
+                self._config.consumer,
+                min_idle_time=int(self._config.claim_idle * 1000),
+                start_id=self._cursor,
+                count=room,
+            )
+        self._cursor = reply[0]
+        claimed = [entry for entry in reply[1] if entry[1] is not None]
+        if claimed:
+            log.info("claimed %d jobs idle for over %gs", len(claimed), self._config.claim_idle)
+            worker.add_claimed(claimed, await delivery_counts(self._client, self._config, claimed))
 
     async def observe(self) -> None:
         """Update the queue gauges."""

@@ -15,6 +15,7 @@ unacknowledged, for another worker.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -86,6 +87,8 @@ class Worker:
         self.slots = Slots(config.concurrency)
         self.in_flight: dict[bytes, float] = {}
         """Entry id -> start time (monotonic) of the jobs this process runs now."""
+        self.backlog: collections.deque[tuple[Entry, int]] = collections.deque()
+        """Claimed entries (with their delivery number) waiting for a slot; the read loop runs them first."""
         self._client = client
         self._keys = config.queue_keys
         self._engines = engines
@@ -125,6 +128,9 @@ class Worker:
             if self.slots.free == 0:
                 await self.slots.changed()
                 continue
+            if self.backlog and not own_pending:
+                self._run_backlog()
+                continue
             taken = self.slots.take(self.config.batch)
             entries = await self._read(b">" if not own_pending else cursor, taken)
             self.slots.give(taken - len(entries))
@@ -152,6 +158,19 @@ class Worker:
             await ensure_group(self._client, self._keys)
             return []
         return cast("list[Entry]", cast("list[list[object]]", reply)[0][1]) if reply else []
+
+    def add_claimed(self, entries: Sequence[Entry], deliveries: dict[bytes, int]) -> None:
+        """Queue entries claimed from dead consumers; the read loop runs them as slots free up (it may be
+        blocked in XREADGROUP for up to `block_ms` first, with the slots it reads for)."""
+        for entry in entries:
+            if entry[0] not in self.in_flight:
+                self.backlog.append((entry, deliveries.get(entry[0], 1)))
+
+    def _run_backlog(self) -> None:
+        now = time.time()
+        for _ in range(self.slots.take(len(self.backlog))):
+            (entry_id, fields), delivery = self.backlog.popleft()
+            self._dispatch_one(entry_id, fields, delivery, now)
 
     def dispatch(self, entries: Sequence[Entry], deliveries: dict[bytes, int] | None = None) -> None:
         """Start the jobs of `entries`, whose slots the caller has taken. `deliveries`: which delivery of each
@@ -250,7 +269,8 @@ def _admit(
     try:
         job = jobs.decode_entry(fields)
     except jobs.JobDecodeError as exc:
-        return settle.dead(None, entry, str(exc), now, repr(fields).encode()), None
+        raw = fields.get(jobs.FIELD, repr(fields).encode())
+        return settle.dead(None, entry, str(exc), now, raw), None
     attempt = job.attempts + delivery
     if attempt > max_deliveries:
         error = f"delivered {attempt - 1} times without an outcome (worker crashed or timed out every time)"
