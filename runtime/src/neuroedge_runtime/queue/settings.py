@@ -90,7 +90,9 @@ def from_env(env: Mapping[str, str]) -> WorkerSettings:
     `NEUROEDGE_POOL`, and the optional `NEUROEDGE_*` variables of `_NUMBERS`."""
     values: dict[str, object] = {
         "redis_url": _required(env, "REDIS_URL"),
-        "tenant": env.get("NEUROEDGE_TENANT") or _required(env, "TENANT"),
+        "tenant": env.get("NEUROEDGE_TENANT")
+        or env.get("TENANT")
+        or _missing("NEUROEDGE_TENANT (or TENANT)"),
         "pool": _required(env, "NEUROEDGE_POOL"),
         "consumer": env.get("NEUROEDGE_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}",
         "test_engines": env.get("NEUROEDGE_TEST_ENGINES", "") in {"1", "true", "yes"},
@@ -108,7 +110,8 @@ def from_env(env: Mapping[str, str]) -> WorkerSettings:
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "")
-    if not value:
-        raise SettingsError(f"{name} is not set")
-    return value
+    return env.get(name, "") or _missing(name)
+
+
+def _missing(name: str) -> str:
+    raise SettingsError(f"{name} is not set")
