@@ -3,6 +3,7 @@ listed and can be re-driven (a re-drive runs the job again with a fresh count of
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -91,15 +92,9 @@ async def test_undecodable_entry_is_dead_lettered_not_lost(
         dead = await deadletter.list_dead(client, queue_keys)
         if dead:
             break
-        await _sleep()
+        await asyncio.sleep(0.05)
     [entry] = dead
     assert entry.job is None and entry.raw == b'{"engine": "echo"}'
     assert entry.error.startswith("invalid job: id: Field required")
     with pytest.raises(deadletter.NotRedrivable):
         await deadletter.redrive(client, queue_keys, entry.entry_id, result_ttl=600)
-
-
-async def _sleep() -> None:
-    import asyncio  # noqa: PLC0415
-
-    await asyncio.sleep(0.05)
