@@ -93,6 +93,8 @@ class Reclaimer:
                 wait = await self.promote()
             except redis.exceptions.RedisError as exc:
                 log.warning("queue housekeeping failed (%s); retrying next tick", exc)
+            except Exception:
+                log.exception("queue housekeeping failed; retrying next tick")
             await asyncio.sleep(max(0.005, min(wait, next_claim - time.monotonic())))
 
     async def promote(self) -> float:

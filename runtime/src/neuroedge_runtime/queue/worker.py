@@ -26,12 +26,14 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from neuroedge_runtime.engines import registry
-from neuroedge_runtime.queue import execute, jobs, keys, metrics, reclaim, settings, settle
+from neuroedge_runtime.queue import execute, jobs, keys, metrics, reclaim, retry, settings, settle
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 _TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_STARTUP = retry.RetryPolicy(base=0.5, cap=5.0, max_attempts=12)
+"""Redis may come up after the worker (a pod restart, `make up`): keep trying for about a minute."""
 
 
 class Slots:
@@ -106,7 +108,7 @@ class Worker:
 
     async def run(self) -> None:
         """Recover own pending entries, then consume until stopped; then drain."""
-        await ensure_group(self._client, self._keys)
+        await retry.call(lambda: ensure_group(self._client, self._keys), _STARTUP, retry_on=_TRANSIENT)
         writer = asyncio.create_task(self._settler.run(), name="settle")
         reclaimer = asyncio.create_task(
             reclaim.Reclaimer(self._client, self.config, self._metrics).run(self), name="reclaim"
