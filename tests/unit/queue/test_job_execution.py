@@ -111,9 +111,7 @@ def test_failure_before_the_last_attempt_retries_with_backoff_and_counts_the_att
         draw=0.5,
     )
     assert op.kind == "retry" and op.a == "E: x" and op.b == repr(200 + 1.0)  # bound(2) = 2.0, half of it
-    assert jobs.decode(op.c if isinstance(op.c, bytes) else op.c.encode()) == job.model_copy(
-        update={"attempts": 2}
-    )
+    assert jobs.decode(op.c.encode()) == job.model_copy(update={"attempts": 2})
 
 
 def test_failure_of_the_last_attempt_dead_letters_with_the_error() -> None:

@@ -29,6 +29,19 @@ DURATION_BUCKETS = (
 )
 
 
+class EngineMetrics:
+    """The labelled children of one engine, looked up once (`labels()` costs more than the increment)."""
+
+    def __init__(self, parent: WorkerMetrics, engine: str) -> None:
+        self.started = parent.started.labels(engine)
+        self.succeeded = parent.succeeded.labels(engine)
+        self.failed = parent.failed.labels(engine)
+        self.retried = parent.retried.labels(engine)
+        self.dead_lettered = parent.dead_lettered.labels(engine)
+        self.ok_duration = parent.duration.labels(engine, "succeeded")
+        self.failed_duration = parent.duration.labels(engine, "failed")
+
+
 class WorkerMetrics:
     """The worker's counters, histogram and queue gauges."""
 
@@ -61,8 +74,16 @@ class WorkerMetrics:
         self.delayed = prom.Gauge(
             "neuroedge_queue_delayed_jobs", "Jobs waiting for a retry after a failure.", registry=registry
         )
+        self._engines: dict[str, EngineMetrics] = {}
         self.lag = prom.Gauge(
             "neuroedge_queue_lag_seconds",
             "Age of the oldest job not yet delivered to a worker (0 when none waits).",
             registry=registry,
         )
+
+    def engine(self, name: str) -> EngineMetrics:
+        """The metrics of engine `name`."""
+        found = self._engines.get(name)
+        if found is None:
+            found = self._engines[name] = EngineMetrics(self, name)
+        return found

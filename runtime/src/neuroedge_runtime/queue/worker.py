@@ -203,7 +203,7 @@ class Worker:
             return
         attempt = job.attempts + delivery
         self._settler.submit(settle.start(job.id, attempt, self.config.consumer, now))
-        self._metrics.started.labels(job.engine).inc()
+        self._metrics.engine(job.engine).started.inc()
         self.in_flight[entry_id] = time.monotonic()
         task = asyncio.create_task(self._execute(job, entry_id, attempt, handler))
         self._tasks.add(task)
@@ -229,24 +229,24 @@ class Worker:
             self.slots.give()
 
     def _count_outcome(self, engine: str, op: settle.Op, outcome: execute.Outcome) -> None:
-        self._metrics.duration.labels(engine, "succeeded" if outcome.ok else "failed").observe(
-            outcome.seconds
-        )
+        counters = self._metrics.engine(engine)
         if outcome.ok:
-            self._metrics.succeeded.labels(engine).inc()
+            counters.ok_duration.observe(outcome.seconds)
+            counters.succeeded.inc()
             return
-        self._metrics.failed.labels(engine).inc()
+        counters.failed_duration.observe(outcome.seconds)
+        counters.failed.inc()
         if op.kind == "retry":
-            self._metrics.retried.labels(engine).inc()
+            counters.retried.inc()
         elif op.kind == "dead":
-            self._metrics.dead_lettered.labels(engine).inc()
+            counters.dead_lettered.inc()
 
     def _count_admission(self, op: settle.Op, job: jobs.Job | None) -> None:
-        engine = job.engine if job is not None else "unknown"
+        counters = self._metrics.engine(job.engine if job is not None else "unknown")
         if op.kind == "dead":
-            self._metrics.dead_lettered.labels(engine).inc()
+            counters.dead_lettered.inc()
         elif op.kind == "fail":
-            self._metrics.failed.labels(engine).inc()
+            counters.failed.inc()
 
     async def _finish_in_flight(self) -> None:
         """Give running jobs `grace` seconds, then cancel them; their entries stay pending, unacknowledged."""
