@@ -87,12 +87,16 @@ async def raw_consumer(url: str, stream: str, name: str, total: int, mode: str) 
 # ---------------------------------------------------------------- helpers shared by both sides
 
 
-async def wait_for_consumers(client: aioredis.Redis, count: int) -> None:
-    """Wait until `count` more clients are blocked (in XREADGROUP) than before: the consumers are waiting.
+async def blocked_clients(client: aioredis.Redis) -> int:
+    return int((await client.info("clients"))["blocked_clients"])
+
+
+async def wait_for_consumers(client: aioredis.Redis, count: int, before: int) -> None:
+    """Wait until `count` more clients are blocked (in XREADGROUP) than `before`: the consumers are waiting.
     (Redis 7.0 creates a consumer only once a read returns something, so XINFO CONSUMERS cannot tell.)"""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if int((await client.info("clients"))["blocked_clients"]) >= count:
+        if await blocked_clients(client) >= before + count:
             await asyncio.sleep(0.1)
             return
         await asyncio.sleep(0.05)
@@ -152,9 +156,10 @@ async def queue_run(url: str, workers: int) -> tuple[float, float, float]:
     pool = f"w{workers}-{os.getpid()}"
     queue_keys = keys.QueueKeys(TENANT, pool)
     produce = producer.Producer(client, queue_keys, result_ttl=600)
+    before = await blocked_clients(client)
     procs = start_workers(url, pool, workers)
     try:
-        await wait_for_consumers(client, workers)
+        await wait_for_consumers(client, workers, before)
         # Throughput: the whole backlog appears at once, in one transaction.
         calls = [produce.call_for(producer.JobRequest("noop"), time.time()) for _ in range(JOBS)]
         async with client.pipeline(transaction=True) as pipe:
@@ -186,6 +191,7 @@ async def raw_run(url: str, consumers: int) -> tuple[float, float, float]:
     for mode, total in (("throughput", JOBS), ("latency", LATENCY_JOBS)):
         await client.set(stream + ":done", 0)
         names = [f"raw-{mode}-{i}" for i in range(consumers)]
+        before = await blocked_clients(client)
         procs = [
             subprocess.Popen(  # noqa: ASYNC220 - starting, not waiting
                 [sys.executable, __file__, "--raw-consumer", url, stream, name, str(total), mode],
@@ -193,17 +199,23 @@ async def raw_run(url: str, consumers: int) -> tuple[float, float, float]:
             )
             for name in names
         ]
-        await wait_for_consumers(client, consumers)
-        if mode == "throughput":
-            async with client.pipeline(transaction=True) as pipe:
+        try:
+            await wait_for_consumers(client, consumers, before)
+            if mode == "throughput":
+                async with client.pipeline(transaction=True) as pipe:
+                    for _ in range(total):
+                        pipe.xadd(stream, {"job": b'{"engine":"noop"}'})
+                    await pipe.execute()
+            else:
                 for _ in range(total):
-                    pipe.xadd(stream, {"job": b'{"engine":"noop"}'})
-                await pipe.execute()
-        else:
-            for _ in range(total):
-                await client.xadd(stream, {"t": repr(time.time())})
-                await asyncio.sleep(PACE)
-        outputs.append([json.loads(proc.communicate(timeout=120)[0]) for proc in procs])
+                    await client.xadd(stream, {"t": repr(time.time())})
+                    await asyncio.sleep(PACE)
+            outputs.append([json.loads(proc.communicate(timeout=120)[0]) for proc in procs])
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
     await client.delete(stream, stream + ":done")
     await client.aclose()
     through = [o for o in outputs[0] if o["first"]]
