@@ -8,7 +8,7 @@
   from it;
 - promote: moves retries whose backoff has elapsed from the delayed set back into the stream (atomic Lua,
   safe to run from every worker at once);
-- observe: sets the queue gauges (waiting, pending, delayed, lag).
+- observe: sets the queue gauges (waiting, pending, delayed, lag; see `figures.py`).
 A failure in any of these is logged and retried on the next tick: housekeeping never stops the worker.
 """
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, cast
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from neuroedge_runtime.queue import keys, lock, metrics, scripts, settings
+from neuroedge_runtime.queue import figures, keys, lock, metrics, scripts, settings
 
 if TYPE_CHECKING:
     from neuroedge_runtime.queue.worker import Entry, Worker
@@ -148,29 +148,8 @@ class Reclaimer:
 
     async def observe(self) -> None:
         """Update the queue gauges."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.xinfo_groups(self._keys.stream)
-            pipe.xlen(self._keys.stream)
-            pipe.zcard(self._keys.delayed)
-            groups, length, delayed = await pipe.execute()
-        group = next((g for g in groups if g["name"] in (keys.GROUP, keys.GROUP.encode())), None)
-        if group is None:
-            return
-        pending = int(group["pending"])
-        self._metrics.pending.set(pending)
-        self._metrics.waiting.set(max(0, int(length) - pending))
-        self._metrics.delayed.set(int(delayed))
-        last = group["last-delivered-id"]
-        first = await self._client.xrange(self._keys.stream, min=b"(" + _bytes(last), count=1)
-        self._metrics.lag.set(
-            max(0.0, time.time() - _entry_time(cast("bytes", first[0][0]))) if first else 0.0
-        )
-
-
-def _bytes(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
-
-
-def _entry_time(entry_id: bytes) -> float:
-    """Epoch seconds of a stream entry id (`<ms>-<seq>`)."""
-    return int(entry_id.split(b"-", 1)[0]) / 1000
+        snapshot = await figures.read(self._client, self._keys)
+        self._metrics.waiting.set(snapshot.waiting)
+        self._metrics.pending.set(snapshot.pending)
+        self._metrics.delayed.set(snapshot.delayed)
+        self._metrics.lag.set(snapshot.lag_seconds)
