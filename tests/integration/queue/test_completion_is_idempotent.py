@@ -4,9 +4,11 @@ acknowledged, in one script."""
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import jobs, keys, producer, settle, worker
+from neuroedge_runtime.queue import jobs, keys, producer, reclaim, settle, worker
 
 
 async def _deliver(client: aioredis.Redis, queue_keys: keys.QueueKeys, count: int) -> list[str]:
@@ -65,3 +67,22 @@ async def test_a_retry_is_scheduled_and_acknowledged_together(
         (b"payload", 2_000_000_000_500.0)
     ]
     assert (await client.xpending(queue_keys.stream, keys.GROUP))["pending"] == 0
+
+
+async def test_pruning_forgets_only_consumers_with_nothing_pending(
+    client: aioredis.Redis, queue_keys: keys.QueueKeys, produce: producer.Producer
+) -> None:
+    await produce.enqueue(producer.JobRequest("echo", 1))
+    await worker.ensure_group(client, queue_keys)
+    await client.xreadgroup(keys.GROUP, "holds-a-job", {queue_keys.stream: ">"}, count=1)
+    await client.xgroup_createconsumer(queue_keys.stream, keys.GROUP, "empty-handed")
+    assert {c["name"] for c in await client.xinfo_consumers(queue_keys.stream, keys.GROUP)} == {
+        b"holds-a-job",
+        b"empty-handed",
+    }
+    await asyncio.sleep(0.01)
+    assert await reclaim.PRUNE(client, [queue_keys.stream], [keys.GROUP, 0]) == 1
+    assert [c["name"] for c in await client.xinfo_consumers(queue_keys.stream, keys.GROUP)] == [
+        b"holds-a-job"
+    ]
+    assert await reclaim.PRUNE(client, [queue_keys.stream], [keys.GROUP, 60_000]) == 0

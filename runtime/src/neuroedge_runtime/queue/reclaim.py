@@ -6,6 +6,7 @@
 - heartbeat: re-claims this process's own long-running (and claimed, waiting) entries with XCLAIM JUSTID,
   which resets their idle time without counting a delivery, so a slow job of a live worker is never taken
   from it;
+- prune: forgets consumers that left long ago with nothing pending (under the same lock);
 - promote: moves retries whose backoff has elapsed from the delayed set back into the stream (atomic Lua,
   safe to run from every worker at once);
 - observe: sets the queue gauges (waiting, pending, delayed, lag; see `figures.py`).
@@ -42,6 +43,24 @@ local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {#due, nxt[2] or false}
 """
 )
+PRUNE = scripts.LuaScript(
+    """
+-- KEYS: stream; ARGV: group, min idle ms. Deletes the consumers that hold no pending entry and were idle
+-- longer than that; atomic, so a consumer cannot receive an entry between the check and the deletion.
+local removed = 0
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #consumer, 2 do f[consumer[i]] = consumer[i + 1] end
+  if f['pending'] == 0 and f['idle'] > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed
+"""
+)
+PRUNE_EVERY = 300.0
+"""Seconds between two prunings of departed consumers (each restarted pod leaves one behind)."""
 PROMOTE_BATCH = 200
 MAX_SLEEP = 1.0
 
@@ -78,6 +97,7 @@ class Reclaimer:
         self._every = min(max(config.claim_idle / 4, 0.05), 5.0)
         self._lock = lock.Lock(client, self._keys.lock("reclaim"), ttl_ms=int(self._every * 2000) + 1000)
         self._cursor: bytes | str = "0-0"
+        self._next_prune = 0.0
 
     async def run(self, worker: Worker) -> None:
         """Tick until cancelled: claim, heartbeat and observe every `claim_idle / 4`, promote when due."""
@@ -132,6 +152,7 @@ class Reclaimer:
         async with self._lock.held() as mine:
             if not mine:
                 return
+            await self._prune()
             reply = await self._client.xautoclaim(
                 self._keys.stream,
                 keys.GROUP,
@@ -145,6 +166,16 @@ class Reclaimer:
         if claimed:
             log.info("claimed %d jobs idle for over %gs", len(claimed), self._config.claim_idle)
             worker.add_claimed(claimed, await delivery_counts(self._client, self._config, claimed))
+
+    async def _prune(self) -> None:
+        """Forget consumers gone for over 10 claim idle times (at least 10 minutes) with nothing pending."""
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY
+        idle_ms = int(max(self._config.claim_idle * 10, 600.0) * 1000)
+        removed = await PRUNE(self._client, [self._keys.stream], [keys.GROUP, idle_ms])
+        if removed:
+            log.info("forgot %s departed consumers", removed)
 
     async def observe(self) -> None:
         """Update the queue gauges."""
