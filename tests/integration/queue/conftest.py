@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def spawn_worker(redis_url: str, queue_keys: keys.QueueKeys, tmp_path: Path) -> 
     yield spawn
     for proc in started:
         if proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)  # its tasks' stacks go to its log, for a failed test's report
+            time.sleep(0.2)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
 

@@ -27,15 +27,31 @@ def engines_for(config: settings.WorkerSettings) -> registry.Registry:
     return engines
 
 
+def dump_tasks() -> None:
+    """SIGUSR1: print where every task of the worker is waiting (to diagnose a stuck worker in place)."""
+    for task in asyncio.all_tasks():
+        print(f"--- {task.get_name()}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+    sys.stderr.flush()
+
+
 async def serve(config: settings.WorkerSettings) -> None:
     """Run a worker until SIGTERM or SIGINT, then drain it."""
-    client = aioredis.Redis.from_url(config.redis_url, socket_keepalive=True, health_check_interval=30)
+    # No call may hang forever on a half-open connection: the timeout leaves room for XREADGROUP's BLOCK.
+    client = aioredis.Redis.from_url(
+        config.redis_url,
+        socket_keepalive=True,
+        socket_connect_timeout=5,
+        socket_timeout=config.block_ms / 1000 + 10,
+        health_check_interval=30,
+    )
     consumer = worker.Worker(
         config, client, engines_for(config), metrics.WorkerMetrics(prometheus_client.REGISTRY)
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, consumer.stop)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
     log.info(
         "worker %s of pool %s/%s: concurrency %d, max deliveries %d, claim idle %gs",
         config.consumer,

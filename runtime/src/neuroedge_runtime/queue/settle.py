@@ -196,6 +196,7 @@ class Settler:
                 self._policy,
                 retry_on=(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
             )
-        except redis.exceptions.RedisError:
-            # Nothing was acknowledged: the entries stay pending and are claimed again later.
+        except Exception:
+            # Whatever went wrong, nothing of this batch was acknowledged unless its script ran: the entries
+            # stay pending and are claimed again later. The writer itself must never die.
             log.exception("could not settle %d job operations; their jobs will be redelivered", len(batch))

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 _TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+SETTLE_DRAIN_SECONDS = 10.0
+"""At shutdown, how long the last outcomes may take to be written; unwritten ones are simply redelivered."""
 _STARTUP = retry.RetryPolicy(base=0.5, cap=5.0, max_attempts=12)
 """Redis may come up after the worker (a pod restart, `make up`): keep trying for about a minute."""
 
@@ -119,7 +121,12 @@ class Worker:
         finally:
             reclaimer.cancel()
             await self._finish_in_flight()
-            await self._settler.drain()
+            try:
+                await asyncio.wait_for(self._settler.drain(), SETTLE_DRAIN_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "outcomes not written within %gs; their jobs will be redelivered", SETTLE_DRAIN_SECONDS
+                )
             writer.cancel()
             await asyncio.gather(reclaimer, writer, return_exceptions=True)
 
