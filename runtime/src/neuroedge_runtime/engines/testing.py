@@ -2,12 +2,14 @@
 with `NEUROEDGE_TEST_ENGINES=1`, never in a production pool.
 
 - `sleep`: sleeps `input["seconds"]` then returns its input (a job in flight, or a hanging one);
-- `fail`: always raises with `input["message"]` (a job that goes to the dead-letter stream).
+- `fail`: always raises with `input["message"]` (a job that goes to the dead-letter stream);
+- `flaky`: raises until the epoch time `input["until"]`, then echoes its input (a job that succeeds on retry).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pydantic
 
@@ -38,7 +40,18 @@ async def fail(value: pydantic.JsonValue) -> pydantic.JsonValue:
     raise FailEngineError(str(_field(value, "message")))
 
 
+async def flaky(value: pydantic.JsonValue) -> pydantic.JsonValue:
+    """Raise FailEngineError before `until` (epoch seconds), echo the input after."""
+    until = _field(value, "until")
+    if not isinstance(until, int | float) or isinstance(until, bool):
+        raise ValueError("until must be a number of epoch seconds")
+    if time.time() < until:
+        raise FailEngineError(f"not before {until}")
+    return value
+
+
 def register(target: registry.Registry) -> None:
     """Add the test engines to `target`."""
     target.register("sleep", sleep)
     target.register("fail", fail)
+    target.register("flaky", flaky)
