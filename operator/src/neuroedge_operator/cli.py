@@ -7,10 +7,15 @@ Subcommands import their modules lazily, so that the runtime image never imports
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neuroedge_operator.dev import paths
+
+if TYPE_CHECKING:
+    from neuroedge_operator.dev import stack
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -26,6 +31,7 @@ def _dev(args: argparse.Namespace) -> int:
             toolchain.install_system_packages()
             crds = Path(args.crds) if args.crds else None
             running = stack.up(state_dir, crds_dir=crds)
+            _start_sample_workers(running, crds)
             print(f"neuroedge dev stack is up (Kubernetes {running.server_version}); state in {state_dir}")
             print(f'use it from another shell:  eval "$(neuroedge dev env --state-dir {state_dir})"')
             return 0
@@ -86,7 +92,19 @@ def _runtime(args: argparse.Namespace) -> int:
             return 2
         server.run(settings)
         return 0
+    if args.mode == "worker":
+        from neuroedge_runtime.queue import service  # noqa: PLC0415
+
+        return service.main()
     return 2
+
+
+def _start_sample_workers(running: stack.Stack, crds: Path | None) -> None:
+    """A local job worker per sample WorkerPool in `<crds>/examples` (default ./crds; dev/workers.py)."""
+    from neuroedge_operator.dev import workers  # noqa: PLC0415
+
+    for name in workers.start(running, (crds or Path.cwd() / "crds") / "examples", os.environ):
+        print(f"started {name}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -105,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
     runtime = commands.add_parser("runtime", help="the runtime that serves tenants' applications")
     runtime_modes = runtime.add_subparsers(dest="mode", required=True)
     runtime_modes.add_parser("api", help="serve the HTTP API (settings from the environment)")
+    runtime_modes.add_parser("worker", help="execute a WorkerPool's jobs (settings from the environment)")
     runtime.set_defaults(func=_runtime)
     return root
 

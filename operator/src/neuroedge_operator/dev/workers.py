@@ -1,0 +1,99 @@
+"""`make up` runs a local `neuroedge runtime worker` per sample WorkerPool, so jobs sent to the local API run.
+
+The samples are the manifests in `crds/examples/`: a WorkerPool belongs to the Tenant whose `spec.namespaces`
+lists the pool's namespace. Locally the workers use the stack's admin Redis URL (in a cluster each pool uses
+its tenant's ACL user from the credentials Secret). `plan` is pure; `start` spawns and records the processes
+so that `neuroedge dev down` stops them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neuroedge_operator.dev import procs, stack
+
+PROCESS_PREFIX = "runtime-worker-"
+
+# WorkerPool spec path -> worker environment variable
+_QUEUE_SETTINGS = (
+    (("concurrency",), "NEUROEDGE_CONCURRENCY"),
+    (("queue", "maxDeliveries"), "NEUROEDGE_MAX_DELIVERIES"),
+    (("queue", "claimIdleSeconds"), "NEUROEDGE_CLAIM_IDLE_SECONDS"),
+    (("queue", "retryBackoff", "initialSeconds"), "NEUROEDGE_RETRY_BASE_SECONDS"),
+    (("queue", "retryBackoff", "maxSeconds"), "NEUROEDGE_RETRY_CAP_SECONDS"),
+)
+
+
+@dataclass(frozen=True)
+class LocalWorker:
+    """One worker process to run: its process name in the stack and its environment."""
+
+    name: str
+    env: dict[str, str]
+
+
+def _dig(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = body
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def plan(manifests: Iterable[Mapping[str, Any]], redis_url: str) -> list[LocalWorker]:
+    """A worker per WorkerPool whose namespace belongs to a Tenant among `manifests` (pure)."""
+    docs = [doc for doc in manifests if isinstance(doc, Mapping)]
+    tenant_of = {
+        namespace: doc["metadata"]["name"]
+        for doc in docs
+        if doc.get("kind") == "Tenant"
+        for namespace in _dig(doc, ("spec", "namespaces")) or []
+    }
+    planned = []
+    for doc in docs:
+        namespace = _dig(doc, ("metadata", "namespace"))
+        if doc.get("kind") != "WorkerPool" or namespace not in tenant_of:
+            continue
+        pool = doc["metadata"]["name"]
+        env = {
+            "REDIS_URL": redis_url,
+            "NEUROEDGE_TENANT": tenant_of[namespace],
+            "NEUROEDGE_POOL": pool,
+            "NEUROEDGE_CONSUMER": f"dev-{namespace}-{pool}",
+        }
+        for path, variable in _QUEUE_SETTINGS:
+            value = _dig(doc.get("spec", {}), path)
+            if value is not None:
+                env[variable] = str(value)
+        planned.append(LocalWorker(f"{PROCESS_PREFIX}{namespace}-{pool}", env))
+    return planned
+
+
+def load_manifests(directory: Path) -> list[Mapping[str, Any]]:
+    """Every YAML document of `directory/*.yaml`."""
+    found: list[Mapping[str, Any]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        found.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return found
+
+
+def start(running: stack.Stack, examples_dir: Path, base_env: Mapping[str, str]) -> list[str]:
+    """Start the planned workers that are not running yet; returns the names started."""
+    if not examples_dir.is_dir():
+        return []
+    command = Path(sys.executable).parent / "neuroedge"
+    started = []
+    for worker in plan(load_manifests(examples_dir), running.redis_url):
+        current = running.processes.get(worker.name)
+        if current is not None and procs.is_alive(current.pid):
+            continue
+        log = Path(running.state_dir) / "logs" / f"{worker.name}.log"
+        pid = procs.spawn([str(command), "runtime", "worker"], log, env={**base_env, **worker.env})
+        stack.add_process(running, worker.name, pid, 0, log)
+        started.append(worker.name)
+    return started
