@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import pydantic
 from aiohttp import web
+from multidict import MultiMapping
 
 from neuroedge_runtime import problems
 
@@ -62,8 +62,13 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def parse_query(query: Mapping[str, str], model: type[M]) -> M:
-    """The query string as `model`."""
+def parse_query(query: MultiMapping[str], model: type[M]) -> M:
+    """The query string as `model`. A parameter given more than once is refused rather than silently
+    reduced to one of its values (none of our parameters is a list)."""
+    repeated = sorted({key for key in query if len(query.getall(key)) > 1})
+    if repeated:
+        errors = [{"loc": ["query", key], "msg": "given more than once"} for key in repeated]
+        raise problems.invalid(f"query parameter {', '.join(repeated)} given more than once", errors)
     try:
         return model.model_validate(dict(query))
     except pydantic.ValidationError as exc:

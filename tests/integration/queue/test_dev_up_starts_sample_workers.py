@@ -41,6 +41,6 @@ async def test_sample_pool_worker_runs_jobs(
         assert state is not None and state.result == {"hello": "dev"}
         assert state.worker == "dev-devsample-general"
     finally:
-        process = dev_services.processes.pop(started[0])
-        stack.save(dev_services)
+        process = stack.forget_process(dev_services, started[0])
+        assert process is not None
         procs.stop(process.pid)

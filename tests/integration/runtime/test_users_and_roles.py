@@ -85,6 +85,11 @@ async def test_listing_paginates_with_a_cursor(client: Client, make_tenant: Any)
     assert pages == 3 and len(seen) == 7 and len(set(seen)) == 7 and seen == sorted(seen)
     for bad in ({"limit": "0"}, {"limit": "1000"}, {"cursor": "nope"}, {"limit": "x"}):
         assert (await client.get("/admin/users", params=bad, headers=bearer(admin))).status == 422
+    # Found by the OpenAPI fuzzer: a repeated parameter was reduced to its first value and accepted.
+    resp = await client.get("/admin/users", params=[("limit", "2"), ("limit", "true")], headers=bearer(admin))
+    assert resp.status == 422
+    assert resp.content_type == "application/problem+json"
+    assert "limit given more than once" in (await resp.json())["detail"]
 
 
 async def test_disabling_a_user_blocks_login_and_revokes_its_sessions(

@@ -7,10 +7,13 @@ reverse order and then sweeps any process still naming the state directory.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -76,12 +79,46 @@ def load(state_dir: Path) -> Stack | None:
 
 
 def save(stack: Stack) -> None:
-    """Record the stack (mode 0600: the URLs carry passwords)."""
+    """Record the stack (mode 0600: the URLs carry passwords).
+
+    Several holders may have the same stack in memory (the test session's services and cluster fixtures, a
+    `make up` adding workers): the recorded processes are merged with the file's under a lock, so one
+    holder's save never drops daemons another recorded. Removal is explicit: `forget_process`."""
+    with _state_lock(Path(stack.state_dir)):
+        _write(stack, merge=True)
+
+
+def forget_process(stack: Stack, name: str) -> Process | None:
+    """Drop a daemon from the record (the caller stops it); returns what was recorded."""
+    with _state_lock(Path(stack.state_dir)):
+        stack.processes.pop(name, None)
+        recorded = load(Path(stack.state_dir))
+        gone = recorded.processes.pop(name, None) if recorded else None
+        if recorded is not None:
+            stack.processes.update(recorded.processes)
+        _write(stack, merge=False)
+    return gone
+
+
+def _write(stack: Stack, *, merge: bool) -> None:
     path = Path(stack.state_dir) / STATE_FILE
+    recorded = load(Path(stack.state_dir)) if merge else None
+    if recorded is not None:
+        stack.processes = {**recorded.processes, **stack.processes}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(stack), indent=2))
     tmp.chmod(0o600)
     tmp.replace(path)
+
+
+@contextlib.contextmanager
+def _state_lock(state_dir: Path) -> Iterator[None]:
+    with (state_dir / "state.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def dead_processes(stack: Stack) -> list[str]:
