@@ -143,3 +143,9 @@ def test_secure_sql_gives_the_table_to_its_tenant_only() -> None:
         "USING (tenant_id = 'acme'::text) WITH CHECK (tenant_id = 'acme'::text)"
     ) in sql
     assert f"CREATE POLICY runtime_current_tenant ON {table}" in sql
+
+
+def test_count_is_exact_only_below_the_limit() -> None:
+    statement = pgvector.count_sql("vec_a__b")
+    assert f"WHEN c.reltuples >= {pgvector.EXACT_COUNT_LIMIT} THEN c.reltuples::bigint" in statement
+    assert 'ELSE (SELECT count(*) FROM neuroedge."vec_a__b") END' in statement

@@ -20,6 +20,7 @@ OPCLASS_DISTANCE = {opclass: distance for distance, opclass in DISTANCE_OPCLASS.
 DEFAULT_M, DEFAULT_EF_CONSTRUCT = 16, 100  # the CRD's defaults
 PGVECTOR_DEFAULTS = {"m": 16, "ef_construction": 64}  # what pgvector uses for an index built without options
 RUNTIME_POLICY = "runtime_current_tenant"
+EXACT_COUNT_LIMIT = 1_000_000  # rows; beyond, the point count is PostgreSQL's estimate
 PAYLOAD_COMMENT = "neuroedge.io/payload-index "
 _PATH_PART = re.compile(r"^[A-Za-z0-9_]+$")
 _NAME = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
@@ -234,5 +235,11 @@ def secure_sql(
 
 
 def count_sql(table: str) -> str:
-    """Exact number of rows (the operator's admin role is not subject to RLS)."""
-    return f"SELECT count(*) FROM {_table(table)}"  # noqa: S608 - quoted identifier
+    """Rows of the table: exact below EXACT_COUNT_LIMIT (the CASE evaluates the count only then), the
+    planner's estimate (`pg_class.reltuples`, kept by ANALYZE/autovacuum) above, so that the periodic count
+    never scans a large table. The operator's admin role is not subject to RLS."""
+    return (
+        f"SELECT CASE WHEN c.reltuples >= {EXACT_COUNT_LIMIT} THEN c.reltuples::bigint "  # noqa: S608
+        f"ELSE (SELECT count(*) FROM {_table(table)}) END "
+        f"FROM pg_class c WHERE c.oid = {sql.quote_literal(_table(table))}::regclass"
+    )
