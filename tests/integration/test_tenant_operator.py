@@ -4,10 +4,8 @@ and Redis. PostgreSQL is reached through a switchable proxy so that one test can
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,10 +15,19 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
 import tenant_operator_process as operator_process
+from operator_helpers import (
+    apply_tenant,
+    condition,
+    eventually,
+    exists,
+    get,
+    kubectl,
+    secret_values,
+    wait_ready,
+)
 from tcp_proxy import TcpProxy
 
 from neuroedge_operator.db import migrations
-from neuroedge_operator.dev import controlplane
 
 pytestmark = pytest.mark.cluster
 
@@ -55,64 +62,6 @@ def operator(
     proc.start()
     yield proc
     proc.stop()
-
-
-def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None, check: bool = True) -> str:
-    return controlplane.kubectl(kubeconfig, *args, input_text=input_text, check=check)
-
-
-def apply_tenant(
-    kubeconfig: Path, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
-) -> None:
-    body = {
-        "apiVersion": "neuroedge.io/v1alpha1",
-        "kind": "Tenant",
-        "metadata": {"name": name, "annotations": annotations or {}},
-        "spec": spec,
-    }
-    kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(body))
-
-
-def get(kubeconfig: Path, *what: str) -> dict[str, Any]:
-    return dict(json.loads(kubectl(kubeconfig, "get", *what, "-o", "json")))
-
-
-def exists(kubeconfig: Path, *what: str) -> bool:
-    return bool(kubectl(kubeconfig, "get", *what, "--ignore-not-found", "-o", "name").strip())
-
-
-def wait_ready(kubeconfig: Path, name: str, timeout: int = 60) -> None:
-    kubectl(kubeconfig, "wait", "--for=condition=Ready", f"tenant/{name}", f"--timeout={timeout}s")
-
-
-def condition(kubeconfig: Path, name: str, kind: str) -> dict[str, Any]:
-    conds = get(kubeconfig, "tenant", name).get("status", {}).get("conditions", [])
-    return next((c for c in conds if c["type"] == kind), {})
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.5)
-
-
-def secret_values(kubeconfig: Path, namespace: str) -> dict[str, str]:
-    data = get(kubeconfig, "secret", "neuroedge-tenant-credentials", "-n", namespace)["data"]
-    return {k: base64.b64decode(v).decode() for k, v in data.items()}
-
-
-@pytest.fixture
-async def admin_db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
 
 
 async def test_tenant_becomes_ready_with_labelled_owned_children(

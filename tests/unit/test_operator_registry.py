@@ -23,8 +23,18 @@ def test_tenant_handlers_and_timer_interval_are_registered() -> None:
     reasons = {h.reason.value for h in changing if h.reason is not None}
     assert reasons == {"create", "update", "delete"}
     assert any(h.initial for h in changing)  # on.resume: every Tenant is reconciled at start-up
-    timers = registry._spawning.get_all_handlers()
+    timers = [t for t in registry._spawning.get_all_handlers() if t.selector and t.selector.check(resource)]
     assert [t.interval for t in timers] == [7.0]
+
+
+def test_vectorindex_handlers_and_timer_are_registered() -> None:
+    registry = run.build_registry(SETTINGS)
+    resource = kopf.Resource("neuroedge.io", "v1alpha1", "vectorindexes")
+    changing = [h for h in registry._changing.get_all_handlers() if h.selector and h.selector.check(resource)]
+    assert {h.reason.value for h in changing if h.reason is not None} == {"create", "update", "delete"}
+    assert any(h.initial for h in changing)
+    timers = [t for t in registry._spawning.get_all_handlers() if t.selector and t.selector.check(resource)]
+    assert [t.interval for t in timers] == [7.0]  # the point count and drift repair
 
 
 def test_kopf_settings_time_out_watches_and_post_no_automatic_events() -> None:

@@ -53,8 +53,8 @@ def _dev(args: argparse.Namespace) -> int:
             record = local.start_operator(state_dir)
             print(f"operator running (pid {record.pid}, metrics on port {record.port}, log {record.log})")
             if args.sample:
-                took = local.apply_and_wait(state_dir, Path(args.sample))
-                print(f"sample tenant from {args.sample} is Ready ({took:.1f}s)")
+                for manifest, took in local.apply_samples(state_dir, Path(args.sample)):
+                    print(f"sample {manifest} is Ready ({took:.1f}s)")
             return 0
         current = stack.load(state_dir.resolve())
         if current is None:

@@ -1,5 +1,5 @@
 """`neuroedge dev operator`: run the operator in the background against the local dev stack, and optionally
-apply a sample Tenant and wait until it is Ready (what `make up` does).
+apply a sample Tenant, then the samples that live in its namespace, each waited Ready (what `make up` does).
 
 The operator is recorded in the stack's state, so `neuroedge dev down` stops it with everything else.
 """
@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 from neuroedge_operator.dev import controlplane, procs, stack
+
+# Samples applied, in order, after the Tenant sample is Ready, from the Tenant sample's directory.
+TENANT_SAMPLES = ("vectorindex.yaml",)
 
 
 def start_operator(state_dir: Path, resync_interval: float = 30.0) -> stack.Process:
@@ -46,13 +49,20 @@ def start_operator(state_dir: Path, resync_interval: float = 30.0) -> stack.Proc
 
 
 def apply_and_wait(state_dir: Path, manifest: Path, timeout: int = 120) -> float:
-    """Apply a Tenant manifest and wait for `Ready`; returns the seconds it took."""
+    """Apply a manifest and wait for its objects' `Ready` condition; returns the seconds it took."""
     current = stack.load(state_dir.resolve())
     if current is None:
         raise procs.StackError("the dev stack is not running")
     kubeconfig = Path(current.kubeconfig)
     started = time.monotonic()
-    applied = controlplane.kubectl(kubeconfig, "apply", "-f", str(manifest), "-o", "name").split()
-    for name in applied:
-        controlplane.kubectl(kubeconfig, "wait", "--for=condition=Ready", name, f"--timeout={timeout}s")
+    controlplane.kubectl(kubeconfig, "apply", "-f", str(manifest))
+    controlplane.kubectl(
+        kubeconfig, "wait", "--for=condition=Ready", "-f", str(manifest), f"--timeout={timeout}s"
+    )
     return time.monotonic() - started
+
+
+def apply_samples(state_dir: Path, tenant_manifest: Path, timeout: int = 120) -> list[tuple[Path, float]]:
+    """The Tenant sample, then the TENANT_SAMPLES beside it, each applied and waited Ready in turn."""
+    manifests = [tenant_manifest, *(tenant_manifest.parent / name for name in TENANT_SAMPLES)]
+    return [(m, apply_and_wait(state_dir, m, timeout)) for m in manifests if m.exists()]

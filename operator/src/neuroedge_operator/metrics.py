@@ -32,6 +32,12 @@ REDIS_WRITES = prometheus_client.Counter(
     "neuroedge_operator_redis_acl_writes_total", "Redis ACL changes by command", ["command"]
 )
 
+VECTOR_ACTIONS = prometheus_client.Counter(
+    "neuroedge_operator_vector_actions_total",
+    "VectorIndex storage actions by backend and kind",
+    ["backend", "kind"],
+)
+
 
 class ConditionCensus:
     """The last known conditions of every object, exported as `neuroedge_operator_objects`."""

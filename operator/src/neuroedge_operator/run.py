@@ -10,6 +10,7 @@ import prometheus_client
 
 from neuroedge_operator.handlers import context
 from neuroedge_operator.handlers import tenant as tenant_handlers
+from neuroedge_operator.handlers import vectorindex as vectorindex_handlers
 from neuroedge_operator.settings import OperatorSettings
 
 
@@ -45,6 +46,7 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     kopf.on.startup(registry=registry)(startup)
     kopf.on.cleanup(registry=registry)(cleanup)
     tenant_handlers.register(registry, settings)
+    vectorindex_handlers.register(registry, settings)
     return registry
 
 

@@ -43,6 +43,7 @@ KINDS: Mapping[tuple[str, str], Kind] = {
         "/apis/rbac.authorization.k8s.io/v1", "rolebindings", True
     ),
     ("neuroedge.io/v1alpha1", "Tenant"): Kind("/apis/neuroedge.io/v1alpha1", "tenants", False),
+    ("neuroedge.io/v1alpha1", "VectorIndex"): Kind("/apis/neuroedge.io/v1alpha1", "vectorindexes", True),
 }
 
 
@@ -165,9 +166,11 @@ class Kube:
         metrics.API_WRITES.labels("delete", kind).inc()
         return True
 
-    async def patch_status(self, api_version: str, kind: str, name: str, status: Mapping[str, Any]) -> None:
-        """Merge-patch the status subresource of a cluster-scoped object."""
-        url = path(api_version, kind, "", name) + "/status"
+    async def patch_status(
+        self, api_version: str, kind: str, name: str, status: Mapping[str, Any], namespace: str = ""
+    ) -> None:
+        """Merge-patch the status subresource of an object (cluster-scoped when `namespace` is empty)."""
+        url = path(api_version, kind, namespace, name) + "/status"
         await self._request("PATCH", url, {"status": status}, content_type="application/merge-patch+json")
         metrics.API_WRITES.labels("patch", f"{kind}/status").inc()
 
@@ -186,6 +189,7 @@ class Kube:
                 "kind": involved["kind"],
                 "name": meta["name"],
                 "uid": meta.get("uid", ""),
+                **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
             },
             "type": kind,
             "reason": reason,

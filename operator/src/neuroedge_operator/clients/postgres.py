@@ -63,6 +63,12 @@ class Database:
         async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             return await observe(conn, tenant)
 
+    async def fetchrow(self, statement: str, *args: object) -> asyncpg.Record | None:
+        """One row of a read-only query (or None)."""
+        pool = await self.pool()
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            return await conn.fetchrow(statement, *args)
+
     async def execute(self, actions: Sequence[database.Action]) -> None:
         """Run `actions` in one transaction under the operator's DDL lock."""
         if not actions:

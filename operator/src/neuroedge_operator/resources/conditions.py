@@ -103,6 +103,59 @@ def deletion_blocked(error: str) -> Condition:
     return failed(READY, "DeletionBlocked", f"deletion waits until PostgreSQL and Redis answer: {error}")
 
 
+DEGRADED = "Degraded"
+
+
+def vector_ready(backend: str, storage_name: str) -> Condition:
+    return ok(READY, "Reconciled", f"{backend} storage {storage_name} and its indexes match the spec")
+
+
+def not_degraded() -> Condition:
+    return failed(DEGRADED, "AsExpected", "the stored layout matches the spec")
+
+
+def spec_diverged(divergences: Sequence[str]) -> list[Condition]:
+    """An immutable parameter differs from what is stored: nothing is changed (fixing it would drop data)."""
+    text = "; ".join(divergences)
+    return [
+        failed(READY, "SpecDiverged", f"left unchanged, the stored vectors would not fit: {text}"),
+        ok(
+            DEGRADED,
+            "ImmutableFieldChanged",
+            f"{text}; create a new VectorIndex and re-ingest, or restore the original values",
+        ),
+    ]
+
+
+def no_tenant(namespace: str, why: str) -> Condition:
+    return failed(
+        READY,
+        "NoTenant",
+        f"namespace {namespace} {why}; a VectorIndex must live in a namespace of a Tenant "
+        "(labelled neuroedge.io/tenant by the Tenant reconciler)",
+    )
+
+
+def tenant_not_provisioned(tenant: str, missing: str) -> Condition:
+    return failed(READY, "TenantNotReady", f"tenant {tenant} has no {missing} yet; waiting for the Tenant")
+
+
+def backend_unavailable(backend: str, why: str) -> Condition:
+    return failed(READY, "BackendUnavailable", f"backend {backend}: {why}")
+
+
+def backend_error(error: str) -> Condition:
+    return failed(READY, "BackendError", error)
+
+
+def invalid_vector_spec(message: str) -> list[Condition]:
+    return [failed(READY, "InvalidSpec", message)]
+
+
+def vector_deletion_blocked(error: str) -> Condition:
+    return failed(READY, "DeletionBlocked", f"deletion waits: {error}")
+
+
 def summary(parts: Iterable[Condition]) -> Condition:
     """`Ready` from the parts: True only when every part is True, else the first failure's message."""
     parts = list(parts)

@@ -1,0 +1,171 @@
+"""The VectorIndex planner: desired layout vs observed storage and registry row -> actions, or a refusal.
+
+Pure and backend-neutral: Qdrant and pgvector report what they hold in the same `Storage` shape, and each
+backend knows how to carry out every action. Mutable parameters (HNSW m/ef_construct, on-disk, payload
+indexes, access rules) are changed in place. Immutable ones (backend, dimension, distance, storage name) are
+never "fixed": a divergence means the stored vectors were made for another layout, and the only repair is
+to drop them, which the planner refuses to do; it reports the divergence instead and plans nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ActionKind = Literal[
+    "create_storage",
+    "rebuild_hnsw",
+    "set_on_disk",
+    "drop_payload_index",
+    "create_payload_index",
+    "secure_access",
+    "register",
+]
+
+
+@dataclass(frozen=True, order=True)
+class PayloadIndex:
+    """An indexed payload field and its type (the CRD's names)."""
+
+    field: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the storage of one VectorIndex should be."""
+
+    tenant: str
+    name: str
+    storage_name: str
+    backend: str
+    dimension: int
+    distance: str
+    m: int = 16
+    ef_construct: int = 100
+    on_disk: bool = False
+    payload_indexes: frozenset[PayloadIndex] = frozenset()
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What a backend holds for an index. `None` fields are not known or do not apply to the backend
+    (pgvector has no on-disk switch; an HNSW index can be missing)."""
+
+    dimension: int | None
+    distance: str | None
+    hnsw: tuple[int, int] | None = None
+    """(m, ef_construct) of the one valid HNSW index, None when there is none."""
+    hnsw_clean: bool = True
+    """False when the HNSW index is not exactly one valid index (a failed or half-done rebuild)."""
+    on_disk: bool | None = None
+    payload_indexes: frozenset[PayloadIndex] = frozenset()
+    access_ok: bool = True
+    """pgvector: RLS, owner, grants and policies are exactly as they should be."""
+    stray_roles: tuple[str, ...] = ()
+    """pgvector: roles holding privileges on the table that should not (revoked by `secure_access`)."""
+    stray_policies: tuple[str, ...] = ()
+    """pgvector: policies on the table that are not ours (dropped by `secure_access`)."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The `neuroedge.vector_indexes` row of the index, as the runtime reads it."""
+
+    backend: str
+    dimension: int
+    distance: str
+    storage_name: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step; the backend takes the parameters from the `Layout` (and `roles`/`policies` for access)."""
+
+    kind: ActionKind
+    index: PayloadIndex | None = None
+    roles: tuple[str, ...] = ()
+    policies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The actions to run in order, or divergences (then no action at all)."""
+
+    actions: tuple[Action, ...] = ()
+    divergences: tuple[str, ...] = ()
+    recreated: bool = False
+    """The storage was registered but is gone (deleted by hand): it is recreated empty."""
+
+    @property
+    def storage_actions(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.kind != "register")
+
+
+def registered(layout: Layout) -> Registered:
+    """The registry row `layout` should have."""
+    return Registered(layout.backend, layout.dimension, layout.distance, layout.storage_name)
+
+
+def divergences(layout: Layout, storage: Storage | None, row: Registered | None) -> list[str]:
+    """Immutable parameters that differ between the spec and what exists, one message each."""
+    found: list[str] = []
+    if row is not None:
+        for name, have in (
+            ("backend", row.backend),
+            ("dimension", row.dimension),
+            ("distance", row.distance),
+            ("storage name", row.storage_name),
+        ):
+            want = getattr(registered(layout), name.replace(" ", "_"))
+            if have != want:
+                found.append(f"{name} is {want} in the spec but {have} in the registry")
+    if storage is not None:
+        stored: tuple[tuple[str, object, object], ...] = (
+            ("dimension", storage.dimension, layout.dimension),
+            ("distance", storage.distance, layout.distance),
+        )
+        for name, stored_value, want in stored:
+            if stored_value is not None and stored_value != want:
+                found.append(f"{name} is {want} in the spec but {stored_value} in {layout.storage_name}")
+    return found
+
+
+def plan(layout: Layout, storage: Storage | None, row: Registered | None) -> Plan:
+    """What to do so that the index's storage and registry row match `layout`."""
+    problems = divergences(layout, storage, row)
+    if problems:
+        return Plan(divergences=tuple(problems))
+    register = [] if row == registered(layout) else [Action("register")]
+    if storage is None:
+        return Plan((Action("create_storage"), *register), recreated=row is not None)
+    return Plan((*_storage_actions(layout, storage), *register))
+
+
+def _storage_actions(layout: Layout, storage: Storage) -> list[Action]:
+    actions: list[Action] = []
+    if not storage.access_ok:
+        actions.append(Action("secure_access", roles=storage.stray_roles, policies=storage.stray_policies))
+    if storage.hnsw != (layout.m, layout.ef_construct) or not storage.hnsw_clean:
+        actions.append(Action("rebuild_hnsw"))
+    if storage.on_disk is not None and storage.on_disk != layout.on_disk:
+        actions.append(Action("set_on_disk"))
+    actions += [
+        Action("drop_payload_index", index)
+        for index in sorted(storage.payload_indexes - layout.payload_indexes)
+    ]
+    actions += [
+        Action("create_payload_index", index)
+        for index in sorted(layout.payload_indexes - storage.payload_indexes)
+    ]
+    return actions
+
+
+def count_is_stale(
+    old_count: object, new_count: int, seconds_since_count: float | None, refresh: float
+) -> bool:
+    """Whether to publish `new_count` (and a new lastCountTime): when it changed, or when the published
+    one is older than `refresh` seconds. An idle index thus rewrites its status rarely, not every pass."""
+    if old_count != new_count or seconds_since_count is None:
+        return True
+    return seconds_since_count >= refresh
