@@ -21,7 +21,12 @@ def service_account(tenant: tenant_model.Tenant, namespace: str) -> dict[str, An
 
 
 def role(tenant: tenant_model.Tenant, namespace: str) -> dict[str, Any]:
-    """What the runtime needs: its credentials, config maps, leader-election leases, events."""
+    """What the runtime may read through the API: its own credentials Secret and the engines' ConfigMaps.
+
+    The runtime gets both as mounted volumes today and uses no other API (no leader election, no events), so
+    nothing more is granted. Every rule here must also be held by the operator's ClusterRole: Kubernetes
+    refuses to let the operator grant what it does not hold (RBAC escalation prevention), and the
+    least-privilege test in tests/integration/delivery proves the pair works."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -34,12 +39,6 @@ def role(tenant: tenant_model.Tenant, namespace: str) -> dict[str, Any]:
                 "verbs": ["get"],
             },
             {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
-            {
-                "apiGroups": ["coordination.k8s.io"],
-                "resources": ["leases"],
-                "verbs": ["get", "create", "update"],
-            },
-            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
         ],
     }
 
