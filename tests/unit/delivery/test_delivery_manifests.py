@@ -31,7 +31,6 @@ EXPECTED_RBAC = {
     },
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
     ("", "events"): {"create"},
-    ("events.k8s.io", "events"): {"create"},
     ("", "pods"): {"get", "list", "watch"},
     ("apps", "replicasets"): {"get", "list"},
     **{
