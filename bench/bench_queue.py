@@ -162,6 +162,7 @@ async def queue_run(url: str, workers: int) -> tuple[float, float, float]:
         await wait_for_consumers(client, workers, before)
         # Throughput: the whole backlog appears at once, in one transaction.
         calls = [produce.call_for(producer.JobRequest("noop"), time.time()) for _ in range(JOBS)]
+        await client.script_load(producer.ENQUEUE.source)  # raw EVALSHAs below have no NOSCRIPT fallback
         async with client.pipeline(transaction=True) as pipe:
             for call_keys, args in calls:
                 pipe.evalsha(producer.ENQUEUE.sha, len(call_keys), *call_keys, *args)
