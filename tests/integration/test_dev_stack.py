@@ -56,37 +56,6 @@ def test_env_prints_exports_that_reach_the_stack(dev_cluster: dev_stack.Stack, d
     assert nodes == [f"node/{name}" for name in dev_stack.FAKE_NODES]
 
 
-def test_deployment_reaches_ready_replicas_through_kwok(kubeconfig: Path) -> None:
-    controlplane.kubectl(kubeconfig, "create", "namespace", "harness-kwok")
-    try:
-        controlplane.kubectl(
-            kubeconfig,
-            "-n",
-            "harness-kwok",
-            "create",
-            "deployment",
-            "web",
-            "--image=example/web:1",
-            "--replicas=3",
-        )
-        controlplane.kubectl(
-            kubeconfig, "-n", "harness-kwok", "rollout", "status", "deployment/web", "--timeout=60s"
-        )
-        ready = controlplane.kubectl(
-            kubeconfig,
-            "-n",
-            "harness-kwok",
-            "get",
-            "deployment",
-            "web",
-            "-o",
-            "jsonpath={.status.readyReplicas}",
-        )
-        assert ready == "3"
-    finally:
-        controlplane.kubectl(kubeconfig, "delete", "namespace", "harness-kwok", "--wait=false")
-
-
 def test_down_stops_every_process_and_frees_every_port() -> None:
     state = Path(tempfile.mkdtemp(prefix="neuroedge-down-"))
     running = dev_stack.up(state, cluster=True)
