@@ -2,7 +2,8 @@
 Makefile runs) on a throw-away state directory starts the stack, the operator, the samples, the runtime API
 and the sample pool's worker. The sample tenant's admin (credentials from its Secret) logs in to the local
 API and runs the sample Engine as a job that the local worker completes; a second `up` changes nothing, a
-killed worker is restarted by the next `up`, and `down` leaves nothing running.
+killed worker and API are restarted by the next `up` (the API on its port), and `down` leaves nothing
+running.
 """
 
 from __future__ import annotations
@@ -84,6 +85,18 @@ async def register_sample_engine(database_url: str) -> None:
         await conn.close()
 
 
+async def runtime_logins(database_url: str) -> set[str]:
+    """The PostgreSQL roles the runtime API is connected as."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = 'neuroedge-runtime'"
+        )
+    finally:
+        await conn.close()
+    return {row["usename"] for row in rows}
+
+
 async def run_sample_job(runtime_url: str, credentials: dict[str, str]) -> dict[str, Any]:
     """Log in as the sample tenant's admin, run the sample engine as a job, wait for it to be final."""
     async with aiohttp.ClientSession(runtime_url) as http:
@@ -135,6 +148,7 @@ async def test_make_up_runs_the_product_and_down_stops_it(state: Path) -> None:
     assert job["status"] == "succeeded", job
     assert job["result"]["reply"] == "Support is open from nine to five. (source: hours)"
     assert await worker_of(credentials["REDIS_URL"], job["id"]) == "dev-acme-general"
+    assert await runtime_logins(running.database_url) == {"neuroedge_runtime_dev"}
 
     pids = {name: p.pid for name, p in running.processes.items()}
     assert "started: nothing, all was running" in up(state)
@@ -142,22 +156,24 @@ async def test_make_up_runs_the_product_and_down_stops_it(state: Path) -> None:
     assert again is not None and {n: p.pid for n, p in again.processes.items()} == pids
     assert again.runtime_url == running.runtime_url
 
-    os.kill(pids[WORKER], signal.SIGKILL)
-    for _ in range(100):
-        if not procs.is_alive(pids[WORKER]):
-            break
-        await asyncio.sleep(0.05)
-    assert f"started: {WORKER}" in up(state)
+    for name in (WORKER, "runtime-api"):
+        os.kill(pids[name], signal.SIGKILL)
+        for _ in range(100):
+            if not procs.is_alive(pids[name]):
+                break
+            await asyncio.sleep(0.05)
+    assert f"started: runtime-api, {WORKER}" in up(state)
     restarted = dev_stack.load(state)
-    assert restarted is not None and procs.is_alive(restarted.processes[WORKER].pid)
-    assert {n: p.pid for n, p in restarted.processes.items() if n != WORKER} == {
-        n: pid for n, pid in pids.items() if n != WORKER
+    assert restarted is not None and restarted.runtime_url == running.runtime_url  # same port again
+    assert all(procs.is_alive(restarted.processes[n].pid) for n in (WORKER, "runtime-api"))
+    assert {n: p.pid for n, p in restarted.processes.items() if n not in (WORKER, "runtime-api")} == {
+        n: pid for n, pid in pids.items() if n not in (WORKER, "runtime-api")
     }
     second = await run_sample_job(running.runtime_url, credentials)
     assert second["status"] == "succeeded", second
 
     cli(state, "down")
-    everything = {**pids, WORKER: restarted.processes[WORKER].pid}
+    everything = {**pids, **{n: restarted.processes[n].pid for n in (WORKER, "runtime-api")}}
     assert [name for name, pid in everything.items() if procs.is_alive(pid)] == []
     assert procs.pids_mentioning(str(state)) == []
     assert dev_stack.load(state) is None

@@ -182,17 +182,25 @@ async def _ensure_runtime_login(admin_url: str, password: str) -> None:
 def start_api(running: stack.Stack, env: Mapping[str, str]) -> bool:
     """Start the runtime API unless it runs; record it and RUNTIME_URL. True when it was started."""
     known = running.processes.get(API)
-    if known is not None and procs.is_alive(known.pid) and running.runtime_url:
+    if known is not None and procs.is_alive(known.pid):
+        if running.runtime_url != _url(known.port):
+            running.runtime_url = _url(known.port)
+            stack.save(running)
         return False
-    port = procs.free_port()
+    # A restarted API keeps its port (and RUNTIME_URL) unless something else took it meanwhile.
+    port = known.port if known is not None and not procs.port_open(known.port) else procs.free_port()
     log = Path(running.state_dir) / "logs" / f"{API}.log"
     command = [str(Path(sys.executable).parent / "neuroedge"), "runtime", "api"]
     pid = procs.spawn(command, log, env={**env, "NEUROEDGE_RUNTIME_PORT": str(port)})
-    url = f"http://127.0.0.1:{port}"
+    url = _url(port)
     procs.wait_until("runtime API", lambda: procs.http_ok(f"{url}/ready"), timeout=60, pid=pid, log=log)
     running.runtime_url = url
     stack.add_process(running, API, pid, port, log)
     return True
+
+
+def _url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
 
 
 def stop_unplanned_workers(running: stack.Stack, planned: set[str]) -> list[str]:
