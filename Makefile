@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	$(BIN)/neuroedge dev install
 
+# The stack, the CRDs, the operator, the samples (Ready), the runtime API and a worker per sample pool.
 up: setup
-	$(BIN)/neuroedge dev up --crds crds
-	$(BIN)/neuroedge dev operator --sample crds/examples/tenant.yaml
+	$(BIN)/neuroedge dev up --crds crds --sample crds/examples/tenant.yaml
 
 down: $(STAMP)
 	$(BIN)/neuroedge dev down

@@ -37,7 +37,7 @@ metadata: {name: support-assistant, namespace: acme}
 
 def test_one_worker_per_pool_of_a_known_tenant(tmp_path: Path) -> None:
     (tmp_path / "samples.yaml").write_text(SAMPLES)
-    planned = workers.plan(workers.load_manifests(tmp_path), "redis://x")
+    planned = workers.plan(workers.load_manifests(tmp_path), {"acme": "redis://x"})
     assert [w.name for w in planned] == ["runtime-worker-acme-general", "runtime-worker-acme-batch-nightly"]
     assert planned[0].env == {
         "REDIS_URL": "redis://x",
@@ -54,5 +54,10 @@ def test_one_worker_per_pool_of_a_known_tenant(tmp_path: Path) -> None:
 
 
 def test_no_examples_directory_starts_nothing(tmp_path: Path) -> None:
-    assert workers.plan([], "redis://x") == []
+    assert workers.plan([], {"acme": "redis://x"}) == []
     assert workers.load_manifests(tmp_path) == []
+
+
+def test_a_pool_of_a_tenant_without_credentials_is_not_planned(tmp_path: Path) -> None:
+    (tmp_path / "samples.yaml").write_text(SAMPLES)
+    assert workers.plan(workers.load_manifests(tmp_path), {"other": "redis://x"}) == []

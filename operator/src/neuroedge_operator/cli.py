@@ -10,12 +10,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from neuroedge_operator.dev import paths
-
-if TYPE_CHECKING:
-    from neuroedge_operator.dev import stack
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -29,10 +25,7 @@ def _dev(args: argparse.Namespace) -> int:
             return 0
         if args.action == "up":
             toolchain.install_system_packages()
-            crds = Path(args.crds) if args.crds else None
-            running = stack.up(state_dir, crds_dir=crds)
-            _start_sample_workers(running, crds)
-            print(f"neuroedge dev stack is up (Kubernetes {running.server_version}); state in {state_dir}")
+            _up(state_dir, Path(args.crds) if args.crds else None, Path(args.sample) if args.sample else None)
             print(f'use it from another shell:  eval "$(neuroedge dev env --state-dir {state_dir})"')
             return 0
         if args.action == "down":
@@ -99,12 +92,22 @@ def _runtime(args: argparse.Namespace) -> int:
     return 2
 
 
-def _start_sample_workers(running: stack.Stack, crds: Path | None) -> None:
-    """A local job worker per sample WorkerPool in `<crds>/examples` (default ./crds; dev/workers.py)."""
-    from neuroedge_operator.dev import workers  # noqa: PLC0415
+def _up(state_dir: Path, crds: Path | None, sample: Path | None) -> None:
+    """The stack (and CRDs); with a sample Tenant what `make up` does: also the operator, the samples, the
+    runtime API and the sample workers (dev/apps.py)."""
+    from neuroedge_operator.dev import apps, stack  # noqa: PLC0415
 
-    for name in workers.start(running, (crds or Path.cwd() / "crds") / "examples", os.environ):
-        print(f"started {name}")
+    if sample is None:
+        running = stack.up(state_dir, crds_dir=crds)
+        print(f"neuroedge dev stack is up (Kubernetes {running.server_version}); state in {state_dir}")
+        return
+    report = apps.up(state_dir, crds, sample, os.environ)
+    for manifest, took in report.samples:
+        print(f"sample {manifest} is Ready ({took:.1f}s)")
+    for name in report.stopped:
+        print(f"stopped {name} (its pool is no longer a sample)")
+    print("started: " + (", ".join(report.started) if report.started else "nothing, all was running"))
+    print(f"neuroedge dev stack is up; state in {state_dir}; RUNTIME_URL={report.runtime_url}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -116,7 +119,12 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--state-dir", help="where the stack keeps its state (default: ./.neuroedge)")
     dev.add_argument("--crds", help="directory of CRD manifests to install on `up`")
     dev.add_argument("--purge", action="store_true", help="with `down`: delete the stack's data as well")
-    dev.add_argument("--sample", help="with `operator`: a Tenant manifest to apply and wait Ready for")
+    dev.add_argument(
+        "--sample",
+        help="with `up`: a Tenant manifest; the operator, the samples beside it, the runtime API and a "
+        "worker per sample WorkerPool are started too (what `make up` does). With `operator`: only the "
+        "operator and the samples",
+    )
     dev.set_defaults(func=_dev)
     operator = commands.add_parser("operator", help="run the operator (settings from NEUROEDGE_* variables)")
     operator.set_defaults(func=_operator)

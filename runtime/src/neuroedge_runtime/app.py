@@ -16,7 +16,8 @@ from aiohttp import web
 import neuroedge_runtime
 from neuroedge_runtime import keys, middlewares, openapi, routes, routing
 from neuroedge_runtime.auth.service import AuthService
-from neuroedge_runtime.engines import catalog
+from neuroedge_runtime.engines import registry as engine_registry
+from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
@@ -77,7 +78,10 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
     app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
     app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT))
-    app[keys.ENGINES] = EngineService(pool, catalog.default_kinds())
+    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin())
+    app[keys.JOBS] = JobService(
+        app[keys.ENGINES], app[keys.REDIS], settings.pool, settings.job_result_ttl_seconds
+    )
     await app[keys.AUTH].bootstrap_all()
     yield
 

@@ -9,6 +9,7 @@ import redis.asyncio as redis
 from aiohttp import web
 
 from neuroedge_runtime.auth.service import AuthService, Principal
+from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
@@ -31,6 +32,7 @@ AUTH = web.AppKey("auth", AuthService)
 LIMITER = web.AppKey("limiter", RateLimiter)
 VECTORS = web.AppKey("vectors", VectorService)
 ENGINES = web.AppKey("engines", EngineService)
+JOBS = web.AppKey("jobs", JobService)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

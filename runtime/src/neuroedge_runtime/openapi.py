@@ -27,6 +27,21 @@ PROBLEM_SCHEMA = {
 _PARAM = re.compile(r"{(\w+)}")
 
 
+def _path_parameters(spec: RouteSpec) -> list[dict[str, Any]]:
+    patterns = dict(spec.path_patterns)
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": patterns[name]}
+            if name in patterns
+            else {"type": "string", "format": "uuid"},
+        }
+        for name in _PARAM.findall(spec.path)
+    ]
+
+
 def _query_parameters(spec: RouteSpec) -> list[dict[str, Any]]:
     if spec.query is None:
         return []
@@ -48,15 +63,15 @@ def _operation(spec: RouteSpec, schemas: Mapping[tuple[Any, Any], Any]) -> dict[
         success["content"] = {spec.response_type: {"schema": schemas[(spec.response, "serialization")]}}
     elif spec.status != 204:
         success["content"] = {spec.response_type: {"schema": {}}}
+    if spec.headers:
+        success["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}} for name, text in spec.headers
+        }
     op: dict[str, Any] = {
         "operationId": spec.handler.__name__,
         "summary": spec.summary,
         "tags": [spec.tag],
-        "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-            for name in _PARAM.findall(spec.path)
-        ]
-        + _query_parameters(spec),
+        "parameters": _path_parameters(spec) + _query_parameters(spec),
         "responses": {str(spec.status): success, "default": problem},
     }
     if spec.body is not None:

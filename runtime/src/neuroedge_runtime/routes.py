@@ -5,7 +5,7 @@ from __future__ import annotations
 from neuroedge_runtime.auth.roles import Role
 from neuroedge_runtime.routing import PUBLIC, RouteSpec
 from neuroedge_runtime.vectors import models
-from neuroedge_runtime.views import auth, data, ops, users
+from neuroedge_runtime.views import auth, data, jobs, ops, users
 
 
 def table() -> list[RouteSpec]:
@@ -140,5 +140,27 @@ def table() -> list[RouteSpec]:
             "engines",
             body=data.EngineRequest,
             response=data.EngineResponse,
+        ),
+        RouteSpec(
+            "POST",
+            "/engine/run",
+            jobs.engine_run,
+            Role.MEMBER,
+            "Run an engine in the background (a job of the engine's worker pool)",
+            "jobs",
+            body=jobs.RunRequest,
+            response=jobs.RunResponse,
+            status=202,
+            headers=(("Location", "Path of the job: /jobs/{job_id}"),),
+        ),
+        RouteSpec(
+            "GET",
+            "/jobs/{job_id}",
+            jobs.get_job,
+            Role.VIEWER,
+            "A job's status, result or error",
+            "jobs",
+            response=jobs.JobOut,
+            path_patterns=(("job_id", jobs.JOB_ID_PATTERN),),
         ),
     ]

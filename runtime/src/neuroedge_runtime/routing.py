@@ -31,6 +31,10 @@ class RouteSpec:
     response: type[pydantic.BaseModel] | None = None
     status: int = 200
     response_type: str = "application/json"
+    path_patterns: tuple[tuple[str, str], ...] = ()
+    """(parameter, regular expression) of path parameters that are not UUIDs (the OpenAPI default)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """(header, description) of headers the success response carries."""
 
 
 def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:

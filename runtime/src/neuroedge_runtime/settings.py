@@ -59,6 +59,11 @@ class RuntimeSettings:
     """How often a tenant's credential files are checked for changes (key rotation)."""
     log_level: str = "INFO"
     """Level of the JSON logs."""
+    pool: str | None = None
+    """WorkerPool whose queue `/engine/run` enqueues into and `/jobs/{id}` reads (`NEUROEDGE_POOL`: the
+    Engine's workerPoolRef on its API pods); None: `/engine/run` answers 503."""
+    job_result_ttl_seconds: float = 86_400.0
+    """How long a job's state and idempotency key are kept (`NEUROEDGE_RESULT_TTL_SECONDS`, as workers)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -85,4 +90,8 @@ class RuntimeSettings:
             ),
             db_pool_max=int(env.get("NEUROEDGE_DB_POOL_MAX", str(cls.db_pool_max))),
             log_level=env.get("NEUROEDGE_LOG_LEVEL", cls.log_level),
+            pool=opt("NEUROEDGE_POOL"),
+            job_result_ttl_seconds=float(
+                env.get("NEUROEDGE_RESULT_TTL_SECONDS", str(cls.job_result_ttl_seconds))
+            ),
         )

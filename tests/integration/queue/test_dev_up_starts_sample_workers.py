@@ -27,10 +27,11 @@ async def test_sample_pool_worker_runs_jobs(
     dev_services: stack.Stack, client: aioredis.Redis, tmp_path: Path
 ) -> None:
     (tmp_path / "samples.yaml").write_text(SAMPLES)
-    started = workers.start(dev_services, tmp_path, os.environ)
+    planned = workers.plan(workers.load_manifests(tmp_path), {"devsample": dev_services.redis_url})
+    started = workers.start(dev_services, planned, os.environ)
     assert started == ["runtime-worker-devsample-general"]
     try:
-        assert workers.start(dev_services, tmp_path, os.environ) == []  # idempotent, like `up`
+        assert workers.start(dev_services, planned, os.environ) == []  # idempotent, like `up`
         produce = producer.Producer(client, keys.QueueKeys("devsample", "general"), result_ttl=60)
         job_id = (await produce.enqueue(producer.JobRequest("echo", {"hello": "dev"}))).job_id
         for _ in range(600):

@@ -22,6 +22,7 @@ from runtime_helpers import Tenant, add_engine, bearer, login
 
 from neuroedge_runtime import app as runtime_app
 from neuroedge_runtime import keys, server
+from neuroedge_runtime.engines import registry
 from neuroedge_runtime.engines.base import Operation
 from neuroedge_runtime.settings import RuntimeSettings
 
@@ -105,7 +106,7 @@ async def test_unexpected_errors_are_a_generic_500(client: Client, make_tenant: 
 
     tenant: Tenant = await make_tenant()
     await add_engine(admin_pool, tenant.name, "stats", "analytics", {})
-    client.server.app[keys.ENGINES]._kinds = {"analytics": Boom()}  # type: ignore[attr-defined]
+    client.server.app[keys.ENGINES]._engines = registry.Registry(kinds={"analytics": Boom()})  # type: ignore[attr-defined]
     tokens = await login(client, tenant)
     resp = await client.post("/engine/analyze", json={"engine": "stats", "input": {}}, headers=bearer(tokens))
     body = await problem(resp, 500, "internal")

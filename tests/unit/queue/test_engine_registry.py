@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from neuroedge_runtime.engines import registry, testing
+from neuroedge_runtime.engines import base, registry, testing
 
 
 async def test_builtin_engines() -> None:
@@ -32,3 +32,23 @@ async def test_test_engines() -> None:
         await engines.get("fail")({"message": "boom"})
     with pytest.raises(ValueError, match="seconds"):
         await engines.get("sleep")({"seconds": -1})
+
+
+async def test_a_kind_job_runs_the_engine_kind_with_its_config() -> None:
+    engines = registry.builtin()
+    assert engines.kinds() == ["agent", "analytics", "conversation", "predictive"]
+    handler = engines.resolve("churn", "predictive", {"weights": {"x": 2.0}, "bias": 1.0})
+    result = await handler({"features": {"x": 3}})
+    assert isinstance(result, dict) and result["score"] == 7.0
+    # The engine name of a kind job is the tenant's Engine, not a named handler: "echo" runs the kind.
+    assert (await engines.resolve("echo", "analytics")({"series": [1, 3]}))["mean"] == 2.0  # type: ignore[index]
+
+
+async def test_a_kind_job_with_unusable_input_or_kind_is_an_error() -> None:
+    engines = registry.builtin()
+    with pytest.raises(base.EngineInputError, match="must be a JSON object"):
+        await engines.resolve("churn", "predictive", {"weights": {"x": 1}})([1, 2])
+    with pytest.raises(base.EngineInputError, match="invalid input"):
+        await engines.resolve("churn", "predictive", {"weights": {"x": 1}})({"nope": 1})
+    with pytest.raises(registry.UnknownEngine, match="engine kind 'vision' is not available"):
+        engines.resolve("churn", "vision", {})

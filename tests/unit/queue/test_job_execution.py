@@ -8,6 +8,7 @@ import json
 import pydantic
 import pytest
 
+from neuroedge_runtime.engines import base
 from neuroedge_runtime.queue import execute, jobs, retry, settle
 
 POLICY = retry.RetryPolicy(base=1.0, cap=30.0, max_attempts=3)
@@ -146,3 +147,18 @@ def test_the_deadline_shortens_the_time_budget() -> None:
     assert execute.timeout_for(_job(), 30, now=100) == 30
     assert execute.timeout_for(_job(deadline=105.0), 30, now=100) == 5
     assert execute.timeout_for(_job(deadline=90.0), 30, now=100) == 0
+
+
+async def test_an_input_the_engine_rejects_fails_at_once_without_retry() -> None:
+    async def strict(_value: pydantic.JsonValue) -> pydantic.JsonValue:
+        raise base.EngineInputError(
+            "invalid input for this engine", [{"loc": ["input", "x"], "msg": "missing"}]
+        )
+
+    outcome = await execute.run(strict, {}, budget=1)
+    assert not outcome.ok and outcome.permanent
+    assert outcome.error == "invalid input for this engine (input.x: missing)"
+    op = execute.settle_op(
+        _job(), entry_id="1-0", attempt=1, outcome=outcome, policy=POLICY, now=200.0, draw=0.5
+    )
+    assert op.kind == "fail" and op.a == outcome.error

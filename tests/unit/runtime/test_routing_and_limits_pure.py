@@ -26,6 +26,18 @@ def test_openapi_lists_every_route_with_its_access() -> None:
     json.dumps(doc)  # serialisable
 
 
+def test_openapi_job_routes_bound_the_job_id_and_document_the_location() -> None:
+    doc = openapi.document(routes.table(), "1")
+    get_job = doc["paths"]["/jobs/{job_id}"]["get"]
+    (param,) = get_job["parameters"]
+    assert param["in"] == "path" and param["schema"]["pattern"] == "^[0-9A-HJKMNP-TV-Z]{26}$"
+    assert get_job["x-required-role"] == "viewer"
+    run = doc["paths"]["/engine/run"]["post"]
+    assert run["x-required-role"] == "member" and "Location" in run["responses"]["202"]["headers"]
+    disable = doc["paths"]["/admin/users/{user_id}/disable"]["post"]["parameters"][0]
+    assert disable["schema"] == {"type": "string", "format": "uuid"}
+
+
 def test_rate_limit_keys_share_one_hash_tag_per_tenant() -> None:
     user = uuid.uuid4()
     tenant_key, user_key = ratelimit.keys("acme", user)

@@ -105,6 +105,7 @@ def _write(stack: Stack, *, merge: bool) -> None:
     recorded = load(Path(stack.state_dir)) if merge else None
     if recorded is not None:
         stack.processes = {**recorded.processes, **stack.processes}
+        stack.runtime_url = stack.runtime_url or recorded.runtime_url
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(stack), indent=2))
     tmp.chmod(0o600)
@@ -126,6 +127,12 @@ def dead_processes(stack: Stack) -> list[str]:
     return [name for name, proc in stack.processes.items() if not procs.is_alive(proc.pid)]
 
 
+def is_app(name: str) -> bool:
+    """The operator and the runtime's processes run on top of the stack; `up` restarts them one by one
+    (`dev/apps.py`), whereas a dead daemon of the stack itself means starting the stack afresh."""
+    return name == "operator" or name.startswith("runtime-")
+
+
 def _prepare_state_dir(state_dir: Path) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     # PostgreSQL runs as an unprivileged user when we are root, and must traverse into the state directory.
@@ -138,7 +145,7 @@ def up(state_dir: Path, crds_dir: Path | None = None, *, cluster: bool = True) -
     with the CRDs from `crds_dir` installed."""
     state_dir = state_dir.resolve()
     current = load(state_dir)
-    if current is not None and dead_processes(current):
+    if current is not None and any(not is_app(name) for name in dead_processes(current)):
         down(state_dir)
         current = None
     if current is not None and (not cluster or "kube-apiserver" in current.processes):

@@ -1,9 +1,9 @@
 """`make up` runs a local `neuroedge runtime worker` per sample WorkerPool, so jobs sent to the local API run.
 
 The samples are the manifests in `crds/examples/`: a WorkerPool belongs to the Tenant whose `spec.namespaces`
-lists the pool's namespace. Locally the workers use the stack's admin Redis URL (in a cluster each pool uses
-its tenant's ACL user from the credentials Secret). `plan` is pure; `start` spawns and records the processes
-so that `neuroedge dev down` stops them.
+lists the pool's namespace. Each worker uses its tenant's Redis URL (the ACL user of the tenant's credentials
+Secret, as in a cluster; `apps.py` reads the Secrets). `plan` is pure; `start` spawns and records the
+processes so that `neuroedge dev down` stops them.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def _dig(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def plan(manifests: Iterable[Mapping[str, Any]], redis_url: str) -> list[LocalWorker]:
-    """A worker per WorkerPool whose namespace belongs to a Tenant among `manifests` (pure)."""
+def plan(manifests: Iterable[Mapping[str, Any]], redis_urls: Mapping[str, str]) -> list[LocalWorker]:
+    """A worker per WorkerPool whose namespace belongs to a Tenant among `manifests` with a Redis URL in
+    `redis_urls` (tenant -> URL) (pure)."""
     docs = [doc for doc in manifests if isinstance(doc, Mapping)]
     tenant_of = {
         namespace: doc["metadata"]["name"]
@@ -57,12 +58,13 @@ def plan(manifests: Iterable[Mapping[str, Any]], redis_url: str) -> list[LocalWo
     planned = []
     for doc in docs:
         namespace = _dig(doc, ("metadata", "namespace"))
-        if doc.get("kind") != "WorkerPool" or namespace not in tenant_of:
+        tenant = tenant_of.get(namespace)
+        if doc.get("kind") != "WorkerPool" or tenant is None or tenant not in redis_urls:
             continue
         pool = doc["metadata"]["name"]
         env = {
-            "REDIS_URL": redis_url,
-            "NEUROEDGE_TENANT": tenant_of[namespace],
+            "REDIS_URL": redis_urls[tenant],
+            "NEUROEDGE_TENANT": tenant,
             "NEUROEDGE_POOL": pool,
             "NEUROEDGE_CONSUMER": f"dev-{namespace}-{pool}",
         }
@@ -82,13 +84,11 @@ def load_manifests(directory: Path) -> list[Mapping[str, Any]]:
     return found
 
 
-def start(running: stack.Stack, examples_dir: Path, base_env: Mapping[str, str]) -> list[str]:
-    """Start the planned workers that are not running yet; returns the names started."""
-    if not examples_dir.is_dir():
-        return []
+def start(running: stack.Stack, planned: Iterable[LocalWorker], base_env: Mapping[str, str]) -> list[str]:
+    """Start the planned workers that are not running (never started, or died); returns the names started."""
     command = Path(sys.executable).parent / "neuroedge"
     started = []
-    for worker in plan(load_manifests(examples_dir), running.redis_url):
+    for worker in planned:
         current = running.processes.get(worker.name)
         if current is not None and procs.is_alive(current.pid):
             continue

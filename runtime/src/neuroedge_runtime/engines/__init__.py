@@ -1,2 +1,3 @@
-"""Engines: one module per kind behind the `Engine` protocol of `engines.base` (the API's synchronous
-endpoints), and the named async job handlers of `engines.registry` that workers execute."""
+"""Engines: one module per kind behind the `Engine` protocol of `engines.base`, and `engines.registry`, the
+single lookup both the API (synchronous `/engine/*`, and `/engine/run` checking a kind exists) and the queue
+worker (jobs) resolve engines through."""

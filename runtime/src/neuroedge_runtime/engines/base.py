@@ -1,4 +1,4 @@
-"""The engine interface: what the runtime's /engine/* endpoints (and later the job worker) call.
+"""The engine interface: what the runtime's /engine/* endpoints and its job worker (`engines.registry`) call.
 
 An engine kind is an object with a `kind`, the `operation` it serves (`predict` or `analyze`) and an async
 `__call__(config, inputs) -> result`. `config` is the Engine resource's configuration (from the engine

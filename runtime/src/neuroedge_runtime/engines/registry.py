@@ -1,30 +1,39 @@
-"""The engine registry: engine name -> `async handler(input) -> result`, with JSON values in and out.
+"""The engine registry: the one place that turns a job's engine into something to run.
 
-The worker runs queued jobs through it and the API can run engines synchronously through the same handlers.
-Kept minimal on purpose: a name lookup with a clear error for unknown names, and two built-in engines
-(`noop`, `echo`) that tests and benchmarks use to measure the queue itself.
+Two families live behind it, both JSON in and JSON out:
+- named handlers `async handler(input) -> result`: the built-in `noop` and `echo` (the queue's tests and
+  benchmarks measure the queue itself with them) and, under `NEUROEDGE_TEST_ENGINES=1`, `engines.testing`;
+- engine kinds (`engines.catalog`: predictive, agent, conversation, analytics), the `base.Engine` objects the
+  API's synchronous `/engine/*` endpoints call; a job for a tenant's Engine carries its kind and config, and
+  `resolve` binds them into a handler, so a queued job runs exactly the code the synchronous endpoint runs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 import pydantic
+
+from neuroedge_runtime.engines import base, catalog
 
 Handler = Callable[[pydantic.JsonValue], Awaitable[pydantic.JsonValue]]
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
 
 
 class UnknownEngine(LookupError):  # noqa: N818 - reads better than UnknownEngineError at call sites
-    """No handler is registered under that name."""
+    """No handler is registered under that name (or no engine kind of that name exists)."""
 
 
 class Registry:
-    """Engine name -> handler."""
+    """Engine name -> handler, and engine kind -> `base.Engine`."""
 
-    def __init__(self, handlers: Iterable[tuple[str, Handler]] = ()) -> None:
+    def __init__(
+        self, handlers: Iterable[tuple[str, Handler]] = (), kinds: Mapping[str, base.Engine] | None = None
+    ) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._kinds: dict[str, base.Engine] = dict(kinds or {})
         for name, handler in handlers:
             self.register(name, handler)
 
@@ -43,9 +52,35 @@ class Registry:
         except KeyError:
             raise UnknownEngine(f"unknown engine {name!r}") from None
 
+    def kind(self, kind: str) -> base.Engine:
+        """The engine kind `kind`, or UnknownEngine."""
+        try:
+            return self._kinds[kind]
+        except KeyError:
+            raise UnknownEngine(f"engine kind {kind!r} is not available in this runtime") from None
+
+    def resolve(self, name: str, kind: str | None = None, config: Mapping[str, Any] | None = None) -> Handler:
+        """What runs a job: the named handler when `kind` is None, else engine kind `kind` bound to `config`
+        (the input must then be a JSON object; anything else is an EngineInputError, never retried)."""
+        if kind is None:
+            return self.get(name)
+        engine = self.kind(kind)
+        bound = dict(config or {})
+
+        async def run(value: pydantic.JsonValue) -> pydantic.JsonValue:
+            if not isinstance(value, dict):
+                raise base.EngineInputError("the input of an engine job must be a JSON object")
+            return await engine(bound, value)
+
+        return run
+
     def names(self) -> list[str]:
         """Registered names, sorted."""
         return sorted(self._handlers)
+
+    def kinds(self) -> list[str]:
+        """Available engine kinds, sorted."""
+        return sorted(self._kinds)
 
 
 async def noop(_input: pydantic.JsonValue) -> pydantic.JsonValue:
@@ -59,5 +94,5 @@ async def echo(value: pydantic.JsonValue) -> pydantic.JsonValue:
 
 
 def builtin() -> Registry:
-    """A registry with the built-in engines."""
-    return Registry([("noop", noop), ("echo", echo)])
+    """A registry with the built-in named engines and every engine kind of `engines.catalog`."""
+    return Registry([("noop", noop), ("echo", echo)], catalog.default_kinds())

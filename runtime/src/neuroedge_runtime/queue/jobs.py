@@ -7,7 +7,8 @@ the API's `GET /jobs/{id}`:
 - `queued`: in the stream, or waiting for a retry (then `retry_at` and the previous `error` are set);
 - `running`: a worker started it (`attempts` counts the starts, `worker` names the consumer);
 - `succeeded`: `result` holds the engine's JSON result;
-- `failed`: it cannot succeed and is not retried: its `deadline` passed (`error` says so);
+- `failed`: it cannot succeed and is not retried: its `deadline` passed, or the engine rejected its config or
+  input (`error` says so);
 - `dead`: it used up `max_deliveries` (or named an unknown engine, or could not be decoded) and was moved to
   the pool's dead-letter stream with its last `error`; it can be re-driven (`deadletter.py`).
 
@@ -58,6 +59,12 @@ class Job(pydantic.BaseModel):
     id: Annotated[str, pydantic.StringConstraints(pattern=keys.JOB_ID.pattern)]
     engine: Annotated[str, pydantic.StringConstraints(pattern=ENGINE_NAME)]
     input: pydantic.JsonValue = None
+    kind: Annotated[str, pydantic.StringConstraints(pattern=ENGINE_NAME)] | None = None
+    """For a tenant's Engine (`/engine/run`): its kind (`predictive`, `agent`, ...), which the worker runs
+    with `config`; None for the built-in named handlers (`noop`, `echo`, the test engines)."""
+    config: dict[str, pydantic.JsonValue] | None = None
+    """The Engine's configuration as the API read it from the registry when it enqueued the job, so the
+    worker needs no database access and a job runs with the configuration it was accepted under."""
     attempts: Annotated[int, pydantic.Field(ge=0)] = 0
     """Earlier attempts that ended in an error and were retried (0 when first enqueued or re-driven)."""
     deadline: float | None = None

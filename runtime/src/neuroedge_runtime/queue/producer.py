@@ -49,6 +49,10 @@ class JobRequest:
     input: pydantic.JsonValue = None
     idempotency_key: str | None = None
     deadline: float | None = None
+    kind: str | None = None
+    """A tenant Engine's kind (see `jobs.Job.kind`); None for a named handler."""
+    config: dict[str, pydantic.JsonValue] | None = None
+    """The Engine's config the worker runs the kind with."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ def build_job(request: JobRequest, now: float, job_id: str | None = None) -> job
             input=request.input,
             deadline=request.deadline,
             idempotency_key=request.idempotency_key,
+            kind=request.kind,
+            config=request.config,
             enqueued_at=now,
         )
     except pydantic.ValidationError as exc:

@@ -199,7 +199,7 @@ class Worker:
         handler = None
         if op is None and job is not None:
             try:
-                handler = self._engines.get(job.engine)
+                handler = self._engines.resolve(job.engine, job.kind, job.config)
             except registry.UnknownEngine as exc:
                 op = settle.dead(job.id, entry, str(exc), now, jobs.encode(job))
         if op is not None or job is None or handler is None:

@@ -11,12 +11,15 @@ from neuroedge_runtime import bodies, keys
 from neuroedge_runtime.engines.base import Operation
 from neuroedge_runtime.vectors import models
 
+ENGINE_NAME = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+"""An Engine's name (a DNS label, as the registry table checks)."""
+
 
 class EngineRequest(BaseModel):
     """Run the named Engine of the caller's tenant on `input`."""
 
     model_config = ConfigDict(extra="forbid")
-    engine: Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    engine: Annotated[str, StringConstraints(pattern=ENGINE_NAME)]
     input: dict[str, JsonValue] = Field(default_factory=dict)
 
 

@@ -1,0 +1,78 @@
+"""Asynchronous runs of a tenant's Engine: `/engine/run` enqueues a job, `/jobs/{id}` reads its state.
+
+The tenant is always the caller's (from its access token), and every key the producer touches carries it
+(`ne:<tenant>:{<tenant>.<pool>}:...`): a job id or idempotency key of another tenant names a key this tenant
+never reads. The job carries the Engine's kind and config as registered when it was accepted, so the pool's
+workers run it with the same engine code as the synchronous endpoints and need no database access.
+
+The pool is the runtime's `NEUROEDGE_POOL` (the Engine builder sets it to the Engine's `workerPoolRef` on
+the Engine's API pods; `make up` to the sample Engine's pool): without one, `/engine/run` answers 503.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+import redis.asyncio as aioredis
+
+from neuroedge_runtime import problems
+from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.queue import jobs, keys, producer
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the caller asked to run."""
+
+    engine: str
+    input: dict[str, pydantic.JsonValue]
+    idempotency_key: str | None = None
+
+
+class JobService:
+    """Enqueues engine runs into the runtime's pool and reads job states, for one tenant at a time."""
+
+    def __init__(
+        self, engines: EngineService, client: aioredis.Redis, pool: str | None, result_ttl: float
+    ) -> None:
+        self._engines = engines
+        self._client = client
+        self._pool = pool
+        self._result_ttl = result_ttl
+
+    def _producer(self, tenant: str, pool: str) -> producer.Producer:
+        return producer.Producer(self._client, keys.QueueKeys(tenant, pool), self._result_ttl)
+
+    async def run(self, tenant: str, request: RunRequest) -> producer.Enqueued:
+        """Enqueue a run of the tenant's Engine; 404 unknown engine, 503 no pool, 413 job too large."""
+        found = await self._engines.lookup(tenant, request.engine)
+        if not self._pool:
+            raise problems.unavailable("this runtime has no worker pool for jobs (NEUROEDGE_POOL is not set)")
+        job = producer.JobRequest(
+            engine=found.name,
+            input=dict(request.input),
+            idempotency_key=request.idempotency_key,
+            kind=found.kind,
+            config=found.config,
+        )
+        try:
+            return await self._producer(tenant, self._pool).enqueue(job)
+        except producer.JobTooLarge as exc:
+            raise problems.Problem(413, "payload-too-large", "Payload too large", str(exc)) from None
+
+    async def get(self, tenant: str, job_id: str) -> jobs.JobState:
+        """The state of one of the tenant's jobs; one 404 for a malformed id, an unknown or expired one, and
+        another tenant's, so a caller learns nothing about ids it does not own."""
+        if not self._pool or not keys.JOB_ID.match(job_id):
+            raise problems.not_found("no such job")
+        state = await self._producer(tenant, self._pool).get(job_id)
+        if state is None:
+            raise problems.not_found("no such job")
+        return state
+
+
+def describe(state: jobs.JobState) -> dict[str, Any]:
+    """The fields of a job state the API shows (not the worker's consumer name)."""
+    return state.model_dump(exclude={"worker"})

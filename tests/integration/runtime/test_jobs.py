@@ -1,0 +1,217 @@
+"""`POST /engine/run` and `GET /jobs/{job_id}` on the real queue: a real `neuroedge runtime worker` process
+runs the job with the same engine code as the synchronous endpoints; idempotency keys, errors as problem+json,
+and isolation (a tenant can neither read another tenant's jobs by id nor enqueue into its queues)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+from runtime_helpers import Tenant, add_engine, bearer, create_user, login
+
+from neuroedge_runtime.queue import jobs, keys
+
+Client = TestClient[Any, Any]
+NEUROEDGE = Path(sys.executable).parent / "neuroedge"
+MODEL = {"model": "logistic", "weights": {"tenure": -0.5, "tickets": 1.2}, "bias": 0.3}
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def pool() -> str:
+    return f"jobs-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def spawn_worker(redis_url: str, pool: str, tmp_path: Path) -> Iterator[Callable[[str], None]]:
+    """`spawn_worker(tenant)`: a worker process of `pool` of `tenant` (killed at teardown)."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(tenant: str) -> None:
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "NEUROEDGE_TENANT": tenant,
+            "NEUROEDGE_POOL": pool,
+            "NEUROEDGE_CONSUMER": f"test-{tenant}",
+            "NEUROEDGE_MAX_DELIVERIES": "3",
+            "NEUROEDGE_RETRY_BASE_SECONDS": "0.05",
+        }
+        log = (tmp_path / f"worker-{tenant}.log").open("ab")
+        argv = [str(NEUROEDGE), "runtime", "worker"]
+        started.append(subprocess.Popen(argv, env=env, stdout=log, stderr=log))
+
+    yield spawn
+    for proc in started:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def env(make_client: Any, make_tenant: Any, admin_pool: Any, pool: str) -> dict[str, Any]:
+    """A runtime whose jobs go to `pool`, a tenant with engines, and its member and viewer tokens."""
+    client = await make_client(pool=pool)
+    tenant: Tenant = await make_tenant("jobs")
+    await add_engine(admin_pool, tenant.name, "churn", "predictive", MODEL)
+    await add_engine(admin_pool, tenant.name, "stats", "analytics", {"percentiles": [50]})
+    admin = await login(client, tenant)
+    await create_user(client, admin, "m@example.com", "member")
+    await create_user(client, admin, "v@example.com", "viewer")
+    return {
+        "client": client,
+        "tenant": tenant,
+        "member": await login(client, tenant, "m@example.com", "correct horse battery"),
+        "viewer": await login(client, tenant, "v@example.com", "correct horse battery"),
+    }
+
+
+async def run(client: Client, tokens: dict[str, Any], **body: Any) -> Any:
+    return await client.post("/engine/run", json=body, headers=bearer(tokens))
+
+
+async def wait_final(client: Client, tokens: dict[str, Any], job_id: str, timeout: float = 60) -> Any:
+    """Poll GET /jobs/{id} until the job is final; its JSON."""
+    for _ in range(int(timeout / 0.05)):
+        resp = await client.get(f"/jobs/{job_id}", headers=bearer(tokens))
+        assert resp.status == 200, await resp.text()
+        doc = await resp.json()
+        if doc["status"] in {s.value for s in jobs.FINAL}:
+            return doc
+        await asyncio.sleep(0.05)
+    pytest.fail(f"job {job_id} not final after {timeout}s: {doc}")
+
+
+async def test_run_is_executed_by_a_worker_like_the_synchronous_endpoint(
+    env: dict[str, Any], spawn_worker: Callable[[str], None]
+) -> None:
+    client, member, viewer = env["client"], env["member"], env["viewer"]
+    features = {"features": {"tenure": 2, "tickets": 3}}
+    resp = await run(client, member, engine="churn", input=features)
+    assert resp.status == 202, await resp.text()
+    accepted = await resp.json()
+    assert keys.JOB_ID.match(accepted["job_id"])
+    assert accepted["status"] == "queued" and accepted["created"] is True
+    assert resp.headers["Location"] == accepted["location"] == f"/jobs/{accepted['job_id']}"
+    queued = await (await client.get(accepted["location"], headers=bearer(viewer))).json()
+    assert queued["status"] == "queued" and queued["engine"] == "churn" and queued["result"] is None
+
+    spawn_worker(env["tenant"].name)
+    done = await wait_final(client, viewer, accepted["job_id"])
+    synchronous = await client.post(
+        "/engine/predict", json={"engine": "churn", "input": features}, headers=bearer(member)
+    )
+    assert done["status"] == "succeeded" and done["attempts"] == 1 and done["error"] is None
+    assert done["result"] == (await synchronous.json())["result"]
+    assert done["enqueued_at"] <= done["started_at"] <= done["finished_at"]
+    assert "worker" not in done
+
+    analytics = await (await run(client, member, engine="stats", input={"series": [1, 2, 3, 10]})).json()
+    stats = await wait_final(client, viewer, analytics["job_id"])
+    assert stats["status"] == "succeeded" and stats["result"]["percentiles"] == {"p50": 2.5}
+
+
+async def test_input_the_engine_rejects_fails_the_job_without_retries(
+    env: dict[str, Any], spawn_worker: Callable[[str], None]
+) -> None:
+    client = env["client"]
+    spawn_worker(env["tenant"].name)
+    resp = await run(client, env["member"], engine="churn", input={"features": {"tenure": 1}})
+    assert resp.status == 202
+    done = await wait_final(client, env["viewer"], (await resp.json())["job_id"])
+    assert done["status"] == "failed" and done["attempts"] == 1
+    assert "features do not match the model" in done["error"] and "tickets" in done["error"]
+
+
+async def test_idempotency_key_returns_the_first_job_per_tenant(
+    env: dict[str, Any], make_tenant: Any, admin_pool: Any
+) -> None:
+    client, member = env["client"], env["member"]
+    features = {"features": {"tenure": 1, "tickets": 0}}
+    body = {"engine": "churn", "input": features, "idempotency_key": "order-42"}
+    first = await (await run(client, member, **body)).json()
+    again = await run(client, member, **{**body, "input": {"features": {"tenure": 9, "tickets": 9}}})
+    assert again.status == 202
+    second = await again.json()
+    assert second["job_id"] == first["job_id"] and second["created"] is False
+    assert second["status"] == "queued" and again.headers["Location"] == first["location"]
+    other = await (await run(client, member, **{**body, "idempotency_key": "order-43"})).json()
+    assert other["job_id"] != first["job_id"] and other["created"] is True
+
+    # The same key in another tenant is another tenant's key: a job of its own.
+    tenant_b: Tenant = await make_tenant("jobs-b")
+    await add_engine(admin_pool, tenant_b.name, "churn", "predictive", MODEL)
+    theirs = await (await run(client, await login(client, tenant_b), **body)).json()
+    assert theirs["created"] is True and theirs["job_id"] != first["job_id"]
+
+
+async def test_errors_are_problems(env: dict[str, Any], make_client: Any) -> None:
+    client, member, viewer = env["client"], env["member"], env["viewer"]
+    cases = [
+        (await run(client, member, engine="nope", input={}), 404, "not-found"),
+        (await run(client, viewer, engine="churn", input={}), 403, "forbidden"),
+        (await client.post("/engine/run", json={"engine": "churn"}), 401, "unauthorized"),
+        (await run(client, member, engine="churn", input=[1]), 422, "invalid-request"),
+        (await run(client, member, engine="churn", idempotency_key="has space"), 422, "invalid-request"),
+        (await run(client, member, engine="churn", tenant=env["tenant"].name), 422, "invalid-request"),
+        (await client.get("/jobs/" + "0" * 26), 401, "unauthorized"),
+    ]
+    for resp, status, slug in cases:
+        assert resp.status == status, (status, await resp.text())
+        assert resp.content_type == PROBLEM
+        assert (await resp.json())["type"] == f"https://neuroedge.io/problems/{slug}"
+
+    without_pool = await make_client(pool=None)
+    resp = await without_pool.post(
+        "/engine/run", json={"engine": "churn", "input": {}}, headers=bearer(member)
+    )
+    assert resp.status == 503 and resp.content_type == PROBLEM
+    resp = await without_pool.get("/jobs/" + jobs.new_job_id(), headers=bearer(viewer))
+    assert resp.status == 404
+
+
+async def test_a_tenant_cannot_read_or_enqueue_into_another_tenants_queue(
+    env: dict[str, Any], make_tenant: Any, admin_pool: Any, redis_client: aioredis.Redis, pool: str
+) -> None:
+    client, member_a = env["client"], env["member"]
+    tenant_a: Tenant = env["tenant"]
+    tenant_b: Tenant = await make_tenant("jobs-b")
+    await add_engine(admin_pool, tenant_b.name, "churn", "predictive", MODEL)
+    admin_b = await login(client, tenant_b)
+    job_a = (await (await run(client, member_a, engine="churn", input={})).json())["job_id"]
+
+    # B asks for A's job by its real id, for a guessed id of A's format, and for garbage: one answer.
+    answers = []
+    for job_id in (job_a, jobs.new_job_id(), job_a.lower(), "x" * 300, "..%2F..%2Fstream", job_a + "0"):
+        resp = await client.get(f"/jobs/{job_id}", headers=bearer(admin_b))
+        assert resp.status == 404 and resp.content_type == PROBLEM
+        body = await resp.json()
+        answers.append((body["type"], body["title"], body["detail"]))
+    assert len(set(answers)) == 1
+    assert (await client.get(f"/jobs/{job_a}", headers=bearer(member_a))).status == 200
+
+    # A's token enqueues into A's queue only, whatever the body says; B's queue keys never appear.
+    resp = await run(client, member_a, engine="churn", input={"tenant": tenant_b.name, "pool": pool})
+    assert resp.status == 202
+    assert await redis_client.xlen(keys.QueueKeys(tenant_a.name, pool).stream) == 2
+    pool_keys = {k.decode() async for k in redis_client.scan_iter(match=f"*.{pool}}}*")}
+    prefix = keys.QueueKeys(tenant_a.name, pool).prefix
+    assert pool_keys and all(k.startswith(prefix) for k in pool_keys), pool_keys
+    # B's engine "churn" is not reachable through A's token either: A's run used A's registry row.
+    state = await (await client.get(f"/jobs/{job_a}", headers=bearer(member_a))).json()
+    assert state["engine"] == "churn" and state["status"] == "queued"

@@ -1,0 +1,179 @@
+"""`make up` runs the whole product locally: the real CLI (`neuroedge dev up --crds --sample`, what the
+Makefile runs) on a throw-away state directory starts the stack, the operator, the samples, the runtime API
+and the sample pool's worker. The sample tenant's admin (credentials from its Secret) logs in to the local
+API and runs the sample Engine as a job that the local worker completes; a second `up` changes nothing, a
+killed worker and API are restarted by the next `up` (the API on its port), and `down` leaves nothing
+running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from neuroedge_operator.dev import controlplane, procs
+from neuroedge_operator.dev import stack as dev_stack
+from neuroedge_runtime.queue import keys
+
+REPO = Path(__file__).resolve().parents[2]
+NEUROEDGE = [sys.executable, "-m", "neuroedge_operator.cli"]
+SAMPLE = REPO / "crds" / "examples" / "tenant.yaml"
+WORKER = "runtime-worker-acme-general"
+ENGINE_CONFIG = {
+    "documents": [{"id": "hours", "text": "Support is open from nine to five. Weekends are closed."}],
+    "answer_template": "{answer} (source: {source})",
+}
+
+
+def cli(state: Path, *args: str) -> str:
+    proc = subprocess.run(
+        [*NEUROEDGE, "dev", *args, "--state-dir", str(state)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, f"neuroedge dev {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def up(state: Path) -> str:
+    return cli(state, "up", "--crds", str(REPO / "crds"), "--sample", str(SAMPLE))
+
+
+@pytest.fixture
+def state() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="neuroedge-make-up-"))
+    yield path
+    dev_stack.down(path)  # a safety net; the test checks `down` itself
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def secret(kubeconfig: str) -> dict[str, str]:
+    raw = controlplane.kubectl(
+        Path(kubeconfig), "get", "secret", "neuroedge-tenant-credentials", "-n", "acme", "-o", "json"
+    )
+    return {k: base64.b64decode(v).decode() for k, v in json.loads(raw)["data"].items()}
+
+
+async def register_sample_engine(database_url: str) -> None:
+    """The Engine reconciler writes this row; where it does not yet, write it as it would (idempotent)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO neuroedge.engines (tenant_id, name, kind, config) "
+            "VALUES ('acme', 'support-assistant', 'conversation', $1::jsonb) ON CONFLICT DO NOTHING",
+            json.dumps(ENGINE_CONFIG),
+        )
+    finally:
+        await conn.close()
+
+
+async def runtime_logins(database_url: str) -> set[str]:
+    """The PostgreSQL roles the runtime API is connected as."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = 'neuroedge-runtime'"
+        )
+    finally:
+        await conn.close()
+    return {row["usename"] for row in rows}
+
+
+async def run_sample_job(runtime_url: str, credentials: dict[str, str]) -> dict[str, Any]:
+    """Log in as the sample tenant's admin, run the sample engine as a job, wait for it to be final."""
+    async with aiohttp.ClientSession(runtime_url) as http:
+        login = {
+            "tenant": "acme",
+            "email": credentials["ADMIN_EMAIL"],
+            "password": credentials["ADMIN_PASSWORD"],
+        }
+        resp = await http.post("/auth/login", json=login)
+        assert resp.status == 200, await resp.text()
+        auth = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        body = {"engine": "support-assistant", "input": {"message": "When is support open?"}}
+        resp = await http.post("/engine/run", json=body, headers=auth)
+        assert resp.status == 202, await resp.text()
+        location = resp.headers["Location"]
+        for _ in range(1200):
+            job = dict(await (await http.get(location, headers=auth)).json())
+            if job["status"] in {"succeeded", "failed", "dead"}:
+                return job
+            await asyncio.sleep(0.05)
+    pytest.fail(f"the job was not run by the local worker: {job}")
+
+
+async def worker_of(redis_url: str, job_id: str) -> str:
+    """The consumer that ran the job, read with the tenant's own Redis ACL user."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        value = await client.hget(keys.QueueKeys("acme", "general").job(job_id), "worker")
+    finally:
+        await client.aclose()
+    return value.decode() if value else ""
+
+
+async def test_make_up_runs_the_product_and_down_stops_it(state: Path) -> None:
+    out = up(state)
+    assert "RUNTIME_URL=http://127.0.0.1:" in out, out
+    running = dev_stack.load(state)
+    assert running is not None and running.runtime_url
+    assert {"operator", "runtime-api", WORKER} <= set(running.processes)
+    env = cli(state, "env")
+    assert f"export RUNTIME_URL='{running.runtime_url}'" in env
+
+    credentials = secret(running.kubeconfig)
+    for key in ("TENANT", "REDIS_URL", "ADMIN_PASSWORD", "JWT_SIGNING_KEYS"):
+        path = state / "credentials" / "acme" / key
+        assert path.read_text() == credentials[key] and (path.stat().st_mode & 0o077) == 0
+    await register_sample_engine(running.database_url)
+    job = await run_sample_job(running.runtime_url, credentials)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["reply"] == "Support is open from nine to five. (source: hours)"
+    assert await worker_of(credentials["REDIS_URL"], job["id"]) == "dev-acme-general"
+    assert await runtime_logins(running.database_url) == {"neuroedge_runtime_dev"}
+
+    pids = {name: p.pid for name, p in running.processes.items()}
+    assert "started: nothing, all was running" in up(state)
+    again = dev_stack.load(state)
+    assert again is not None and {n: p.pid for n, p in again.processes.items()} == pids
+    assert again.runtime_url == running.runtime_url
+
+    for name in (WORKER, "runtime-api"):
+        os.kill(pids[name], signal.SIGKILL)
+        for _ in range(100):
+            if not procs.is_alive(pids[name]):
+                break
+            await asyncio.sleep(0.05)
+    assert f"started: runtime-api, {WORKER}" in up(state)
+    restarted = dev_stack.load(state)
+    assert restarted is not None and restarted.runtime_url == running.runtime_url  # same port again
+    assert all(procs.is_alive(restarted.processes[n].pid) for n in (WORKER, "runtime-api"))
+    assert {n: p.pid for n, p in restarted.processes.items() if n not in (WORKER, "runtime-api")} == {
+        n: pid for n, pid in pids.items() if n not in (WORKER, "runtime-api")
+    }
+    second = await run_sample_job(running.runtime_url, credentials)
+    assert second["status"] == "succeeded", second
+
+    cli(state, "down")
+    everything = {**pids, **{n: restarted.processes[n].pid for n in (WORKER, "runtime-api")}}
+    assert [name for name, pid in everything.items() if procs.is_alive(pid)] == []
+    assert procs.pids_mentioning(str(state)) == []
+    assert dev_stack.load(state) is None
