@@ -393,6 +393,30 @@ async def test_keda_scaled_object_only_when_keda_is_installed(
         kubectl(kubeconfig, "delete", "-f", "-", "--ignore-not-found", input_text=KEDA_CRDS)
 
 
+async def test_exhausted_quota_shows_as_degraded_quota_exceeded(
+    operator: operator_process.OperatorProcess, kubeconfig: Path
+) -> None:
+    tenant = unique("wlquota")
+    apply_tenant(kubeconfig, tenant, {"quota": {"pods": 2}})
+    wait_ready(kubeconfig, tenant)
+    ns, engine = tenant, unique("big")
+    apply(kubeconfig, "Engine", ns, engine, {"type": "agent", "replicas": 4})
+    await eventually(
+        lambda: cond(kubeconfig, f"engine/{engine}", ns, "Degraded").get("reason") == "QuotaExceeded",
+        timeout=60,
+        what="QuotaExceeded",
+    )
+    degraded = cond(kubeconfig, f"engine/{engine}", ns, "Degraded")
+    assert degraded["status"] == "True" and "exceeded quota" in degraded["message"]
+    ready = cond(kubeconfig, f"engine/{engine}", ns)
+    assert (ready["status"], ready["reason"]) == ("False", "QuotaExceeded")
+    assert cond(kubeconfig, f"engine/{engine}", ns, "Progressing")["status"] == "True"
+    patch(kubeconfig, f"engine/{engine}", ns, {"replicas": 2})  # within the quota: recovers
+    wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+    assert cond(kubeconfig, f"engine/{engine}", ns, "Degraded")["status"] == "False"
+    kubectl(kubeconfig, "delete", "tenant", tenant, "--wait=false")
+
+
 async def test_deleting_engine_pool_and_tenant_removes_their_children(
     operator: operator_process.OperatorProcess, kubeconfig: Path, admin_db: asyncpg.Connection
 ) -> None:
