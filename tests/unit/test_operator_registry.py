@@ -69,3 +69,10 @@ def test_kopf_settings_time_out_watches_and_post_no_automatic_events() -> None:
     )
     assert config.posting.enabled is False
     assert config.persistence.finalizer == "neuroedge.io/finalizer"
+
+
+def test_generated_deployments_are_watched_for_prompt_status() -> None:
+    registry = run.build_registry(SETTINGS)
+    resource = kopf.Resource("apps", "v1", "deployments")
+    watching = [h for h in registry._watching.get_all_handlers() if h.selector and h.selector.check(resource)]
+    assert len(watching) == 1 and watching[0].labels == {"app.kubernetes.io/name": "neuroedge-runtime"}

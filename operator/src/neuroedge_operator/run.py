@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from neuroedge_operator.handlers import children as children_handlers
 from neuroedge_operator.handlers import context
 from neuroedge_operator.handlers import engine as engine_handlers
 from neuroedge_operator.handlers import tenant as tenant_handlers
@@ -51,6 +52,7 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     vectorindex_handlers.register(registry, settings)
     engine_handlers.register(registry, settings)
     workerpool_handlers.register(registry, settings)
+    children_handlers.register(registry, settings)
     return registry
 
 

@@ -47,11 +47,18 @@ async def apply(
         if found is not None and _controlled_by(found, owner):
             live.append({**found, "apiVersion": api_version, "kind": kind})
     plan = kube_plan.diff(desired, live)
+    ours = {kube_plan.key(obj) for obj in live if _owned_by(obj, owner)}
+    deletions = [k for k in plan.delete if k in ours]  # never delete what we did not create
     for obj in plan.apply:
         await ctx.kube.apply(obj)
-    for api_version, kind, namespace, name in plan.delete:
+    for api_version, kind, namespace, name in deletions:
         await ctx.kube.delete(api_version, kind, name, namespace)
-    return len(plan.apply) + len(plan.delete)
+    return len(plan.apply) + len(deletions)
+
+
+def _owned_by(obj: Mapping[str, Any], owner: workload.Identity) -> bool:
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    return any(ref.get("uid") == owner.uid for ref in refs)
 
 
 def _controlled_by(obj: Mapping[str, Any], owner: workload.Identity) -> bool:
