@@ -145,3 +145,12 @@ def test_jwt_keys_sign_and_verify() -> None:
     public = jwt.PyJWK(key["public_jwk"])
     assert jwt.decode(token, public.key, algorithms=["EdDSA"])["sub"] == "u"
     assert jwt.get_unverified_header(token)["kid"] == key["kid"]
+
+
+def test_children_of_engines_and_pools_are_not_the_tenants() -> None:
+    """A WorkerPool's KEDA Secret carries the tenant's labels; the Tenant's diff must never delete it."""
+    pool_secret = {"metadata": {"ownerReferences": [{"kind": "WorkerPool", "controller": True, "uid": "p"}]}}
+    tenant_secret = {"metadata": {"ownerReferences": [{"kind": "Tenant", "controller": True, "uid": "t"}]}}
+    assert kube_plan.controlled_by_other_kind(pool_secret, "Tenant")
+    assert not kube_plan.controlled_by_other_kind(tenant_secret, "Tenant")
+    assert not kube_plan.controlled_by_other_kind({"metadata": {"name": "unowned"}}, "Tenant")

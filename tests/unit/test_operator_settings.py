@@ -28,3 +28,14 @@ def test_overrides_and_errors() -> None:
         settings.from_env({**ENV, "NEUROEDGE_METRICS_PORT": "x"})
     with pytest.raises(settings.SettingsError, match="must be set"):
         settings.from_env({})
+
+
+def test_workload_timer_intervals() -> None:
+    loaded = settings.from_env(ENV)
+    assert (loaded.autoscale_interval, loaded.schedule_interval, loaded.keda_check_interval) == (15, 10, 60)
+    loaded = settings.from_env(
+        {**ENV, "NEUROEDGE_AUTOSCALE_INTERVAL": "1", "NEUROEDGE_SCHEDULE_INTERVAL": "0.5"}
+    )
+    assert (loaded.autoscale_interval, loaded.schedule_interval) == (1, 0.5)
+    with pytest.raises(settings.SettingsError, match="NEUROEDGE_SCHEDULE_INTERVAL"):
+        settings.from_env({**ENV, "NEUROEDGE_SCHEDULE_INTERVAL": "-1"})

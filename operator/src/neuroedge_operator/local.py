@@ -13,8 +13,9 @@ from pathlib import Path
 
 from neuroedge_operator.dev import controlplane, procs, stack
 
-# Samples applied, in order, after the Tenant sample is Ready, from the Tenant sample's directory.
-TENANT_SAMPLES = ("vectorindex.yaml",)
+# Samples applied, in order, after the Tenant sample is Ready, from the Tenant sample's directory (the pool
+# before the Engine that refers to it).
+TENANT_SAMPLES = ("vectorindex.yaml", "workerpool.yaml", "engine.yaml")
 
 
 def start_operator(state_dir: Path, resync_interval: float = 30.0) -> stack.Process:

@@ -8,9 +8,12 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from neuroedge_operator.handlers import children as children_handlers
 from neuroedge_operator.handlers import context
+from neuroedge_operator.handlers import engine as engine_handlers
 from neuroedge_operator.handlers import tenant as tenant_handlers
 from neuroedge_operator.handlers import vectorindex as vectorindex_handlers
+from neuroedge_operator.handlers import workerpool as workerpool_handlers
 from neuroedge_operator.settings import OperatorSettings
 
 
@@ -47,6 +50,9 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     kopf.on.cleanup(registry=registry)(cleanup)
     tenant_handlers.register(registry, settings)
     vectorindex_handlers.register(registry, settings)
+    engine_handlers.register(registry, settings)
+    workerpool_handlers.register(registry, settings)
+    children_handlers.register(registry, settings)
     return registry
 
 

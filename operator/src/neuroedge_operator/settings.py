@@ -45,6 +45,13 @@ class OperatorSettings:
     """NEUROEDGE_LOG_LEVEL."""
     resync_interval: float = 60.0
     """NEUROEDGE_RESYNC_INTERVAL: seconds between drift-repair passes over each object."""
+    autoscale_interval: float = 15.0
+    """NEUROEDGE_AUTOSCALE_INTERVAL: seconds between reads of each autoscaled WorkerPool's backlog."""
+    schedule_interval: float = 10.0
+    """NEUROEDGE_SCHEDULE_INTERVAL: seconds between checks of each Engine's cron schedules (a due time is
+    enqueued at most this late)."""
+    keda_check_interval: float = 60.0
+    """NEUROEDGE_KEDA_CHECK_INTERVAL: seconds a "is KEDA installed?" answer is cached."""
     watch_server_timeout: int = 300
     """NEUROEDGE_WATCH_TIMEOUT: server-side watch timeout, so that a watch never goes silent forever."""
     platform_namespace_label: str = "neuroedge.io/platform"
@@ -94,6 +101,9 @@ def from_env(env: Mapping[str, str]) -> OperatorSettings:
         health_port=int(_number(env, "NEUROEDGE_HEALTH_PORT", 8080)),
         log_level=(env.get("NEUROEDGE_LOG_LEVEL") or "INFO").upper(),
         resync_interval=_number(env, "NEUROEDGE_RESYNC_INTERVAL", 60.0) or 60.0,
+        autoscale_interval=_number(env, "NEUROEDGE_AUTOSCALE_INTERVAL", 15.0) or 15.0,
+        schedule_interval=_number(env, "NEUROEDGE_SCHEDULE_INTERVAL", 10.0) or 10.0,
+        keda_check_interval=_number(env, "NEUROEDGE_KEDA_CHECK_INTERVAL", 60.0),
         watch_server_timeout=int(_number(env, "NEUROEDGE_WATCH_TIMEOUT", 300)) or 300,
         admin_email_domain=env.get("NEUROEDGE_ADMIN_EMAIL_DOMAIN") or "neuroedge.local",
     )

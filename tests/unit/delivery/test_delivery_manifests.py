@@ -29,6 +29,7 @@ EXPECTED_RBAC = {
         ("neuroedge.io", f"{r}/status"): {"get", "patch"}
         for r in ("tenants", "engines", "workerpools", "vectorindexes")
     },
+    ("neuroedge.io", "workerpools/scale"): {"get", "patch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
     ("", "events"): {"create"},
     ("", "pods"): {"get", "list", "watch"},

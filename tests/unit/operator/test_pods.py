@@ -136,8 +136,12 @@ def test_generated_pod_is_hardened_beyond_the_profile(label: str, pod: dict[str,
     assert {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in pod["volumes"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == "neuroedge-runtime"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    # the API serves /health and /ready; a worker serves only Prometheus metrics on its port
+    paths = ("/metrics", "/metrics") if label.startswith("pool/") else ("/health", "/ready")
+    assert (
+        container["livenessProbe"]["httpGet"]["path"],
+        container["readinessProbe"]["httpGet"]["path"],
+    ) == paths
     port_names = {p["name"] for p in container["ports"]}
     assert container["livenessProbe"]["httpGet"]["port"] in port_names
     mounted = {m["name"] for m in container["volumeMounts"]}

@@ -1,8 +1,9 @@
-"""Schedules plan each due time once: deterministic keys and job ids, catch-up runs once, creation time counts
+"""Schedules plan each due time once: deterministic idempotency keys, catch-up runs once, creation time counts
 for schedules never run, suspended Engines plan nothing."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import workload_samples as samples
 from neuroedge_operator.plan import schedules
 from neuroedge_operator.resources import engine as engine_model
 
-ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # the queue's job id format
+_IDS = itertools.count()
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # the operator started before the Engine was created
 NIGHTLY: list[dict[str, Any]] = [{"name": "nightly", "cron": "0 2 * * *", "input": {"task": "summarize"}}]
 
@@ -34,9 +35,16 @@ def engine_with(
     return engine_model.parse(body)
 
 
-def with_status(engine: engine_model.Engine, plan: schedules.SchedulePlan) -> engine_model.Engine:
-    """The Engine after the handler wrote the plan's lastSchedules to status."""
-    status = engine.status.model_copy(update={"last_schedules": plan.last_schedules})
+def enqueued(plan: schedules.SchedulePlan) -> list[tuple[schedules.ScheduledJob, str]]:
+    """Every planned job with the id a queue would return for it."""
+    return [(job, f"JOB{next(_IDS)}") for job in plan.jobs]
+
+
+def with_status(
+    engine: engine_model.Engine, jobs: list[tuple[schedules.ScheduledJob, str]]
+) -> engine_model.Engine:
+    """The Engine after the handler enqueued `jobs` and wrote the recorded lastSchedules to status."""
+    status = engine.status.model_copy(update={"last_schedules": schedules.recorded(engine, jobs)})
     return engine_model.Engine(meta=engine.meta, spec=engine.spec, status=status)
 
 
@@ -73,21 +81,23 @@ def test_missed_due_times_run_once_for_the_latest() -> None:
 
 
 def test_a_restart_replans_the_same_job() -> None:
-    """Enqueued but status not written (crash): the same due time gives the same key and id, which the queue
+    """Enqueued but status not written (crash): the same due time gives the same key, which the queue
     deduplicates."""
     engine = engine_with(NIGHTLY, {"nightly": "2026-11-20T02:00:00Z"})
     first = schedules.plan(engine, t("2026-11-21T02:00:05"), START).jobs
     again = schedules.plan(engine, t("2026-11-21T02:07:00"), t("2026-11-21T02:06:00")).jobs
-    assert [(j.idempotency_key, j.job_id) for j in first] == [(j.idempotency_key, j.job_id) for j in again]
+    assert [j.idempotency_key for j in first] == [j.idempotency_key for j in again]
 
 
 def test_plan_then_status_then_plan_is_quiet() -> None:
     engine = engine_with(NIGHTLY)
     now = t("2026-11-21T02:00:00")
     plan = schedules.plan(engine, now, START)
-    (entry,) = plan.last_schedules
-    assert (entry.name, entry.last_enqueued_time, entry.last_job_id) == ("nightly", now, plan.jobs[0].job_id)
-    assert schedules.plan(with_status(engine, plan), now + timedelta(minutes=5), START).jobs == ()
+    jobs = enqueued(plan)
+    after = with_status(engine, jobs)
+    (entry,) = after.status.last_schedules
+    assert (entry.name, entry.last_enqueued_time, entry.last_job_id) == ("nightly", now, jobs[0][1])
+    assert schedules.plan(after, now + timedelta(minutes=5), START).jobs == ()
 
 
 def test_only_due_schedules_fire_and_others_keep_their_status() -> None:
@@ -95,7 +105,7 @@ def test_only_due_schedules_fire_and_others_keep_their_status() -> None:
     engine = engine_with(specs, {"nightly": "2026-11-21T02:00:00Z", "hourly": "2026-11-21T02:00:00Z"})
     plan = schedules.plan(engine, t("2026-11-21T03:00:00"), START)
     assert [j.schedule for j in plan.jobs] == ["hourly"]
-    entries = {e.name: e for e in plan.last_schedules}
+    entries = {e.name: e for e in schedules.recorded(engine, enqueued(plan))}
     assert entries["nightly"].last_job_id == "OLD"
     assert entries["hourly"].last_enqueued_time == t("2026-11-21T03:00:00")
     assert plan.next_due == t("2026-11-21T04:00:00")
@@ -104,14 +114,14 @@ def test_only_due_schedules_fire_and_others_keep_their_status() -> None:
 def test_removed_schedules_leave_status() -> None:
     engine = engine_with(NIGHTLY, {"nightly": "2026-11-21T02:00:00Z", "gone": "2026-11-21T02:00:00Z"})
     plan = schedules.plan(engine, t("2026-11-21T02:10:00"), START)
-    assert [e.name for e in plan.last_schedules] == ["nightly"]
+    assert [e.name for e in schedules.recorded(engine, enqueued(plan))] == ["nightly"]
 
 
 def test_suspended_engine_plans_nothing_and_keeps_status() -> None:
     engine = engine_with(NIGHTLY, {"nightly": "2026-11-18T02:00:00Z"}, suspend=True)
     plan = schedules.plan(engine, t("2026-11-21T05:00:00"), START)
     assert (plan.jobs, plan.next_due) == ((), None)
-    assert [e.last_job_id for e in plan.last_schedules] == ["OLD"]
+    assert [e.last_job_id for e in schedules.recorded(engine, [])] == ["OLD"]
 
 
 def test_resumed_engine_catches_up_once() -> None:
@@ -122,25 +132,7 @@ def test_resumed_engine_catches_up_once() -> None:
 
 def test_engine_without_schedules_plans_nothing() -> None:
     plan = schedules.plan(engine_with([]), t("2026-11-21T05:00:00"), START)
-    assert (plan.jobs, plan.last_schedules, plan.next_due) == ((), (), None)
-
-
-def test_job_id_is_a_deterministic_ulid_of_the_due_time() -> None:
-    due = t("2026-11-21T02:00:00")
-    key = schedules.idempotency_key("acme", "e", "s", due)
-    job_id = schedules.job_id(key, due)
-    assert ULID.match(job_id)
-    assert job_id == schedules.job_id(key, due)
-    assert job_id != schedules.job_id(schedules.idempotency_key("acme", "e", "other", due), due)
-    millis = int.from_bytes(_crockford_decode(job_id).to_bytes(16, "big")[:6], "big")
-    assert millis == int(due.timestamp() * 1000)
-
-
-def _crockford_decode(text: str) -> int:
-    value = 0
-    for char in text:
-        value = value * 32 + "0123456789ABCDEFGHJKMNPQRSTVWXYZ".index(char)
-    return value
+    assert (plan.jobs, plan.next_due) == ((), None)
 
 
 def test_long_names_give_a_short_deterministic_key() -> None:
@@ -179,16 +171,16 @@ def test_latest_due(cron: str, now: str, latest: str) -> None:
 def test_simulated_day_with_crashes_enqueues_each_due_time_exactly_once() -> None:
     """A timer every 45 s through a weekday; every third pass crashes after enqueueing, before writing
     status. The queue keeps the first job per idempotency key: each due time ends up enqueued exactly once."""
+    ids = itertools.count()
     engine = engine_with([{"name": "kb", "cron": "*/30 8-18 * * MON-FRI"}], {"kb": "2026-11-20T18:30:00Z"})
     queue: dict[str, str] = {}
     now, passes = t("2026-11-23T07:00:00"), 0  # a Monday
     while now < t("2026-11-23T19:30:00"):
         plan = schedules.plan(engine, now, START)
-        for job in plan.jobs:
-            queue.setdefault(job.idempotency_key, job.job_id)
+        jobs = [(job, queue.setdefault(job.idempotency_key, f"J{next(ids)}")) for job in plan.jobs]
         passes += 1
         if passes % 3:
-            engine = with_status(engine, plan)
+            engine = with_status(engine, jobs)
         now += timedelta(seconds=45)
     expected = [f"2026-11-23T{h:02d}:{m:02d}:00Z" for h in range(8, 19) for m in (0, 30)]
     assert sorted(key.rsplit("/", 1)[1] for key in queue) == expected
@@ -200,10 +192,8 @@ def test_a_job_that_failed_to_enqueue_is_not_recorded() -> None:
     engine = engine_with(specs, {"nightly": "2026-11-20T02:00:00Z", "hourly": "2026-11-21T01:00:00Z"})
     plan = schedules.plan(engine, t("2026-11-21T02:00:00"), START)
     assert [j.schedule for j in plan.jobs] == ["nightly", "hourly"]
-    nightly_only = schedules.recorded(engine, [plan.jobs[0]])
-    entries = {e.name: e.last_enqueued_time for e in nightly_only}
+    nightly_only = [(plan.jobs[0], "J1")]
+    entries = {e.name: e.last_enqueued_time for e in schedules.recorded(engine, nightly_only)}
     assert entries == {"nightly": t("2026-11-21T02:00:00"), "hourly": t("2026-11-21T01:00:00")}
-    again = schedules.plan(
-        with_status(engine, schedules.SchedulePlan((), nightly_only, None)), t("2026-11-21T02:01:00"), START
-    )
+    again = schedules.plan(with_status(engine, nightly_only), t("2026-11-21T02:01:00"), START)
     assert [(j.schedule, j.idempotency_key) for j in again.jobs] == [("hourly", plan.jobs[1].idempotency_key)]

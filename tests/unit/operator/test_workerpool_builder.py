@@ -9,6 +9,7 @@ import pytest
 import workload_samples as samples
 
 from neuroedge_operator.builders import workerpool as pool_builder
+from neuroedge_runtime.queue import settings as worker_settings
 
 
 def _inputs(replicas: int = 2) -> pool_builder.PoolInputs:
@@ -41,12 +42,44 @@ def test_deployment_runs_workers_configured_from_the_spec() -> None:
     assert env["NEUROEDGE_CONCURRENCY"] == "8"
     assert env["NEUROEDGE_MAX_DELIVERIES"] == "5"
     assert env["NEUROEDGE_CLAIM_IDLE_SECONDS"] == "30"
-    assert env["NEUROEDGE_RETRY_INITIAL_SECONDS"] == env["NEUROEDGE_RETRY_BASE_SECONDS"] == "2"
-    assert env["NEUROEDGE_RETRY_MAX_SECONDS"] == env["NEUROEDGE_RETRY_CAP_SECONDS"] == "300"
+    assert env["NEUROEDGE_RETRY_BASE_SECONDS"] == "2"  # the worker's names (runtime queue settings)
+    assert env["NEUROEDGE_RETRY_CAP_SECONDS"] == "300"
+    assert "NEUROEDGE_RETRY_INITIAL_SECONDS" not in env and "NEUROEDGE_RETRY_MAX_SECONDS" not in env
     assert "envFrom" not in container  # only the keys a worker needs, not the admin password
     assert deployment["spec"]["selector"] == {
         "matchLabels": {"app.kubernetes.io/component": "worker", "neuroedge.io/workerpool": "general"}
     }
+
+
+@pytest.mark.parametrize(("claim_idle", "timeout"), [(30, "25"), (6, "3"), (1, "0.5"), (600, "595")])
+def test_job_timeout_stays_below_the_claim_idle_time(claim_idle: int, timeout: str) -> None:
+    """A job still running when its entry has been idle claimIdleSeconds would be claimed and run twice."""
+    pool = samples.pool(queue={"claimIdleSeconds": claim_idle})
+    env = _env(_container(pool_builder.deployment(pool, _inputs())))
+    assert env["NEUROEDGE_JOB_TIMEOUT_SECONDS"] == timeout
+    assert float(env["NEUROEDGE_JOB_TIMEOUT_SECONDS"]) < float(env["NEUROEDGE_CLAIM_IDLE_SECONDS"])
+
+
+def test_worker_settings_accept_the_environment_we_build() -> None:
+    """The runtime's own settings loader reads every value the builder sets, with the values we mean."""
+    pool = samples.pool(
+        queue={"claimIdleSeconds": 12, "retryBackoff": {"initialSeconds": 3, "maxSeconds": 9}}
+    )
+    env = {
+        k: v
+        for k, v in _env(_container(pool_builder.deployment(pool, _inputs()))).items()
+        if isinstance(v, str)
+    }
+    settings = worker_settings.from_env({**env, "REDIS_URL": "redis://x", "NEUROEDGE_TENANT": "acme"})
+    assert (settings.claim_idle, settings.job_timeout) == (12.0, 7.0)
+    assert (settings.retry_base, settings.retry_cap, settings.grace) == (3.0, 9.0, 7.0)
+    assert (settings.concurrency, settings.metrics_port) == (8, 9090)
+
+
+def test_worker_probes_use_the_metrics_path_it_serves() -> None:
+    container = _container(pool_builder.deployment(samples.pool(), _inputs()))
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
 
 
 def test_termination_grace_covers_the_job_drain() -> None:

@@ -109,13 +109,22 @@ def http_probe(path: str, port: str, period: int, failures: int) -> dict[str, An
     }
 
 
-def probes(port: str) -> dict[str, Any]:
-    """Liveness on /health (restart a wedged process), readiness on /ready (dependencies reachable), and a
-    startup probe so a slow start is not killed by liveness."""
+@dataclass(frozen=True)
+class ProbePaths:
+    """HTTP paths of the probes: the API serves /health and /ready; a worker serves only /metrics."""
+
+    liveness: str = "/health"
+    readiness: str = "/ready"
+
+
+def probes(port: str, paths: ProbePaths | None = None) -> dict[str, Any]:
+    """Liveness (restart a wedged process), readiness (may take traffic), and a startup probe on the liveness
+    path so a slow start is not killed by liveness."""
+    paths = paths or ProbePaths()
     return {
-        "livenessProbe": http_probe("/health", port, period=10, failures=3),
-        "readinessProbe": http_probe("/ready", port, period=5, failures=2),
-        "startupProbe": http_probe("/health", port, period=2, failures=30),
+        "livenessProbe": http_probe(paths.liveness, port, period=10, failures=3),
+        "readinessProbe": http_probe(paths.readiness, port, period=5, failures=2),
+        "startupProbe": http_probe(paths.liveness, port, period=2, failures=30),
     }
 
 
@@ -146,6 +155,7 @@ class ContainerSpec:
     mounts: Sequence[Mapping[str, Any]] = ()
     volumes: Sequence[Mapping[str, Any]] = ()
     annotations: Mapping[str, str] = field(default_factory=dict)
+    probe_paths: ProbePaths | None = None
 
 
 def container(spec: ContainerSpec) -> dict[str, Any]:
@@ -160,7 +170,7 @@ def container(spec: ContainerSpec) -> dict[str, Any]:
         "resources": dict(spec.resources),
         "securityContext": container_security_context(),
         "volumeMounts": [{"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH}, *map(dict, spec.mounts)],
-        **probes(spec.probe_port),
+        **probes(spec.probe_port, spec.probe_paths),
     }
     if spec.env_from:
         body["envFrom"] = [dict(e) for e in spec.env_from]

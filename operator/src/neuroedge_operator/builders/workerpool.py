@@ -13,6 +13,7 @@ Replicas rule (one writer per field, so nothing fights):
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,11 +26,14 @@ COMPONENT = "worker"
 METRICS_PORT = 9090
 METRICS_PORT_NAME = "metrics"
 CONSUMER_GROUP = "pool"
-DRAIN_SECONDS = 30
-"""How long a stopping worker lets in-flight jobs finish (NEUROEDGE_GRACE_SECONDS): the runtime's default job
-timeout, so a job that may still succeed is not cut short."""
 GRACE_MARGIN_SECONDS = 15
 """terminationGracePeriodSeconds = drain + margin: time to settle the last jobs and close connections."""
+MAX_DRAIN_SECONDS = 300
+"""Drain at most this long on SIGTERM; a longer job is cut and claimed again by another worker."""
+JOB_TIMEOUT_MARGIN_SECONDS = 5.0
+PROBE_PATHS = pods.ProbePaths(liveness="/metrics", readiness="/metrics")
+"""The worker serves only Prometheus metrics on its port: the probes prove the process is up and serving,
+nothing more (readiness does not claim Redis is reachable; a worker that cannot reach Redis retries)."""
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 KEDA_SECRET_KEYS = ("address", "username", "password")
 
@@ -85,8 +89,22 @@ def deployment_replicas(pool: pool_model.WorkerPool, decided: int | None = None)
     return max(spec.min_replicas, min(spec.max_replicas, wanted))
 
 
+def job_timeout(pool: pool_model.WorkerPool) -> float:
+    """NEUROEDGE_JOB_TIMEOUT_SECONDS, always below claimIdleSeconds: a job still running when its entry has
+    been idle for claimIdleSeconds would be claimed and run a second time by another worker. The rule:
+    claimIdleSeconds - 5 s, but never less than half of it (claimIdleSeconds 30 -> 25 s, 6 -> 3 s)."""
+    claim = float(pool.spec.queue.claim_idle_seconds)
+    return max(claim - JOB_TIMEOUT_MARGIN_SECONDS, claim / 2)
+
+
+def drain_seconds(pool: pool_model.WorkerPool) -> int:
+    """NEUROEDGE_GRACE_SECONDS: a stopping worker lets a job started just before SIGTERM run to its timeout,
+    up to MAX_DRAIN_SECONDS."""
+    return min(MAX_DRAIN_SECONDS, math.ceil(job_timeout(pool)))
+
+
 def deployment(pool: pool_model.WorkerPool, inputs: PoolInputs) -> dict[str, Any]:
-    grace = DRAIN_SECONDS + GRACE_MARGIN_SECONDS
+    grace = drain_seconds(pool) + GRACE_MARGIN_SECONDS
     template = pods.pod_template(container_spec(pool, inputs), labels(pool, inputs.tenant), grace, {})
     meta = pods.metadata(name(pool), pool.namespace, labels(pool, inputs.tenant), pool.meta)
     return pods.deployment(meta, selector(pool), inputs.replicas, template)
@@ -99,6 +117,7 @@ def container_spec(pool: pool_model.WorkerPool, inputs: PoolInputs) -> pods.Cont
         env=_env(pool),
         ports=[{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}],
         probe_port=METRICS_PORT_NAME,
+        probe_paths=PROBE_PATHS,
         resources=pods.resources(pool.spec.resources, inputs.resource_defaults),
         annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)},
     )
@@ -112,13 +131,10 @@ def _env(pool: pool_model.WorkerPool) -> list[dict[str, Any]]:
         "NEUROEDGE_CONCURRENCY": str(spec.concurrency),
         "NEUROEDGE_MAX_DELIVERIES": str(queue.max_deliveries),
         "NEUROEDGE_CLAIM_IDLE_SECONDS": str(queue.claim_idle_seconds),
-        "NEUROEDGE_RETRY_INITIAL_SECONDS": str(backoff.initial_seconds),
-        "NEUROEDGE_RETRY_MAX_SECONDS": str(backoff.max_seconds),
-        # The worker on branch `queue` reads these two names for the same values; both are set until one
-        # pair is chosen, so neither side silently falls back to its default.
+        "NEUROEDGE_JOB_TIMEOUT_SECONDS": f"{job_timeout(pool):g}",
         "NEUROEDGE_RETRY_BASE_SECONDS": str(backoff.initial_seconds),
         "NEUROEDGE_RETRY_CAP_SECONDS": str(backoff.max_seconds),
-        "NEUROEDGE_GRACE_SECONDS": str(DRAIN_SECONDS),
+        "NEUROEDGE_GRACE_SECONDS": str(drain_seconds(pool)),
         "NEUROEDGE_METRICS_PORT": str(METRICS_PORT),
     }
     return [

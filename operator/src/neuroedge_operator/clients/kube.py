@@ -6,6 +6,7 @@ server-side apply under one field manager, counted in the operator's metrics.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import ssl
 from collections.abc import Mapping
@@ -44,6 +45,21 @@ KINDS: Mapping[tuple[str, str], Kind] = {
     ),
     ("neuroedge.io/v1alpha1", "Tenant"): Kind("/apis/neuroedge.io/v1alpha1", "tenants", False),
     ("neuroedge.io/v1alpha1", "VectorIndex"): Kind("/apis/neuroedge.io/v1alpha1", "vectorindexes", True),
+    ("neuroedge.io/v1alpha1", "Engine"): Kind("/apis/neuroedge.io/v1alpha1", "engines", True),
+    ("neuroedge.io/v1alpha1", "WorkerPool"): Kind("/apis/neuroedge.io/v1alpha1", "workerpools", True),
+    ("v1", "ConfigMap"): Kind("/api/v1", "configmaps", True),
+    ("v1", "Service"): Kind("/api/v1", "services", True),
+    ("v1", "Pod"): Kind("/api/v1", "pods", True),
+    ("apps/v1", "Deployment"): Kind("/apis/apps/v1", "deployments", True),
+    ("apps/v1", "ReplicaSet"): Kind("/apis/apps/v1", "replicasets", True),
+    ("policy/v1", "PodDisruptionBudget"): Kind("/apis/policy/v1", "poddisruptionbudgets", True),
+    ("keda.sh/v1alpha1", "ScaledObject"): Kind("/apis/keda.sh/v1alpha1", "scaledobjects", True),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): Kind(
+        "/apis/keda.sh/v1alpha1", "triggerauthentications", True
+    ),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): Kind(
+        "/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False
+    ),
 }
 
 
@@ -142,6 +158,18 @@ class Kube:
             item.setdefault("kind", kind)
         return items
 
+    async def list_in(
+        self, api_version: str, kind: str, namespace: str, label_selector: str
+    ) -> builtins.list[dict[str, Any]]:
+        """Objects of a kind in one namespace matching the selector (items carry kind/apiVersion)."""
+        url = path(api_version, kind, namespace)
+        result = await self._request("GET", url, params={"labelSelector": label_selector})
+        items: builtins.list[dict[str, Any]] = result.get("items", [])
+        for item in items:
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
     async def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Server-side apply under the operator's field manager (forcing ownership of our fields)."""
         meta = obj["metadata"]
@@ -173,6 +201,15 @@ class Kube:
         url = path(api_version, kind, namespace, name) + "/status"
         await self._request("PATCH", url, {"status": status}, content_type="application/merge-patch+json")
         metrics.API_WRITES.labels("patch", f"{kind}/status").inc()
+
+    async def patch_scale(
+        self, api_version: str, kind: str, name: str, replicas: int, namespace: str
+    ) -> None:
+        """Set spec.replicas through the /scale subresource (what `kubectl scale`, HPA and KEDA write)."""
+        url = path(api_version, kind, namespace, name) + "/scale"
+        body = {"spec": {"replicas": replicas}}
+        await self._request("PATCH", url, body, content_type="application/merge-patch+json")
+        metrics.API_WRITES.labels("patch", f"{kind}/scale").inc()
 
     async def event(
         self, involved: Mapping[str, Any], kind: str, reason: str, message: str, now: str

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from neuroedge_operator import metrics
-from neuroedge_operator.clients import kube, postgres, vector_store
+from neuroedge_operator.clients import kube, postgres, queues, vector_store
 from neuroedge_operator.clients import redis as redis_client
 from neuroedge_operator.settings import OperatorSettings
 
@@ -26,12 +28,36 @@ class Context:
     vector_indexes: metrics.ConditionCensus = field(
         default_factory=lambda: metrics.ConditionCensus("VectorIndex")
     )
+    engines: metrics.ConditionCensus = field(default_factory=lambda: metrics.ConditionCensus("Engine"))
+    worker_pools: metrics.ConditionCensus = field(
+        default_factory=lambda: metrics.ConditionCensus("WorkerPool")
+    )
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When this operator process started: schedules due before it are catch-ups."""
+    queues: queues.Queues = field(init=False)
+    """The pools' queues over the admin Redis URL (connects lazily, on first use)."""
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _keda: tuple[float, bool] | None = None
+
+    def __post_init__(self) -> None:
+        self.queues = queues.Queues(self.settings.redis_url)
 
     def lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
+    async def keda_installed(self) -> bool:
+        """Whether KEDA's ScaledObject CRD is installed, asked of the API at most once per
+        `keda_check_interval` (every WorkerPool pass needs the answer)."""
+        now = time.monotonic()
+        if self._keda is None or now - self._keda[0] >= self.settings.keda_check_interval:
+            crd = await self.kube.get(
+                "apiextensions.k8s.io/v1", "CustomResourceDefinition", "scaledobjects.keda.sh"
+            )
+            self._keda = (now, crd is not None)
+        return self._keda[1]
+
     async def close(self) -> None:
+        await self.queues.close()
         await self.kube.close()
         await self.vectors.close()
         await self.db.close()

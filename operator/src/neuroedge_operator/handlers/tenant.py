@@ -112,11 +112,12 @@ def status_facts(tenant: tenant_model.Tenant, creds: secret_builder.Credentials)
 
 
 async def observe_children(ctx: Context, tenant: str) -> list[dict[str, Any]]:
-    """Every live object labelled as a child of `tenant`."""
+    """Every live object labelled as a child of `tenant`, except those another kind controls (an Engine's
+    or a WorkerPool's children carry the tenant's labels as well)."""
     found: list[dict[str, Any]] = []
     for api_version, kind in CHILD_KINDS:
         found.extend(await ctx.kube.list(api_version, kind, meta.selector(tenant)))
-    return found
+    return [obj for obj in found if not kube_plan.controlled_by_other_kind(obj, tenant_model.KIND)]
 
 
 async def namespace_conflicts(

@@ -73,3 +73,10 @@ def diff(desired: Sequence[dict[str, Any]], live: Iterable[Mapping[str, Any]]) -
 
 def _terminating(obj: Mapping[str, Any]) -> bool:
     return bool(obj.get("metadata", {}).get("deletionTimestamp"))
+
+
+def controlled_by_other_kind(obj: Mapping[str, Any], kind: str) -> bool:
+    """Whether another kind's object controls `obj`: an Engine's or WorkerPool's children carry the tenant's
+    labels too (a KEDA Secret, for instance), but they are not the Tenant's to diff, apply or delete."""
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    return any(ref.get("controller") and ref.get("kind") != kind for ref in refs)

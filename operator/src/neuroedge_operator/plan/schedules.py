@@ -2,9 +2,10 @@
 enqueued (status.lastSchedules), the Engine's creation time and `now`.
 
 Exactly once per due time, even across operator restarts: the handler enqueues the planned jobs, then
-writes the new lastEnqueuedTime values to status. A crash in between re-plans the same due time, which yields
-the same idempotency key (`sched:<namespace>/<engine>/<schedule>/<due time>`) and the same job id, and the
-queue refuses a second job with a key it has seen.
+writes the new lastEnqueuedTime values (and the job id the queue returned) to status. A crash in between
+re-plans the same due time, which yields the same idempotency key
+(`sched:<namespace>/<engine>/<schedule>/<due time>`), and the queue answers a key it has seen with the job it
+created the first time, never a second job.
 
 Catch-up policy, "run once on catch-up": when several due times passed unseen (the operator was down, or the
 Engine was suspended), one job is enqueued, for the latest of them; the earlier ones are skipped and counted
@@ -30,7 +31,6 @@ MAX_IDEMPOTENCY_KEY = 200
 MISSED_COUNT_LIMIT = 100
 """Counting skipped due times stops here: the count only informs people, and each step costs a croniter
 iteration (a per-minute cron missed for a year would be 525,600 of them)."""
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,6 @@ class ScheduledJob:
     pool: str
     due: datetime
     idempotency_key: str
-    job_id: str
     input: Mapping[str, Any]
     missed: int
     """Earlier due times skipped by the catch-up policy (at most MISSED_COUNT_LIMIT)."""
@@ -52,11 +51,10 @@ class ScheduledJob:
 
 @dataclass(frozen=True)
 class SchedulePlan:
-    """The jobs to enqueue now, status.lastSchedules if all of them are enqueued (else use `recorded`), and
+    """The jobs to enqueue now (then `recorded` gives status.lastSchedules with the queue's job ids), and
     the next due time of any schedule (when a timer should look again)."""
 
     jobs: tuple[ScheduledJob, ...]
-    last_schedules: tuple[engine_model.LastSchedule, ...]
     next_due: datetime | None
 
 
@@ -69,15 +67,6 @@ def idempotency_key(namespace: str, engine: str, schedule: str, due: datetime) -
         return key
     digest = hashlib.sha256(f"{namespace}/{engine}/{schedule}".encode()).hexdigest()
     return f"sched:{digest}/{due_text}"
-
-
-def job_id(key: str, due: datetime) -> str:
-    """A ULID (what the queue's job ids are) made deterministic: the due time in milliseconds, then 80 bits
-    of the key's SHA-256, so that the same due time always names the same job."""
-    millis = int(due.timestamp() * 1000)
-    entropy = int.from_bytes(hashlib.sha256(key.encode()).digest()[:10], "big")
-    value = (millis << 80) | entropy
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def latest_due(cron: str, now: datetime) -> datetime:
@@ -106,7 +95,7 @@ def plan(engine: engine_model.Engine, now: datetime, operator_start: datetime) -
     """The jobs `engine` must enqueue at `now` (see the module docstring for the rules)."""
     spec = engine.spec
     if spec.suspend or spec.worker_pool_ref is None:
-        return SchedulePlan((), recorded(engine, ()), None)
+        return SchedulePlan((), None)
     last = engine.status.last_enqueued()
     jobs = []
     for schedule in spec.schedules:
@@ -115,7 +104,7 @@ def plan(engine: engine_model.Engine, now: datetime, operator_start: datetime) -
         if job is not None:
             jobs.append(job)
     upcoming = min((next_due(s.cron, now) for s in spec.schedules), default=None)
-    return SchedulePlan(tuple(jobs), recorded(engine, jobs), upcoming)
+    return SchedulePlan(tuple(jobs), upcoming)
 
 
 def _job(
@@ -137,7 +126,6 @@ def _job(
         pool=pool,
         due=due,
         idempotency_key=key,
-        job_id=job_id(key, due),
         input=schedule.input,
         missed=count_missed(schedule.cron, since, due),
         catch_up=due < operator_start,
@@ -145,21 +133,20 @@ def _job(
 
 
 def recorded(
-    engine: engine_model.Engine, enqueued: Sequence[ScheduledJob]
+    engine: engine_model.Engine, enqueued: Sequence[tuple[ScheduledJob, str]]
 ) -> tuple[engine_model.LastSchedule, ...]:
-    """status.lastSchedules once `enqueued` (the planned jobs the queue accepted) are in: new values for
-    those, the previous ones otherwise; entries of schedules no longer in the spec are dropped. A job that
-    failed to enqueue is left out, so the next pass plans its due time again."""
+    """status.lastSchedules once `enqueued` (the planned jobs the queue accepted, with the job id it
+    returned) are in: new values for those, the previous ones otherwise; entries of schedules no longer in
+    the spec are dropped. A job that failed to enqueue is left out, so the next pass plans its due time
+    again."""
     old = {entry.name: entry for entry in engine.status.last_schedules}
-    done = {job.schedule: job for job in enqueued}
+    done = {job.schedule: (job, job_id) for job, job_id in enqueued}
     entries = []
     for schedule in engine.spec.schedules:
-        job = done.get(schedule.name)
-        if job is not None:
+        if schedule.name in done:
+            job, job_id = done[schedule.name]
             entries.append(
-                engine_model.LastSchedule(
-                    name=job.schedule, last_enqueued_time=job.due, last_job_id=job.job_id
-                )
+                engine_model.LastSchedule(name=job.schedule, last_enqueued_time=job.due, last_job_id=job_id)
             )
         elif schedule.name in old:
             entries.append(old[schedule.name])

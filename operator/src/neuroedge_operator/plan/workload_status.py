@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+
+from neuroedge_operator.resources import conditions
 
 READY = "Ready"
 PROGRESSING = "Progressing"
@@ -49,17 +51,8 @@ _WAITING_REASONS = {
     "CreateContainerError": CONTAINER_CONFIG_ERROR,
 }
 
-Status = Literal["True", "False", "Unknown"]
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One condition as we want it; the conditions helpers add transition times and serialise it."""
-
-    type: str
-    status: Status
-    reason: str
-    message: str
+Condition = conditions.Condition
+"""The operator's one condition type: handlers pass these straight to `conditions.merge`/`transitions`."""
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,42 @@ def transitions(current: Sequence[Mapping[str, Any]], wanted: Iterable[Condition
         if by_type.get(cond.type, {}).get("status") != cond.status
         or by_type.get(cond.type, {}).get("reason") != cond.reason
     ]
+
+
+AUTOSCALING = "Autoscaling"
+
+
+def invalid_workload_spec(message: str) -> list[Condition]:
+    """An Engine or WorkerPool the operator refuses to build: nothing is written until the spec is fixed."""
+    return [failed(READY, "InvalidSpec", message), ok(DEGRADED, "InvalidSpec", message)]
+
+
+def workload_no_tenant(kind: str, namespace: str, why: str) -> list[Condition]:
+    message = (
+        f"namespace {namespace} {why}; an {kind} must live in a namespace of a Tenant "
+        "(labelled neuroedge.io/tenant by the Tenant reconciler)"
+    )
+    return [failed(READY, "NoTenant", message), ok(DEGRADED, "NoTenant", message)]
+
+
+def autoscaled_by_operator(target: int) -> Condition:
+    return ok(AUTOSCALING, "Operator", f"the operator scales on the backlog ({target} jobs per replica)")
+
+
+def autoscaled_by_keda() -> Condition:
+    return ok(
+        AUTOSCALING, "KEDA", "a KEDA ScaledObject (redis-streams trigger) scales the pool through /scale"
+    )
+
+
+def keda_not_installed(target: int) -> Condition:
+    return ok(
+        AUTOSCALING,
+        "KedaNotInstalled",
+        "autoscaling.keda is set but KEDA's CRDs (scaledobjects.keda.sh) are not installed: the operator's "
+        f"built-in autoscaler scales the pool instead ({target} jobs per replica)",
+    )
+
+
+def autoscaling_off() -> Condition:
+    return failed(AUTOSCALING, "Disabled", "autoscaling.enabled is false: spec.replicas is the pool's size")

@@ -1,0 +1,229 @@
+"""Engine handlers: kopf bindings, the reconcile and the schedules, step by step.
+
+create/update/resume and the resync timer run the same idempotent reconcile: parse -> tenant -> references ->
+build (ConfigMap, Deployment, Service) -> apply the diff -> registry row -> observe the Deployment -> status.
+A second timer, only on Engines with schedules, enqueues their due jobs (plan/schedules.py). Deletion runs
+behind kopf's finalizer: the children go by garbage collection (owner references), the registry row here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+import kopf
+
+from neuroedge_operator import metrics
+from neuroedge_operator.builders import engine as engine_builder
+from neuroedge_operator.builders import pods
+from neuroedge_operator.clients import engine_store, postgres, queues
+from neuroedge_operator.handlers import vectorindex, workloads
+from neuroedge_operator.handlers.context import Context
+from neuroedge_operator.plan import references, schedules, workload_reports, workload_status
+from neuroedge_operator.resources import conditions, workload
+from neuroedge_operator.resources import engine as model
+from neuroedge_operator.resources import workerpool as pool_model
+from neuroedge_operator.settings import OperatorSettings
+
+RESOURCE = (workload.GROUP, workload.VERSION, model.PLURAL)
+STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "endpoint")
+"""What the reconcile writes; lastSchedules belongs to the schedules pass (two writers, disjoint fields)."""
+TENANT_NOT_READY = "TenantNotReady"
+log = logging.getLogger(__name__)
+
+
+def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    """Bind the Engine handlers into `registry` (intervals come from the settings)."""
+    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        decorator(*RESOURCE, registry=registry)(on_change)
+    kopf.timer(
+        *RESOURCE,
+        interval=settings.resync_interval,
+        initial_delay=settings.resync_interval,
+        registry=registry,
+    )(on_timer)
+    kopf.timer(*RESOURCE, interval=settings.schedule_interval, when=_has_schedules, registry=registry)(
+        on_schedule
+    )
+    kopf.on.delete(*RESOURCE, registry=registry)(on_delete)
+
+
+def _has_schedules(spec: kopf.Spec, **_: Any) -> bool:
+    return bool(spec.get("schedules"))
+
+
+async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await reconcile(memo.context, body)
+
+
+async def on_timer(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await reconcile(memo.context, body)
+
+
+async def on_schedule(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await run_schedules(memo.context, body)
+
+
+async def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await remove(memo.context, body)
+
+
+async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
+    """Bring one Engine's children and registry row in line with its spec; publish the outcome."""
+    async with ctx.lock(f"Engine/{workloads.key(body)}"):
+        started, result = time.monotonic(), "error"
+        try:
+            wanted, fields = await _outcome(ctx, body)
+            await workloads.publish(ctx, body, wanted, fields, ctx.engines)
+            result = "ready" if all(c.ok for c in wanted if c.type == conditions.READY) else "not_ready"
+        finally:
+            metrics.RECONCILES.labels(model.KIND, result).inc()
+            metrics.RECONCILE_SECONDS.labels(model.KIND, result).observe(time.monotonic() - started)
+        return wanted
+
+
+async def _outcome(
+    ctx: Context, body: Mapping[str, Any]
+) -> tuple[list[conditions.Condition], dict[str, Any]]:
+    try:
+        engine = model.parse(body)
+    except workload.InvalidResourceError as exc:
+        return conditions.invalid_workload_spec(str(exc)), {}
+    tenant, why = await vectorindex.tenant_of(ctx, engine.namespace)
+    if tenant is None:
+        return conditions.workload_no_tenant(model.KIND, engine.namespace, why), {}
+    names, referenced = await observe_references(ctx, engine)
+    blockers = references.engine_blockers(engine, names)
+    if not references.engine_missing(engine, names):  # a missing ConfigMap or Secret: build nothing yet
+        blockers += await converge(ctx, engine, tenant, referenced)
+    observed = await workloads.observe(
+        ctx, engine.namespace, engine_builder.name(engine), engine_builder.selector(engine)
+    )
+    evaluated = workload_status.evaluate(
+        observed, engine_builder.replicas(engine), engine.spec.suspend, blockers
+    )
+    status = workload_reports.engine_status(engine, evaluated, engine.status.last_schedules).body()
+    return list(evaluated.conditions), {k: status[k] for k in STATUS_FIELDS if k in status}
+
+
+async def observe_references(
+    ctx: Context, engine: model.Engine
+) -> tuple[references.ObservedNames, dict[str, str]]:
+    """The referenced objects that exist (read by name), and the data of the referenced ConfigMap."""
+    spec, namespace = engine.spec, engine.namespace
+    pools: dict[str, tuple[str, ...]] = {}
+    if spec.worker_pool_ref is not None:
+        found = await ctx.kube.get(
+            workload.API_VERSION, pool_model.KIND, spec.worker_pool_ref.name, namespace
+        )
+        if found is not None:
+            pools[spec.worker_pool_ref.name] = tuple((found.get("spec") or {}).get("engines") or ())
+    config: dict[str, str] | None = None
+    if spec.config_ref is not None:
+        found = await ctx.kube.get("v1", "ConfigMap", spec.config_ref.name, namespace)
+        config = {str(k): str(v) for k, v in ((found or {}).get("data") or {}).items()} if found else None
+    secrets = [pods.CREDENTIALS_SECRET, *([spec.model_ref.name] if spec.model_ref else [])]
+    names = references.ObservedNames(
+        worker_pools=tuple(pools),
+        config_maps=(spec.config_ref.name,) if spec.config_ref and config is not None else (),
+        secrets=await workloads.existing_secrets(ctx, namespace, secrets),
+        pool_engines=pools,
+    )
+    return names, config or {}
+
+
+async def converge(
+    ctx: Context, engine: model.Engine, tenant: str, referenced: Mapping[str, str]
+) -> list[workload_status.Blocker]:
+    """Apply the children, then the registry row; what failed becomes a blocker (retried next pass)."""
+    inputs = engine_builder.EngineInputs(tenant, ctx.settings.runtime_image, referenced)
+    try:
+        await workloads.apply(ctx, engine.meta, engine_builder.desired(engine, inputs), ())
+    except workloads.UNREACHABLE_KUBE as exc:
+        return [workloads.api_blocker(exc)]
+    config = engine_builder.effective_config(engine, referenced)
+    try:
+        await engine_store.register(ctx.db, tenant, engine.name, engine.spec.type, config)
+    except asyncpg.ForeignKeyViolationError:
+        return [workload_status.Blocker(TENANT_NOT_READY, f"tenant {tenant} has no registry row yet")]
+    except (*postgres.UNREACHABLE, asyncpg.PostgresError) as exc:
+        message = f"the engine registry row cannot be written: {_describe(exc)}"
+        return [workload_status.Blocker("RegistryUnavailable", message)]
+    return []
+
+
+async def run_schedules(ctx: Context, body: Mapping[str, Any]) -> int:
+    """Enqueue the Engine's due jobs and record them in status.lastSchedules; returns how many were
+    enqueued. Reads the Engine afresh first: a watch copy from before the last pass would re-plan a due time
+    already recorded (harmless, the queue deduplicates it, but a wasted round trip)."""
+    meta = body["metadata"]
+    async with ctx.lock(f"Engine/{workloads.key(body)}"):
+        fresh = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
+        if fresh is None or fresh["metadata"].get("deletionTimestamp"):
+            return 0
+        try:
+            engine = model.parse(fresh)
+        except workload.InvalidResourceError:
+            return 0  # the reconcile reports it
+        plan = schedules.plan(engine, workloads.now(), ctx.started)
+        if not plan.jobs:
+            return 0
+        done = await _enqueue(ctx, fresh, engine, plan.jobs)
+        if done:
+            entries = schedules.recorded(engine, done)
+            status = model.EngineStatus(last_schedules=entries).body()
+            await ctx.kube.patch_status(
+                workload.API_VERSION,
+                model.KIND,
+                engine.name,
+                {"lastSchedules": status["lastSchedules"]},
+                namespace=engine.namespace,
+            )
+        return len(done)
+
+
+async def _enqueue(
+    ctx: Context, body: Mapping[str, Any], engine: model.Engine, jobs: tuple[schedules.ScheduledJob, ...]
+) -> list[tuple[schedules.ScheduledJob, str]]:
+    """Enqueue each planned job on the pool's queue; a job that cannot be enqueued (no tenant, no pool yet,
+    Redis down) stays unrecorded, so a later pass plans its due time again."""
+    tenant, _why = await vectorindex.tenant_of(ctx, engine.namespace)
+    done: list[tuple[schedules.ScheduledJob, str]] = []
+    for job in jobs:
+        pool = await ctx.kube.get(workload.API_VERSION, pool_model.KIND, job.pool, engine.namespace)
+        if tenant is None or pool is None:
+            continue
+        try:
+            job_id = await ctx.queues.enqueue(tenant, job.pool, job.engine, job.input, job.idempotency_key)
+        except queues.UNREACHABLE as exc:
+            log.warning("schedule %s of %s not enqueued: %s", job.schedule, workloads.key(body), exc)
+            continue
+        done.append((job, job_id))
+        message = f"schedule {job.schedule}: job {job_id} for due time {workload.format_time(job.due)}"
+        if job.missed or job.catch_up:
+            message += f" (catch-up: run once, {job.missed} earlier due time(s) skipped)"
+        await workloads.event(ctx, body, "Normal", "ScheduledJobEnqueued", message)
+    return done
+
+
+async def remove(ctx: Context, body: Mapping[str, Any]) -> None:
+    """Finalizer: remove the registry row (children are garbage-collected through their owner reference)."""
+    meta = body["metadata"]
+    async with ctx.lock(f"Engine/{workloads.key(body)}"):
+        tenant, _why = await vectorindex.tenant_of(ctx, str(meta.get("namespace", "")), deleting=True)
+        if tenant is not None:
+            try:
+                await engine_store.unregister(ctx.db, tenant, str(meta["name"]))
+            except (*postgres.UNREACHABLE, asyncpg.PostgresError) as exc:
+                raise kopf.TemporaryError(
+                    f"deletion of Engine {workloads.key(body)} waits for PostgreSQL: {_describe(exc)}",
+                    delay=ctx.settings.resync_interval,
+                ) from None
+        ctx.engines.forget(workloads.key(body))
+
+
+def _describe(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__)[:300]

@@ -1,0 +1,207 @@
+"""WorkerPool handlers: kopf bindings, the reconcile and the autoscaler, step by step.
+
+create/update/resume and the resync timer run the same idempotent reconcile: parse -> tenant -> credentials
+-> queue (consumer group created, figures read) -> build (Deployment, PodDisruptionBudget, KEDA objects) ->
+apply the diff -> observe the Deployment -> status. A second timer, only on autoscaled pools, reads the
+backlog, decides (plan/autoscale.py) and writes a changed size through /scale, as `kubectl scale` or KEDA
+would; the Deployment follows spec.replicas (the replicas rule in builders/workerpool.py). Deletion needs no
+finalizer: every child is garbage-collected through its owner reference, and the queue's data is the tenant's.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from neuroedge_operator import metrics
+from neuroedge_operator.builders import pods
+from neuroedge_operator.builders import workerpool as pool_builder
+from neuroedge_operator.handlers import vectorindex, workloads
+from neuroedge_operator.handlers.context import Context
+from neuroedge_operator.plan import autoscale, references, workload_reports, workload_status
+from neuroedge_operator.plan import kubernetes as kube_plan
+from neuroedge_operator.resources import conditions, workload
+from neuroedge_operator.resources import workerpool as model
+from neuroedge_operator.settings import OperatorSettings
+
+RESOURCE = (workload.GROUP, workload.VERSION, model.PLURAL)
+STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "queue")
+
+
+def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    """Bind the WorkerPool handlers into `registry` (intervals come from the settings)."""
+    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        decorator(*RESOURCE, registry=registry)(on_change)
+    kopf.timer(
+        *RESOURCE,
+        interval=settings.resync_interval,
+        initial_delay=settings.resync_interval,
+        registry=registry,
+    )(on_timer)
+    kopf.timer(*RESOURCE, interval=settings.autoscale_interval, when=_autoscaled, registry=registry)(
+        on_autoscale
+    )
+
+
+def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
+    return bool((spec.get("autoscaling") or {}).get("enabled"))
+
+
+async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await reconcile(memo.context, body)
+
+
+async def on_timer(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await reconcile(memo.context, body)
+
+
+async def on_autoscale(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await autoscale_pool(memo.context, body)
+
+
+async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
+    """Bring one WorkerPool's children in line with its spec; publish the outcome."""
+    async with ctx.lock(f"WorkerPool/{workloads.key(body)}"):
+        started, result = time.monotonic(), "error"
+        try:
+            wanted, fields = await _outcome(ctx, body)
+            await workloads.publish(ctx, body, wanted, fields, ctx.worker_pools)
+            result = "ready" if all(c.ok for c in wanted if c.type == conditions.READY) else "not_ready"
+        finally:
+            metrics.RECONCILES.labels(model.KIND, result).inc()
+            metrics.RECONCILE_SECONDS.labels(model.KIND, result).observe(time.monotonic() - started)
+        return wanted
+
+
+async def _outcome(
+    ctx: Context, body: Mapping[str, Any]
+) -> tuple[list[conditions.Condition], dict[str, Any]]:
+    try:
+        pool = model.parse(body)
+    except workload.InvalidResourceError as exc:
+        return conditions.invalid_workload_spec(str(exc)), {}
+    tenant, why = await vectorindex.tenant_of(ctx, pool.namespace)
+    if tenant is None:
+        return conditions.workload_no_tenant(model.KIND, pool.namespace, why), {}
+    secrets = await workloads.existing_secrets(ctx, pool.namespace, [pods.CREDENTIALS_SECRET])
+    missing = references.pool_missing(references.ObservedNames(secrets=secrets))
+    queue = await ctx.queues.observe(tenant, pool.name)
+    blockers = [*references.as_blockers(missing), *workload_reports.queue_blockers(queue)]
+    keda = await ctx.keda_installed() if pool.spec.autoscaling.keda else False
+    if not missing:
+        blockers += await converge(ctx, pool, tenant, keda)
+    observed = await workloads.observe(
+        ctx, pool.namespace, pool_builder.name(pool), pool_builder.selector(pool)
+    )
+    wanted = pool_builder.deployment_replicas(pool)
+    evaluated = workload_status.evaluate(observed, wanted, pool.spec.suspend, blockers)
+    status = workload_reports.pool_status(pool, evaluated, queue, None).body()
+    fields = {k: status[k] for k in STATUS_FIELDS if k in status}
+    return [*evaluated.conditions, *_autoscaling(pool, keda)], fields
+
+
+def _autoscaling(pool: model.WorkerPool, keda_installed: bool) -> list[conditions.Condition]:
+    scaling = pool.spec.autoscaling
+    if not scaling.enabled:
+        return [conditions.autoscaling_off()]
+    if pool_builder.uses_keda(pool, keda_installed):
+        return [conditions.autoscaled_by_keda()]
+    if scaling.keda:
+        return [conditions.keda_not_installed(scaling.target_lag_per_replica)]
+    return [conditions.autoscaled_by_operator(scaling.target_lag_per_replica)]
+
+
+async def converge(
+    ctx: Context, pool: model.WorkerPool, tenant: str, keda_installed: bool
+) -> list[workload_status.Blocker]:
+    """Apply the Deployment, the PodDisruptionBudget and (with KEDA) its objects; remove KEDA objects no
+    longer wanted. An API refusal becomes a blocker, retried on the next pass."""
+    inputs = pool_builder.PoolInputs(
+        tenant, ctx.settings.runtime_image, pool_builder.deployment_replicas(pool)
+    )
+    try:
+        redis_url = (
+            await tenant_redis_url(ctx, pool.namespace)
+            if pool_builder.uses_keda(pool, keda_installed)
+            else None
+        )
+        desired = pool_builder.desired(pool, inputs, keda_installed, redis_url)
+        await workloads.apply(ctx, pool.meta, desired, keda_keys(pool) if keda_installed else ())
+    except pool_builder.InvalidRedisUrlError as exc:
+        return [workload_status.Blocker("InvalidCredentials", f"the tenant's REDIS_URL is unusable: {exc}")]
+    except workloads.UNREACHABLE_KUBE as exc:
+        return [workloads.api_blocker(exc)]
+    return []
+
+
+def keda_keys(pool: model.WorkerPool) -> list[kube_plan.Key]:
+    """The KEDA children a pool may have had: removed by the apply diff once no longer wanted."""
+    name = pool_builder.name(pool)
+    return [
+        ("v1", "Secret", pool.namespace, f"{name}-keda"),
+        (pool_builder.KEDA_API_VERSION, "TriggerAuthentication", pool.namespace, name),
+        (pool_builder.KEDA_API_VERSION, "ScaledObject", pool.namespace, name),
+    ]
+
+
+async def tenant_redis_url(ctx: Context, namespace: str) -> str | None:
+    """The tenant's REDIS_URL from its credentials Secret (KEDA connects as the tenant, not as admin)."""
+    secret = await ctx.kube.get("v1", "Secret", pods.CREDENTIALS_SECRET, namespace)
+    encoded = ((secret or {}).get("data") or {}).get("REDIS_URL")
+    return base64.b64decode(encoded).decode() if encoded else None
+
+
+async def autoscale_pool(ctx: Context, body: Mapping[str, Any]) -> autoscale.Decision | None:
+    """Read the backlog, decide, and write a changed size through /scale (then reconcile, so the
+    Deployment follows at once); returns the decision (None when the operator does not scale this pool)."""
+    meta = body["metadata"]
+    async with ctx.lock(f"WorkerPool/{workloads.key(body)}"):
+        fresh = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
+        decision = await _decide(ctx, fresh) if fresh is not None else None
+        if fresh is None or decision is None:
+            return decision
+        pool = model.parse(fresh)
+        current = pool.spec.desired_replicas
+        if not decision.changes(current):
+            return decision
+        await ctx.kube.patch_scale(
+            workload.API_VERSION, model.KIND, pool.name, decision.replicas, pool.namespace
+        )
+        stamp = workload.format_time(workloads.now())
+        await ctx.kube.patch_status(
+            workload.API_VERSION, model.KIND, pool.name, {"lastScaleTime": stamp}, namespace=pool.namespace
+        )
+        await workloads.event(ctx, fresh, "Normal", decision.reason, decision.message)
+    scaled = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
+    if scaled is not None:
+        await reconcile(ctx, scaled)
+    return decision
+
+
+async def _decide(ctx: Context, body: Mapping[str, Any]) -> autoscale.Decision | None:
+    if body["metadata"].get("deletionTimestamp"):
+        return None
+    try:
+        pool = model.parse(body)
+    except workload.InvalidResourceError:
+        return None  # the reconcile reports it
+    keda = await ctx.keda_installed() if pool.spec.autoscaling.keda else False
+    tenant, _why = await vectorindex.tenant_of(ctx, pool.namespace)
+    if tenant is None or pool.spec.suspend or not pool.spec.autoscaling.enabled:
+        return None
+    queue = await ctx.queues.observe(tenant, pool.name)
+    if queue.figures is None:
+        return None  # Redis unreadable: keep the size; the reconcile reports QueueUnavailable
+    figures = queue.figures
+    return autoscale.for_pool(
+        pool,
+        pool.spec.desired_replicas,
+        lag=figures.lag,
+        pending=figures.pending,
+        now=workloads.now(),
+        keda_installed=keda,
+    )

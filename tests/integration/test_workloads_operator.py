@@ -1,0 +1,498 @@
+"""The Engine and WorkerPool reconcilers end to end: a real operator process against the real control plane
+(kwok runs the pods), PostgreSQL (the engine registry) and Redis (the pools' queues)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+import tenant_operator_process as operator_process
+from operator_helpers import apply_tenant, eventually, exists, get, kubectl, wait_ready
+
+from neuroedge_operator.dev import procs
+from neuroedge_runtime.queue import jobs, keys, producer
+
+pytestmark = pytest.mark.cluster
+
+HASH = "neuroedge.io/spec-hash"
+KEDA_CRDS = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: scaledobjects.keda.sh}
+spec:
+  group: keda.sh
+  scope: Namespaced
+  names: {kind: ScaledObject, plural: scaledobjects, singular: scaledobject, listKind: ScaledObjectList}
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: triggerauthentications.keda.sh}
+spec:
+  group: keda.sh
+  scope: Namespaced
+  names:
+    kind: TriggerAuthentication
+    plural: triggerauthentications
+    singular: triggerauthentication
+    listKind: TriggerAuthenticationList
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:5]}"
+
+
+@pytest.fixture(scope="module")
+def operator(
+    kubeconfig: Path, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[operator_process.OperatorProcess]:
+    env = {
+        "KUBECONFIG": str(kubeconfig),
+        "NEUROEDGE_DATABASE_URL": database_url,
+        "NEUROEDGE_REDIS_URL": redis_url,
+        "NEUROEDGE_RESYNC_INTERVAL": "2",
+        "NEUROEDGE_AUTOSCALE_INTERVAL": "1",
+        "NEUROEDGE_SCHEDULE_INTERVAL": "1",
+        "NEUROEDGE_KEDA_CHECK_INTERVAL": "1",
+        "NEUROEDGE_RUNTIME_IMAGE": "neuroedge/runtime:test",
+    }
+    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("operator") / "operator.log")
+    proc.start()
+    yield proc
+    proc.stop()
+    print(proc.log_tail(400))
+
+
+@pytest.fixture(scope="module")
+def tenant(operator: operator_process.OperatorProcess, kubeconfig: Path) -> str:
+    """A provisioned tenant whose one namespace carries its name."""
+    name = unique("wl")
+    apply_tenant(kubeconfig, name, {})
+    wait_ready(kubeconfig, name)
+    return name
+
+
+@pytest.fixture
+async def admin_redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def apply(kubeconfig: Path, kind: str, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    body = {
+        "apiVersion": "neuroedge.io/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(body))
+
+
+def patch(kubeconfig: Path, what: str, namespace: str, spec: dict[str, Any]) -> None:
+    kubectl(kubeconfig, "patch", what, "-n", namespace, "--type=merge", "-p", json.dumps({"spec": spec}))
+
+
+def wait_ready_cr(kubeconfig: Path, what: str, namespace: str, timeout: int = 60) -> None:
+    try:
+        kubectl(kubeconfig, "wait", "--for=condition=Ready", what, "-n", namespace, f"--timeout={timeout}s")
+    except Exception as exc:
+        raise AssertionError(f"{what} not Ready: {status(kubeconfig, what, namespace)}") from exc
+
+
+def status(kubeconfig: Path, what: str, namespace: str) -> dict[str, Any]:
+    return dict(get(kubeconfig, what, "-n", namespace).get("status") or {})
+
+
+def cond(kubeconfig: Path, what: str, namespace: str, kind: str = "Ready") -> dict[str, Any]:
+    conds = status(kubeconfig, what, namespace).get("conditions", [])
+    return next((c for c in conds if c["type"] == kind), {})
+
+
+def spec_hash(kubeconfig: Path, deployment: str, namespace: str) -> str:
+    template = get(kubeconfig, "deployment", deployment, "-n", namespace)["spec"]["template"]
+    return str(template["metadata"]["annotations"][HASH])
+
+
+def settled(kubeconfig: Path, what: str, namespace: str) -> bool:
+    """Ready for the current generation (so a `wait` after a change waits for the new pods)."""
+    body = get(kubeconfig, what, "-n", namespace)
+    ready = next((c for c in (body.get("status") or {}).get("conditions", []) if c["type"] == "Ready"), {})
+    return ready.get("status") == "True" and ready.get("observedGeneration") == body["metadata"]["generation"]
+
+
+async def rolls_out(kubeconfig: Path, what: str, deployment: str, ns: str, change: dict[str, Any]) -> str:
+    """Apply `change` and wait until the pods of the new spec are Ready; returns the new spec hash."""
+    before = spec_hash(kubeconfig, deployment, ns)
+    patch(kubeconfig, what, ns, change)
+    await eventually(lambda: spec_hash(kubeconfig, deployment, ns) != before, what=f"{change} rolls out")
+    await eventually(lambda: settled(kubeconfig, what, ns), timeout=60, what=f"{what} Ready after {change}")
+    return spec_hash(kubeconfig, deployment, ns)
+
+
+def writes(proc: operator_process.OperatorProcess) -> float:
+    return proc.metric("neuroedge_operator_api_writes_total") + proc.metric(
+        "neuroedge_operator_sql_statements_total"
+    )
+
+
+async def test_engine_and_pool_reach_ready_roll_out_every_change_and_idle_without_writes(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str, admin_db: asyncpg.Connection
+) -> None:
+    ns, pool, engine = tenant, unique("pool"), unique("eng")
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1, "maxReplicas": 3, "engines": [engine]})
+    engine_spec = {"type": "predictive", "replicas": 1, "workerPoolRef": {"name": pool}, "config": {"A": "1"}}
+    apply(kubeconfig, "Engine", ns, engine, engine_spec)
+    wait_ready_cr(kubeconfig, f"workerpool/{pool}", ns)
+    wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+
+    uid = get(kubeconfig, "engine", engine, "-n", ns)["metadata"]["uid"]
+    for what in (f"deployment/engine-{engine}", f"configmap/engine-{engine}", f"service/{engine}"):
+        owners = get(kubeconfig, what, "-n", ns)["metadata"]["ownerReferences"]
+        assert [(o["uid"], o["controller"]) for o in owners] == [(uid, True)], what
+    assert get(kubeconfig, "configmap", f"engine-{engine}", "-n", ns)["data"] == {"A": "1"}
+    assert exists(kubeconfig, "pdb", f"workerpool-{pool}", "-n", ns)
+    engine_status = status(kubeconfig, f"engine/{engine}", ns)
+    assert engine_status["endpoint"] == f"http://{engine}.{ns}.svc:8080"
+    assert (engine_status["replicas"], engine_status["readyReplicas"]) == (1, 1)
+    pool_status = status(kubeconfig, f"workerpool/{pool}", ns)
+    assert pool_status["queue"] == {"length": 0, "lag": 0, "pending": 0, "deadLettered": 0}
+    assert pool_status["selector"] == f"app.kubernetes.io/component=worker,neuroedge.io/workerpool={pool}"
+    row = await admin_db.fetchrow(
+        "SELECT kind, config FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2", tenant, engine
+    )
+    assert row is not None and (row["kind"], json.loads(row["config"])) == ("predictive", {"A": "1"})
+
+    deployment, hashes = f"engine-{engine}", {spec_hash(kubeconfig, f"engine-{engine}", ns)}
+    for change in (
+        {"image": "neuroedge/runtime:2"},
+        {"config": {"A": "2"}},
+        {"resources": {"requests": {"cpu": "50m"}, "limits": {"cpu": "200m"}}},
+    ):
+        hashes.add(await rolls_out(kubeconfig, f"engine/{engine}", deployment, ns, change))
+    assert len(hashes) == 4  # every change rolled the pods
+    row = await admin_db.fetchrow(
+        "SELECT config FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2", tenant, engine
+    )
+    assert row is not None and json.loads(row["config"]) == {"A": "2"}
+    container = get(kubeconfig, "deployment", deployment, "-n", ns)["spec"]["template"]["spec"]["containers"][
+        0
+    ]
+    assert container["image"] == "neuroedge/runtime:2"
+    assert container["resources"]["limits"]["cpu"] == "200m"
+
+    before = spec_hash(kubeconfig, deployment, ns)
+    patch(kubeconfig, f"engine/{engine}", ns, {"replicas": 2})
+    await eventually(lambda: status(kubeconfig, f"engine/{engine}", ns).get("readyReplicas") == 2, timeout=60)
+    assert spec_hash(kubeconfig, deployment, ns) == before  # replicas never roll pods
+
+    pool_hash = spec_hash(kubeconfig, f"workerpool-{pool}", ns)
+    for change in ({"concurrency": 3}, {"image": "neuroedge/runtime:3"}, {"queue": {"claimIdleSeconds": 12}}):
+        new = await rolls_out(kubeconfig, f"workerpool/{pool}", f"workerpool-{pool}", ns, change)
+        assert new != pool_hash
+        pool_hash = new
+    env = get(kubeconfig, "deployment", f"workerpool-{pool}", "-n", ns)["spec"]["template"]["spec"]
+    values = {e["name"]: e.get("value") for e in env["containers"][0]["env"]}
+    assert (values["NEUROEDGE_CONCURRENCY"], values["NEUROEDGE_JOB_TIMEOUT_SECONDS"]) == ("3", "7")
+    kubectl(kubeconfig, "scale", f"workerpool/{pool}", "-n", ns, "--replicas=2")  # the /scale subresource
+    await eventually(
+        lambda: get(kubeconfig, "deployment", f"workerpool-{pool}", "-n", ns)["spec"]["replicas"] == 2
+    )
+    await eventually(lambda: settled(kubeconfig, f"workerpool/{pool}", ns), timeout=60, what="pool scaled")
+
+    # Settled: three resync passes over both objects write nothing (no apply, no status, no SQL).
+    await asyncio.sleep(2)
+    idle_start = writes(operator)
+    await asyncio.sleep(6)
+    assert writes(operator) == idle_start
+
+
+async def test_suspend_scales_to_zero_and_keeps_everything(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str
+) -> None:
+    ns, engine = tenant, unique("sus")
+    apply(kubeconfig, "Engine", ns, engine, {"type": "agent", "replicas": 2})
+    wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+    patch(kubeconfig, f"engine/{engine}", ns, {"suspend": True})
+    await eventually(lambda: cond(kubeconfig, f"engine/{engine}", ns).get("reason") == "Suspended")
+    assert get(kubeconfig, "deployment", f"engine-{engine}", "-n", ns)["spec"]["replicas"] == 0
+    assert exists(kubeconfig, "service", engine, "-n", ns)
+    assert exists(kubeconfig, "configmap", f"engine-{engine}", "-n", ns)
+    patch(kubeconfig, f"engine/{engine}", ns, {"suspend": False})
+    await eventually(lambda: settled(kubeconfig, f"engine/{engine}", ns), timeout=60, what="resumed")
+    assert status(kubeconfig, f"engine/{engine}", ns)["readyReplicas"] == 2
+
+
+async def test_missing_references_name_what_is_missing_and_recover(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str
+) -> None:
+    ns, engine, pool, model_secret = tenant, unique("ref"), unique("later"), unique("model")
+    spec = {"type": "analytics", "workerPoolRef": {"name": pool}, "modelRef": {"name": model_secret}}
+    apply(kubeconfig, "Engine", ns, engine, spec)
+    await eventually(lambda: cond(kubeconfig, f"engine/{engine}", ns).get("reason") == "MissingReference")
+    ready = cond(kubeconfig, f"engine/{engine}", ns)
+    assert ready["status"] == "False"
+    assert f"WorkerPool '{pool}' (spec.workerPoolRef) does not exist" in ready["message"]
+    assert f"Secret '{model_secret}' (spec.modelRef) does not exist" in ready["message"]
+    assert not exists(kubeconfig, "deployment", f"engine-{engine}", "-n", ns)
+
+    kubectl(kubeconfig, "create", "secret", "generic", model_secret, "-n", ns, "--from-literal=key=v")
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1})  # does not list the engine yet
+    await eventually(lambda: cond(kubeconfig, f"engine/{engine}", ns).get("reason") == "NotServedByPool")
+    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": [engine]})
+    wait_ready_cr(kubeconfig, f"engine/{engine}", ns)  # recovered on its own, by the resync timer
+
+
+async def test_generated_pods_are_admitted_under_restricted_pod_security(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str
+) -> None:
+    ns, engine, pool = tenant, unique("pss"), unique("psspool")
+    kubectl(
+        kubeconfig, "label", "--overwrite", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted"
+    )
+    with pytest.raises(procs.StackError, match="violates PodSecurity"):  # the label is enforced here
+        kubectl(
+            kubeconfig,
+            "run",
+            unique("privileged"),
+            "-n",
+            ns,
+            "--image=busybox",
+            "--overrides",
+            json.dumps({"spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {}}]}}),
+        )
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 2, "engines": [engine]})
+    apply(kubeconfig, "Engine", ns, engine, {"type": "agent", "replicas": 2, "workerPoolRef": {"name": pool}})
+    wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+    wait_ready_cr(kubeconfig, f"workerpool/{pool}", ns)
+    for selector in (f"neuroedge.io/engine={engine}", f"neuroedge.io/workerpool={pool}"):
+        pods = get(kubeconfig, "pods", "-n", ns, "-l", selector)["items"]
+        assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods), selector
+
+
+async def scale_sequence(kubeconfig: Path, ns: str, pool: str, until: int, timeout: float) -> list[int]:
+    """The distinct spec.replicas values of the pool, in order, until it reaches `until`."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replicas = get(kubeconfig, "workerpool", pool, "-n", ns)["spec"].get("replicas")
+        if not seen or seen[-1] != replicas:
+            seen.append(replicas)
+        if replicas == until:
+            return seen
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"pool never reached {until} replicas: {seen}")
+
+
+async def test_autoscaling_follows_the_backlog_up_at_once_and_down_by_steps(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str, admin_redis: aioredis.Redis
+) -> None:
+    ns, pool = tenant, unique("auto")
+    scaling = {"enabled": True, "targetLagPerReplica": 10, "cooldownSeconds": 2, "scaleDownStep": 1}
+    apply(
+        kubeconfig,
+        "WorkerPool",
+        ns,
+        pool,
+        {"replicas": 1, "minReplicas": 1, "maxReplicas": 4, "autoscaling": scaling},
+    )
+    wait_ready_cr(kubeconfig, f"workerpool/{pool}", ns)
+    assert cond(kubeconfig, f"workerpool/{pool}", ns, "Autoscaling")["reason"] == "Operator"
+
+    queue_keys = keys.QueueKeys(tenant, pool)
+    queue = producer.Producer(admin_redis, queue_keys, 3600)
+    await queue.enqueue_many(
+        [producer.JobRequest(engine="e", input=i) for i in range(55)]
+    )  # wants 6 -> max 4
+    assert await scale_sequence(kubeconfig, ns, pool, until=4, timeout=30) == [1, 4]  # up at once
+    await eventually(
+        lambda: settled(kubeconfig, f"workerpool/{pool}", ns), timeout=60, what="4 workers Ready"
+    )
+    assert status(kubeconfig, f"workerpool/{pool}", ns)["readyReplicas"] == 4
+    await eventually(lambda: status(kubeconfig, f"workerpool/{pool}", ns)["queue"]["lag"] == 55)
+
+    # Drain as a worker would: read, acknowledge and delete every entry.
+    entries = await admin_redis.xreadgroup(keys.GROUP, "drainer", {queue_keys.stream: ">"}, count=100)
+    ids = [entry_id for _stream, batch in entries for entry_id, _fields in batch]
+    assert len(ids) == 55
+    await admin_redis.xack(queue_keys.stream, keys.GROUP, *ids)
+    await admin_redis.xdel(queue_keys.stream, *ids)
+    assert await scale_sequence(kubeconfig, ns, pool, until=1, timeout=60) == [
+        4,
+        3,
+        2,
+        1,
+    ]  # step 1 per cooldown
+    events = get(kubeconfig, "events", "-n", ns, "--field-selector", f"involvedObject.name={pool}")["items"]
+    reasons = [e["reason"] for e in events if e["reason"] in {"ScaleUp", "ScaleDown"}]
+    assert reasons.count("ScaleUp") == 1 and reasons.count("ScaleDown") == 3
+
+
+async def test_keda_scaled_object_only_when_keda_is_installed(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str
+) -> None:
+    ns, pool = tenant, unique("keda")
+    scaling = {"enabled": True, "keda": True, "targetLagPerReplica": 7}
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1, "maxReplicas": 5, "autoscaling": scaling})
+    wait_ready_cr(kubeconfig, f"workerpool/{pool}", ns)
+    autoscaling = cond(kubeconfig, f"workerpool/{pool}", ns, "Autoscaling")
+    assert autoscaling["reason"] == "KedaNotInstalled" and "built-in autoscaler" in autoscaling["message"]
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=KEDA_CRDS)
+    try:
+        kubectl(
+            kubeconfig, "wait", "--for=condition=Established", "crd/scaledobjects.keda.sh", "--timeout=30s"
+        )
+        await eventually(
+            lambda: exists(kubeconfig, "scaledobject", f"workerpool-{pool}", "-n", ns), what="SO"
+        )
+        scaled = get(kubeconfig, "scaledobject", f"workerpool-{pool}", "-n", ns)["spec"]
+        assert scaled["scaleTargetRef"] == {
+            "apiVersion": "neuroedge.io/v1alpha1",
+            "kind": "WorkerPool",
+            "name": pool,
+        }
+        (trigger,) = scaled["triggers"]
+        assert trigger["type"] == "redis-streams"
+        assert trigger["metadata"]["stream"] == keys.QueueKeys(tenant, pool).stream
+        assert (trigger["metadata"]["consumerGroup"], trigger["metadata"]["lagCount"]) == ("pool", "7")
+        assert exists(kubeconfig, "triggerauthentication", f"workerpool-{pool}", "-n", ns)
+        assert exists(kubeconfig, "secret", f"workerpool-{pool}-keda", "-n", ns)
+        await eventually(
+            lambda: cond(kubeconfig, f"workerpool/{pool}", ns, "Autoscaling")["reason"] == "KEDA"
+        )
+
+        patch(
+            kubeconfig, f"workerpool/{pool}", ns, {"suspend": True}
+        )  # no ScaledObject wakes a suspended pool
+        await eventually(lambda: not exists(kubeconfig, "scaledobject", f"workerpool-{pool}", "-n", ns))
+        assert get(kubeconfig, "deployment", f"workerpool-{pool}", "-n", ns)["spec"]["replicas"] == 0
+        assert cond(kubeconfig, f"workerpool/{pool}", ns)["reason"] == "Suspended"
+    finally:
+        kubectl(kubeconfig, "delete", "workerpool", pool, "-n", ns, "--wait=true")
+        kubectl(kubeconfig, "delete", "-f", "-", "--ignore-not-found", input_text=KEDA_CRDS)
+
+
+async def test_exhausted_quota_shows_as_degraded_quota_exceeded(
+    operator: operator_process.OperatorProcess, kubeconfig: Path
+) -> None:
+    tenant = unique("wlquota")
+    apply_tenant(kubeconfig, tenant, {"quota": {"pods": 2}})
+    wait_ready(kubeconfig, tenant)
+    ns, engine = tenant, unique("big")
+    apply(kubeconfig, "Engine", ns, engine, {"type": "agent", "replicas": 4})
+    await eventually(
+        lambda: cond(kubeconfig, f"engine/{engine}", ns, "Degraded").get("reason") == "QuotaExceeded",
+        timeout=60,
+        what="QuotaExceeded",
+    )
+    degraded = cond(kubeconfig, f"engine/{engine}", ns, "Degraded")
+    assert degraded["status"] == "True" and "exceeded quota" in degraded["message"]
+    ready = cond(kubeconfig, f"engine/{engine}", ns)
+    assert (ready["status"], ready["reason"]) == ("False", "QuotaExceeded")
+    assert cond(kubeconfig, f"engine/{engine}", ns, "Progressing")["status"] == "True"
+    patch(kubeconfig, f"engine/{engine}", ns, {"replicas": 2})  # within the quota: recovers
+    wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+    assert cond(kubeconfig, f"engine/{engine}", ns, "Degraded")["status"] == "False"
+    kubectl(kubeconfig, "delete", "tenant", tenant, "--wait=false")
+
+
+async def test_deleting_engine_pool_and_tenant_removes_their_children(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, admin_db: asyncpg.Connection
+) -> None:
+    tenant = unique("wldel")
+    apply_tenant(kubeconfig, tenant, {})
+    wait_ready(kubeconfig, tenant)
+    ns, engine, pool = tenant, unique("gone"), unique("gonepool")
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1, "engines": [engine]})
+    apply(kubeconfig, "Engine", ns, engine, {"type": "agent", "workerPoolRef": {"name": pool}})
+    wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+    wait_ready_cr(kubeconfig, f"workerpool/{pool}", ns)
+
+    kubectl(kubeconfig, "delete", "engine", engine, "-n", ns, "--timeout=60s")
+    for what in (f"deployment/engine-{engine}", f"service/{engine}", f"configmap/engine-{engine}"):
+        await eventually(lambda what=what: not exists(kubeconfig, what, "-n", ns), what=f"{what} collected")
+    count = await admin_db.fetchval(
+        "SELECT count(*) FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2", tenant, engine
+    )
+    assert count == 0  # the runtime no longer serves it
+
+    kubectl(kubeconfig, "delete", "workerpool", pool, "-n", ns, "--timeout=60s")
+    for what in (f"deployment/workerpool-{pool}", f"pdb/workerpool-{pool}"):
+        await eventually(lambda what=what: not exists(kubeconfig, what, "-n", ns), what=f"{what} collected")
+
+    survivor = unique("left")
+    apply(kubeconfig, "Engine", ns, survivor, {"type": "agent"})
+    wait_ready_cr(kubeconfig, f"engine/{survivor}", ns)
+    kubectl(kubeconfig, "delete", "tenant", tenant, "--timeout=120s")
+    await eventually(lambda: not exists(kubeconfig, "namespace", ns), timeout=120, what="namespace removed")
+
+
+def job_keys(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[tuple[str | None, str]]:
+    decoded = [jobs.decode_entry(fields) for _id, fields in entries]
+    return [(job.idempotency_key, job.id) for job in decoded]
+
+
+def next_minute(after: datetime) -> datetime:
+    return after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+async def until(moment: datetime) -> None:
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+
+
+async def test_schedules_enqueue_once_per_due_time_across_an_operator_restart(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str, admin_redis: aioredis.Redis
+) -> None:
+    """Due time D1 with the operator up; the operator is down across D2 and comes back after it: D2 is
+    caught up once, D1 is not enqueued again. (Last in the module: it restarts the shared operator.)"""
+    ns, engine, pool = tenant, unique("cron"), unique("cronpool")
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1, "engines": [engine]})
+    schedule = {"name": "tick", "cron": "* * * * *", "input": {"task": "tick"}}
+    spec = {"type": "analytics", "workerPoolRef": {"name": pool}, "schedules": [schedule]}
+    apply(kubeconfig, "Engine", ns, engine, spec)
+    created = datetime.fromisoformat(
+        get(kubeconfig, "engine", engine, "-n", ns)["metadata"]["creationTimestamp"]
+    )
+    first, second = next_minute(created), next_minute(created) + timedelta(minutes=1)
+    stream = keys.QueueKeys(tenant, pool).stream
+
+    def recorded() -> list[dict[str, str]]:
+        return list(status(kubeconfig, f"engine/{engine}", ns).get("lastSchedules") or [])
+
+    await until(first)
+    await eventually(lambda: recorded() and recorded()[0]["lastEnqueuedTime"] == fmt(first), timeout=20)
+    operator.stop()
+    await until(second + timedelta(seconds=1))
+    operator.start()
+    await eventually(lambda: recorded()[0]["lastEnqueuedTime"] == fmt(second), timeout=20, what="catch-up")
+    await asyncio.sleep(3)  # a few more schedule passes: nothing more is enqueued
+
+    found = job_keys(await admin_redis.xrange(stream))
+    prefix = f"sched:{ns}/{engine}/tick/"
+    assert [key for key, _id in found] == [prefix + fmt(first), prefix + fmt(second)]
+    assert recorded()[0]["lastJobId"] == found[1][1]
+
+
+def fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
