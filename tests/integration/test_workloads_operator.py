@@ -469,7 +469,12 @@ async def test_schedules_enqueue_once_per_due_time_across_an_operator_restart(
     ns, engine, pool = tenant, unique("cron"), unique("cronpool")
     apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1, "engines": [engine]})
     schedule = {"name": "tick", "cron": "* * * * *", "input": {"task": "tick"}}
-    spec = {"type": "analytics", "workerPoolRef": {"name": pool}, "schedules": [schedule]}
+    spec = {
+        "type": "analytics",
+        "workerPoolRef": {"name": pool},
+        "schedules": [schedule],
+        "config": {"outlier_z": "2.5"},
+    }
     apply(kubeconfig, "Engine", ns, engine, spec)
     created = datetime.fromisoformat(
         get(kubeconfig, "engine", engine, "-n", ns)["metadata"]["creationTimestamp"]
@@ -492,6 +497,11 @@ async def test_schedules_enqueue_once_per_due_time_across_an_operator_restart(
     prefix = f"sched:{ns}/{engine}/tick/"
     assert [key for key, _id in found] == [prefix + fmt(first), prefix + fmt(second)]
     assert recorded()[0]["lastJobId"] == found[1][1]
+    # A worker needs no database to run them: each job carries the Engine's kind and config.
+    decoded = [jobs.decode_entry(fields) for _id, fields in await admin_redis.xrange(stream)]
+    assert {(job.engine, job.kind, json.dumps(job.config)) for job in decoded} == {
+        (engine, "analytics", json.dumps({"outlier_z": "2.5"}))
+    }
 
 
 def fmt(moment: datetime) -> str:

@@ -8,6 +8,7 @@ producer), so that the operator and the workers can never disagree on a key or a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -47,12 +48,34 @@ class Queues:
         return workload_reports.QueueObservation(as_status(found), group_exists=True)
 
     async def enqueue(
-        self, tenant: str, pool: str, engine: str, job_input: Mapping[str, Any], idempotency_key: str
+        self,
+        tenant: str,
+        pool: str,
+        engine: Engine,
+        job_input: Mapping[str, Any],
+        idempotency_key: str,
     ) -> str:
-        """Enqueue one job; the same idempotency key always answers with the job it first created."""
+        """Enqueue one job; the same idempotency key always answers with the job it first created. The job
+        carries the Engine's kind and config, like the runtime's `/engine/run` jobs (workers read no
+        database)."""
         queue = producer.Producer(self._client, keys.QueueKeys(tenant, pool), RESULT_TTL_SECONDS)
-        request = producer.JobRequest(engine=engine, input=dict(job_input), idempotency_key=idempotency_key)
+        request = producer.JobRequest(
+            engine=engine.name,
+            input=dict(job_input),
+            idempotency_key=idempotency_key,
+            kind=engine.kind,
+            config=dict(engine.config),
+        )
         return (await queue.enqueue(request)).job_id
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What a job needs to know of the Engine it runs: its name, kind (Engine.spec.type) and config."""
+
+    name: str
+    kind: str
+    config: Mapping[str, str]
 
 
 def as_status(found: figures.QueueFigures) -> pool_model.QueueFigures:

@@ -191,13 +191,15 @@ async def _enqueue(
     """Enqueue each planned job on the pool's queue; a job that cannot be enqueued (no tenant, no pool yet,
     Redis down) stays unrecorded, so a later pass plans its due time again."""
     tenant, _why = await vectorindex.tenant_of(ctx, engine.namespace)
+    _names, referenced = await observe_references(ctx, engine)
+    runs = queues.Engine(engine.name, engine.spec.type, engine_builder.effective_config(engine, referenced))
     done: list[tuple[schedules.ScheduledJob, str]] = []
     for job in jobs:
         pool = await ctx.kube.get(workload.API_VERSION, pool_model.KIND, job.pool, engine.namespace)
         if tenant is None or pool is None:
             continue
         try:
-            job_id = await ctx.queues.enqueue(tenant, job.pool, job.engine, job.input, job.idempotency_key)
+            job_id = await ctx.queues.enqueue(tenant, job.pool, runs, job.input, job.idempotency_key)
         except queues.UNREACHABLE as exc:
             log.warning("schedule %s of %s not enqueued: %s", job.schedule, workloads.key(body), exc)
             continue

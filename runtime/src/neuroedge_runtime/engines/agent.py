@@ -168,4 +168,4 @@ class AgentEngine:
     operation = base.Operation.PREDICT
 
     async def __call__(self, config: Mapping[str, Any], inputs: Mapping[str, Any]) -> base.JsonObject:
-        return run(base.parse(Config, config, "config"), base.parse(Inputs, inputs, "input"))
+        return run(base.parse_config(Config, config), base.parse(Inputs, inputs, "input"))

@@ -79,4 +79,4 @@ class AnalyticsEngine:
     operation = base.Operation.ANALYZE
 
     async def __call__(self, config: Mapping[str, Any], inputs: Mapping[str, Any]) -> base.JsonObject:
-        return describe(base.parse(Config, config, "config"), base.parse(Inputs, inputs, "input"))
+        return describe(base.parse_config(Config, config), base.parse(Inputs, inputs, "input"))

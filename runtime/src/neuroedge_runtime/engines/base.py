@@ -8,7 +8,11 @@ own pydantic models, raising `EngineInputError` (answered as 422) for anything i
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import json
+import types
+import typing
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -48,6 +52,29 @@ class Strict(pydantic.BaseModel):
     """Base of the engines' config and input models: unknown fields are errors."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
+
+
+def parse_config(model: type[M], data: Mapping[str, Any]) -> M:
+    """An engine's config as `model`. Engine configs arrive as Kubernetes string maps (`Engine.spec.config`,
+    a ConfigMap's data), so a string value of a field that is not text is read as JSON: `max_history: "20"`,
+    `documents: '[{"id": ...}]'`. A value that is not valid JSON is passed on unchanged, and validation then
+    names the field."""
+    decoded = dict(data)
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if isinstance(value, str) and field is not None and not _is_text(field.annotation):
+            with contextlib.suppress(json.JSONDecodeError):
+                decoded[key] = json.loads(value)
+    return parse(model, decoded, "config")
+
+
+def _is_text(annotation: Any) -> bool:
+    if annotation is str:
+        return True
+    if typing.get_origin(annotation) is typing.Literal:
+        return all(isinstance(arg, str) for arg in typing.get_args(annotation))
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and str in args
 
 
 def parse(model: type[M], data: Mapping[str, Any], what: str) -> M:

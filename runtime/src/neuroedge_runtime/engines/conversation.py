@@ -167,4 +167,4 @@ class ConversationEngine:
     operation = base.Operation.PREDICT
 
     async def __call__(self, config: Mapping[str, Any], inputs: Mapping[str, Any]) -> base.JsonObject:
-        return respond(base.parse(Config, config, "config"), base.parse(Inputs, inputs, "input"))
+        return respond(base.parse_config(Config, config), base.parse(Inputs, inputs, "input"))

@@ -62,4 +62,4 @@ class PredictiveEngine:
     operation = base.Operation.PREDICT
 
     async def __call__(self, config: Mapping[str, Any], inputs: Mapping[str, Any]) -> base.JsonObject:
-        return predict(base.parse(Config, config, "config"), base.parse(Inputs, inputs, "input"))
+        return predict(base.parse_config(Config, config), base.parse(Inputs, inputs, "input"))
