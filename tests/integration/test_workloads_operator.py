@@ -142,6 +142,22 @@ def settled(kubeconfig: Path, what: str, namespace: str) -> bool:
     return ready.get("status") == "True" and ready.get("observedGeneration") == body["metadata"]["generation"]
 
 
+def quiescent(kubeconfig: Path, what: str, deployment: str, namespace: str) -> bool:
+    """The Deployment has fully rolled out (all replicas updated, ready and available, no old pods) and the
+    custom resource already reports every replica ready: nothing is left for the operator to observe."""
+    dep = get(kubeconfig, "deployment", deployment, "-n", namespace)
+    want, got = dep["spec"]["replicas"], dep.get("status") or {}
+    rolled = got.get("observedGeneration") == dep["metadata"]["generation"] and all(
+        got.get(field, 0) == want
+        for field in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+    )
+    return (
+        rolled
+        and status(kubeconfig, what, namespace).get("readyReplicas", 0) == want
+        and settled(kubeconfig, what, namespace)
+    )
+
+
 async def rolls_out(kubeconfig: Path, what: str, deployment: str, ns: str, change: dict[str, Any]) -> str:
     """Apply `change` and wait until the pods of the new spec are Ready; returns the new spec hash."""
     before = spec_hash(kubeconfig, deployment, ns)
@@ -221,7 +237,17 @@ async def test_engine_and_pool_reach_ready_roll_out_every_change_and_idle_withou
     )
     await eventually(lambda: settled(kubeconfig, f"workerpool/{pool}", ns), timeout=60, what="pool scaled")
 
-    # Settled: three resync passes over both objects write nothing (no apply, no status, no SQL).
+    # Settled: every pod of both Deployments ready and reported, so nothing is left to observe; then three
+    # resync passes over both objects write nothing (no apply, no status, no SQL).
+    for what, deployment_name in (
+        (f"engine/{engine}", deployment),
+        (f"workerpool/{pool}", f"workerpool-{pool}"),
+    ):
+        await eventually(
+            lambda what=what, name=deployment_name: quiescent(kubeconfig, what, name, ns),
+            timeout=60,
+            what=what,
+        )
     await asyncio.sleep(2)
     idle_start = writes(operator)
     await asyncio.sleep(6)

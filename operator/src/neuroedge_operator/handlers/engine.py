@@ -20,7 +20,7 @@ from neuroedge_operator import metrics
 from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.clients import engine_store, postgres, queues
-from neuroedge_operator.handlers import vectorindex, workloads
+from neuroedge_operator.handlers import binding, vectorindex, workloads
 from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import references, schedules, workload_reports, workload_status
 from neuroedge_operator.resources import conditions, workload
@@ -36,39 +36,21 @@ log = logging.getLogger(__name__)
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the Engine handlers into `registry` (intervals come from the settings)."""
-    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*RESOURCE, registry=registry)(on_change)
-    kopf.timer(
-        *RESOURCE,
-        interval=settings.resync_interval,
-        initial_delay=settings.resync_interval,
-        registry=registry,
-    )(on_timer)
-    kopf.timer(*RESOURCE, interval=settings.schedule_interval, when=_has_schedules, registry=registry)(
-        on_schedule
+    """Bind the Engine handlers into `registry`: reconcile, resync timer, the schedule timer for Engines
+    with schedules, removal of the registry row behind the finalizer."""
+    binding.bind(registry, RESOURCE, settings, reconcile, remove)
+    binding.every(
+        registry,
+        RESOURCE,
+        run_schedules,
+        interval=settings.schedule_interval,
+        when=_has_schedules,
+        name="on_schedule",
     )
-    kopf.on.delete(*RESOURCE, registry=registry)(on_delete)
 
 
 def _has_schedules(spec: kopf.Spec, **_: Any) -> bool:
     return bool(spec.get("schedules"))
-
-
-async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_timer(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_schedule(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await run_schedules(memo.context, body)
-
-
-async def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await remove(memo.context, body)
 
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:

@@ -19,6 +19,7 @@ from neuroedge_operator.builders import jwt_keys, meta, namespaces, networkpolic
 from neuroedge_operator.builders import secret as secret_builder
 from neuroedge_operator.clients import kube, postgres
 from neuroedge_operator.clients import redis as redis_client
+from neuroedge_operator.handlers import binding
 from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import database
 from neuroedge_operator.plan import kubernetes as kube_plan
@@ -41,28 +42,8 @@ RESOURCE = (tenant_model.GROUP, tenant_model.VERSION, tenant_model.PLURAL)
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the Tenant handlers into `registry` (the resync interval comes from the settings)."""
-    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*RESOURCE, registry=registry)(on_change)
-    kopf.timer(
-        *RESOURCE,
-        interval=settings.resync_interval,
-        initial_delay=settings.resync_interval,
-        registry=registry,
-    )(on_timer)
-    kopf.on.delete(*RESOURCE, registry=registry)(on_delete)
-
-
-async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_timer(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await remove(memo.context, body)
+    """Bind the Tenant handlers into `registry`: reconcile, resync timer, removal behind the finalizer."""
+    binding.bind(registry, RESOURCE, settings, reconcile, remove)
 
 
 def _now() -> datetime:

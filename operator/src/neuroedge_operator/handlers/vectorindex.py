@@ -22,6 +22,7 @@ from neuroedge_operator import metrics
 from neuroedge_operator.builders import jwt_keys
 from neuroedge_operator.builders import pgvector as pgvector_ddl
 from neuroedge_operator.clients import kube, postgres, vector_store
+from neuroedge_operator.handlers import binding
 from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import vectorindex as plan
 from neuroedge_operator.resources import conditions
@@ -34,28 +35,9 @@ COUNT_REFRESH_PASSES = 10  # an unchanged point count is re-published every this
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the VectorIndex handlers into `registry` (the resync interval comes from the settings)."""
-    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*RESOURCE, registry=registry)(on_change)
-    kopf.timer(
-        *RESOURCE,
-        interval=settings.resync_interval,
-        initial_delay=settings.resync_interval,
-        registry=registry,
-    )(on_timer)
-    kopf.on.delete(*RESOURCE, registry=registry)(on_delete)
-
-
-async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_timer(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await remove(memo.context, body)
+    """Bind the VectorIndex handlers into `registry`: reconcile (and point count) on the resync timer,
+    removal behind the finalizer."""
+    binding.bind(registry, RESOURCE, settings, reconcile, remove)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import kopf
 from neuroedge_operator import metrics
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
-from neuroedge_operator.handlers import vectorindex, workloads
+from neuroedge_operator.handlers import binding, vectorindex, workloads
 from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import autoscale, references, workload_reports, workload_status
 from neuroedge_operator.plan import kubernetes as kube_plan
@@ -33,34 +33,21 @@ STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", 
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the WorkerPool handlers into `registry` (intervals come from the settings)."""
-    for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        decorator(*RESOURCE, registry=registry)(on_change)
-    kopf.timer(
-        *RESOURCE,
-        interval=settings.resync_interval,
-        initial_delay=settings.resync_interval,
-        registry=registry,
-    )(on_timer)
-    kopf.timer(*RESOURCE, interval=settings.autoscale_interval, when=_autoscaled, registry=registry)(
-        on_autoscale
+    """Bind the WorkerPool handlers into `registry`: reconcile, resync timer, the autoscale timer for pools
+    that autoscale (no finalizer: children go by garbage collection)."""
+    binding.bind(registry, RESOURCE, settings, reconcile)
+    binding.every(
+        registry,
+        RESOURCE,
+        autoscale_pool,
+        interval=settings.autoscale_interval,
+        when=_autoscaled,
+        name="on_autoscale",
     )
 
 
 def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
     return bool((spec.get("autoscaling") or {}).get("enabled"))
-
-
-async def on_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_timer(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile(memo.context, body)
-
-
-async def on_autoscale(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await autoscale_pool(memo.context, body)
 
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
