@@ -9,14 +9,12 @@ behind kopf's finalizer: the children go by garbage collection (owner references
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 import kopf
 
-from neuroedge_operator import metrics
 from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.clients import engine_store, postgres, queues
@@ -55,16 +53,7 @@ def _has_schedules(spec: kopf.Spec, **_: Any) -> bool:
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
     """Bring one Engine's children and registry row in line with its spec; publish the outcome."""
-    async with ctx.lock(f"Engine/{workloads.key(body)}"):
-        started, result = time.monotonic(), "error"
-        try:
-            wanted, fields = await _outcome(ctx, body)
-            await workloads.publish(ctx, body, wanted, fields, ctx.engines)
-            result = "ready" if all(c.ok for c in wanted if c.type == conditions.READY) else "not_ready"
-        finally:
-            metrics.RECONCILES.labels(model.KIND, result).inc()
-            metrics.RECONCILE_SECONDS.labels(model.KIND, result).observe(time.monotonic() - started)
-        return wanted
+    return await workloads.reconcile(ctx, body, model.KIND, _outcome, ctx.engines)
 
 
 async def _outcome(

@@ -11,13 +11,11 @@ finalizer: every child is garbage-collected through its owner reference, and the
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from neuroedge_operator import metrics
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
 from neuroedge_operator.handlers import binding, vectorindex, workloads
@@ -52,16 +50,7 @@ def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
     """Bring one WorkerPool's children in line with its spec; publish the outcome."""
-    async with ctx.lock(f"WorkerPool/{workloads.key(body)}"):
-        started, result = time.monotonic(), "error"
-        try:
-            wanted, fields = await _outcome(ctx, body)
-            await workloads.publish(ctx, body, wanted, fields, ctx.worker_pools)
-            result = "ready" if all(c.ok for c in wanted if c.type == conditions.READY) else "not_ready"
-        finally:
-            metrics.RECONCILES.labels(model.KIND, result).inc()
-            metrics.RECONCILE_SECONDS.labels(model.KIND, result).observe(time.monotonic() - started)
-        return wanted
+    return await workloads.reconcile(ctx, body, model.KIND, _outcome, ctx.worker_pools)
 
 
 async def _outcome(

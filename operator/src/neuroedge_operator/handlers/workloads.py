@@ -7,7 +7,8 @@ resync timer plus the CR's own events bring status up to date, which is what `ku
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +91,26 @@ def api_blocker(exc: BaseException) -> workload_status.Blocker:
 async def existing_secrets(ctx: Context, namespace: str, names: Sequence[str]) -> tuple[str, ...]:
     """Which of `names` exist as Secrets in `namespace` (read by name: no list of every Secret)."""
     return tuple([n for n in dict.fromkeys(names) if await ctx.kube.get("v1", "Secret", n, namespace)])
+
+
+Outcome = Callable[[Context, Mapping[str, Any]], Awaitable[tuple[list[conditions.Condition], dict[str, Any]]]]
+
+
+async def reconcile(
+    ctx: Context, body: Mapping[str, Any], kind: str, outcome: Outcome, census: metrics.ConditionCensus
+) -> list[conditions.Condition]:
+    """An Engine's or WorkerPool's reconcile: under the object's lock, compute the outcome (conditions and
+    status fields), publish it, and count and time it by result."""
+    async with ctx.lock(f"{kind}/{key(body)}"):
+        started, result = time.monotonic(), "error"
+        try:
+            wanted, fields = await outcome(ctx, body)
+            await publish(ctx, body, wanted, fields, census)
+            result = "ready" if all(c.ok for c in wanted if c.type == conditions.READY) else "not_ready"
+        finally:
+            metrics.RECONCILES.labels(kind, result).inc()
+            metrics.RECONCILE_SECONDS.labels(kind, result).observe(time.monotonic() - started)
+        return wanted
 
 
 async def publish(
