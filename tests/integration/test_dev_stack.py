@@ -87,3 +87,18 @@ def test_unreachable_state_dir_is_one_clear_line(tmp_path: Path) -> None:
     private.mkdir(mode=0o700)
     with pytest.raises(procs.StackError, match=r"cannot reach .*world-traversable"):
         services.start_postgres(private / "state", procs.free_port())
+
+
+def test_down_stops_a_daemon_that_was_started_but_never_recorded() -> None:
+    """A start-up that fails half-way (say PostgreSQL fails while Redis, started beside it, is already up)
+    has recorded nothing; `down` still finds Redis, although Redis retitles itself to `host:port`."""
+    state = Path(tempfile.mkdtemp(prefix="neuroedge-leak-"))
+    (state / "logs").mkdir()
+    redis = services.start_redis(state, procs.free_port())
+    try:
+        assert str(state) not in Path(f"/proc/{redis.pid}/cmdline").read_bytes().decode(errors="replace")
+        dev_stack.down(state, purge=True)
+        assert not procs.is_alive(redis.pid)
+        assert not _port_open(redis.port)
+    finally:
+        procs.stop(redis.pid)  # this test's own cleanup, even when `down` failed to find it

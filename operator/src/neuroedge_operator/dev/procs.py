@@ -125,16 +125,19 @@ def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
 
 
 def pids_mentioning(marker: str) -> list[int]:
-    """Processes whose command line contains `marker` (the stack's state directory). Teardown uses it as a
-    safety net, so that a start-up that failed half-way never leaves stray daemons behind."""
+    """Processes whose command line or working directory names `marker` (the stack's state directory).
+    Teardown uses it as a safety net, so that a start-up that failed half-way never leaves stray daemons
+    behind. The working directory matters for daemons that rewrite their process title (redis-server shows
+    only `host:port`) but run inside the state directory."""
     found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if marker in cmdline:
+        if marker in cmdline or cwd == marker or cwd.startswith(marker.rstrip("/") + "/"):
             found.append(int(entry.name))
     return found

@@ -188,7 +188,7 @@ def start_redis(state: Path, port: int) -> Service:
         )
     )
     config.chmod(0o600)
-    pid = procs.spawn([str(server), str(config)], log)
+    pid = procs.spawn([str(server), str(config)], log, cwd=workdir)
     url = f"redis://default:{password}@127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url, socket_timeout=1)
     procs.wait_until("redis", lambda: bool(client.ping()), timeout=30, pid=pid, log=log)
