@@ -68,6 +68,18 @@ class OperatorProcess:
         text = self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def samples(self, *names: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample of the metrics `names`, by name and labels (to show what changed between reads)."""
+        body = (
+            urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
+        )
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            if sample.name in names
+        }
+
     def metric(self, name: str, **labels: str) -> float:
         """Sum of the samples of `name` whose labels include `labels`."""
         body = (

@@ -134,16 +134,15 @@ def test_storage_actions_leave_out_the_registry_write() -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "age", "stale"),
+    ("old", "new", "has_time", "publish"),
     [
-        (5, 5, 10.0, False),
-        (5, 6, 10.0, True),
-        (None, 0, None, True),
-        (5, 5, None, True),
-        (5, 5, 600.0, True),
+        (5, 5, True, False),  # unchanged: nothing written, however old the published count is
+        (5, 6, True, True),
+        (None, 0, False, True),
+        (5, 5, False, True),  # a count without its time is completed
     ],
 )
-def test_point_count_is_republished_on_change_or_when_old(
-    old: int | None, new: int, age: float | None, stale: bool
+def test_point_count_is_published_only_when_it_changes(
+    old: int | None, new: int, has_time: bool, publish: bool
 ) -> None:
-    assert plan.count_is_stale(old, new, age, 600.0) is stale
+    assert plan.count_changed(old, new, has_time) is publish

@@ -16,6 +16,7 @@ from neuroedge_operator import metrics
 from neuroedge_operator.builders import sql
 from neuroedge_operator.db import migrate, migrations
 from neuroedge_operator.plan import database
+from neuroedge_runtime.queue import retry
 
 UNREACHABLE = (
     OSError,
@@ -28,6 +29,9 @@ UNREACHABLE = (
 # Waiting for a pooled connection is not a sign of an unreachable database (100 tenants at once queue up
 # here); connecting is, and has its own, shorter timeout.
 ACQUIRE_TIMEOUT = 120.0
+# A transaction that lost a deadlock or serialization conflict was rolled back whole: safe to run again.
+CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+CONFLICT_RETRY = retry.RetryPolicy(base=0.05, cap=1.0, max_attempts=5)
 
 
 class Database:
@@ -70,15 +74,23 @@ class Database:
             return await conn.fetchrow(statement, *args)
 
     async def execute(self, actions: Sequence[database.Action]) -> None:
-        """Run `actions` in one transaction under the operator's DDL lock."""
+        """Run `actions` in one transaction under the operator's DDL lock.
+
+        DDL (policies, grants) takes strong table locks while tenants' applications write rows, so the
+        transaction can lose a deadlock or a serialization conflict; PostgreSQL then rolls it back whole, and
+        it is retried with the shared backoff policy."""
         if not actions:
             return
+        await retry.call(lambda: self._execute_once(actions), CONFLICT_RETRY, retry_on=CONFLICTS)
+
+    async def _execute_once(self, actions: Sequence[database.Action]) -> None:
         pool = await self.pool()
         async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", sql.DDL_LOCK_KEY)
             for action in actions:
                 await conn.execute(action.statement, *action.args)
-                metrics.SQL_STATEMENTS.labels(action.kind).inc()
+        for action in actions:
+            metrics.SQL_STATEMENTS.labels(action.kind).inc()
 
 
 async def observe(conn: asyncpg.Connection, tenant: str) -> database.Observed:

@@ -31,7 +31,6 @@ from neuroedge_operator.resources import vectorindex as model
 from neuroedge_operator.settings import OperatorSettings
 
 RESOURCE = (model.GROUP, model.VERSION, model.PLURAL)
-COUNT_REFRESH_PASSES = 10  # an unchanged point count is re-published every this many resync intervals
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
@@ -163,14 +162,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _age(stamp: object, now: datetime) -> float | None:
-    try:
-        then = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return (now - then).total_seconds()
-
-
 def new_status(
     ctx: Context, status: Mapping[str, Any], outcome: Outcome, merged: list[dict[str, Any]], generation: int
 ) -> dict[str, Any]:
@@ -179,10 +170,9 @@ def new_status(
     wanted: dict[str, Any] = {"conditions": merged, "observedGeneration": generation}
     if outcome.storage_name:
         wanted["storageName"] = outcome.storage_name
-    refresh = ctx.settings.resync_interval * COUNT_REFRESH_PASSES
     count = outcome.point_count
-    if count is not None and plan.count_is_stale(
-        status.get("pointCount"), count, _age(status.get("lastCountTime"), now), refresh
+    if count is not None and plan.count_changed(
+        status.get("pointCount"), count, bool(status.get("lastCountTime"))
     ):
         wanted["pointCount"] = count
         wanted["lastCountTime"] = jwt_keys.timestamp(now)

@@ -161,11 +161,8 @@ def _storage_actions(layout: Layout, storage: Storage) -> list[Action]:
     return actions
 
 
-def count_is_stale(
-    old_count: object, new_count: int, seconds_since_count: float | None, refresh: float
-) -> bool:
-    """Whether to publish `new_count` (and a new lastCountTime): when it changed, or when the published
-    one is older than `refresh` seconds. An idle index thus rewrites its status rarely, not every pass."""
-    if old_count != new_count or seconds_since_count is None:
-        return True
-    return seconds_since_count >= refresh
+def count_changed(old_count: object, new_count: int, has_count_time: bool) -> bool:
+    """Whether to publish `new_count` (and a new lastCountTime): only when it differs from the published one
+    (or none was published). The count is re-measured every pass, but an unchanged count is not rewritten:
+    an idle operator writes nothing, so lastCountTime is when the current value was first measured."""
+    return old_count != new_count or not has_count_time
