@@ -114,28 +114,15 @@ def _schedule_body(last: LastSchedule) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Engine:
+class Engine(workload.Parsed):
     """A parsed Engine: identity, spec and the status the operator last wrote."""
 
-    meta: workload.Identity
     spec: EngineSpec
     status: EngineStatus
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
 
 
 def parse(body: Mapping[str, Any]) -> Engine:
     """An Engine from its raw body; raises InvalidResourceError naming every problem by field path."""
     meta = workload.identity(KIND, body)
     spec = workload.validate(EngineSpec, body.get("spec"), "spec")
-    try:
-        status = EngineStatus.model_validate(body.get("status") or {})
-    except (pydantic.ValidationError, workload.InvalidResourceError):
-        status = EngineStatus()  # a status we cannot read is rebuilt from the cluster, not a user error
-    return Engine(meta=meta, spec=spec, status=status)
+    return Engine(meta=meta, spec=spec, status=workload.readable_status(EngineStatus, body))

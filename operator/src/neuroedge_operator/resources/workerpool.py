@@ -128,28 +128,15 @@ class WorkerPoolStatus(workload.Model):
 
 
 @dataclass(frozen=True)
-class WorkerPool:
+class WorkerPool(workload.Parsed):
     """A parsed WorkerPool: identity, spec and the status the operator last wrote."""
 
-    meta: workload.Identity
     spec: WorkerPoolSpec
     status: WorkerPoolStatus
-
-    @property
-    def name(self) -> str:
-        return self.meta.name
-
-    @property
-    def namespace(self) -> str:
-        return self.meta.namespace
 
 
 def parse(body: Mapping[str, Any]) -> WorkerPool:
     """A WorkerPool from its raw body; raises InvalidResourceError naming every problem by field path."""
     meta = workload.identity(KIND, body)
     spec = workload.validate(WorkerPoolSpec, body.get("spec"), "spec")
-    try:
-        status = WorkerPoolStatus.model_validate(body.get("status") or {})
-    except (pydantic.ValidationError, workload.InvalidResourceError):
-        status = WorkerPoolStatus()  # rebuilt from the cluster on this pass; not the user's fault
-    return WorkerPool(meta=meta, spec=spec, status=status)
+    return WorkerPool(meta=meta, spec=spec, status=workload.readable_status(WorkerPoolStatus, body))

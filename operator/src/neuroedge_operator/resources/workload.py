@@ -109,6 +109,30 @@ class Identity:
         }
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """What every parsed Engine and WorkerPool has: its identity, and the name and namespace from it."""
+
+    meta: Identity
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def namespace(self) -> str:
+        return self.meta.namespace
+
+
+def readable_status(model: type[M], body: Mapping[str, Any]) -> M:
+    """The status the operator last wrote, as `model`; a status we cannot read is not the user's error, so
+    it is replaced by an empty one and rebuilt from the cluster on this pass."""
+    try:
+        return model.model_validate(body.get("status") or {})
+    except (pydantic.ValidationError, InvalidResourceError):
+        return model()
+
+
 def identity(kind: str, body: Mapping[str, Any]) -> Identity:
     """Identity from the raw body's metadata; a name that cannot name Deployments or labels is refused."""
     meta = body.get("metadata") or {}
