@@ -4,15 +4,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PARTS := queue operator runtime dev
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(foreach p,$(PARTS),$(p)/pyproject.toml) | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
 .PHONY: setup up down status env test lint typecheck unit integration bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(foreach p,$(PARTS),$(p)/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e ./queue -e ./operator -e ./runtime -e './dev[test]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
@@ -31,13 +32,18 @@ status: $(STAMP)
 env: $(STAMP)
 	@$(BIN)/neuroedge dev env
 
+SOURCES := queue/src operator/src runtime/src dev/src tests bench
+
+# Style and the declared layers (import-linter contracts in pyproject.toml); no server is started.
 lint: $(STAMP)
-	$(BIN)/ruff check operator/src runtime/src tests bench
-	$(BIN)/ruff format --check operator/src runtime/src tests bench
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Unit tests start no server and need no control plane, so they run without `make setup`'s build.
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 

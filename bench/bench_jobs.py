@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwt.algorithms import OKPAlgorithm
 
 from neuroedge_operator.db import migrate
+from neuroedge_queue import jobs, keys, producer
 from neuroedge_runtime import app as runtime_app
-from neuroedge_runtime.queue import jobs, keys, producer
 from neuroedge_runtime.settings import RuntimeSettings
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
@@ -141,7 +141,7 @@ async def drain_rate(redis_url: str, tenant: str, requests: list[producer.JobReq
         "NEUROEDGE_CONCURRENCY": "16",
         "NEUROEDGE_LOG_LEVEL": "WARNING",
     }
-    command = [str(Path(sys.executable).parent / "neuroedge"), "runtime", "worker"]
+    command = [str(Path(sys.executable).parent / "neuroedge-runtime"), "worker"]
     worker = subprocess.Popen(command, env=env)  # noqa: ASYNC220 - started once, not awaited on
     try:
         while True:

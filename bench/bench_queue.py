@@ -24,7 +24,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import keys, producer
+from neuroedge_queue import keys, producer
 
 JOBS = int(os.environ.get("BENCH_QUEUE_JOBS", "20000"))
 LATENCY_JOBS = int(os.environ.get("BENCH_QUEUE_LATENCY_JOBS", "1000"))
@@ -33,7 +33,7 @@ PACE = 0.002
 CONCURRENCY = 256
 BATCH = 256
 TENANT = "bench"
-NEUROEDGE = Path(sys.executable).parent / "neuroedge"
+NEUROEDGE_RUNTIME = Path(sys.executable).parent / "neuroedge-runtime"
 
 
 def result(name: str, value: float, unit: str, baseline_name: str, baseline_value: float) -> None:
@@ -117,7 +117,7 @@ def start_workers(url: str, pool: str, count: int) -> list[subprocess.Popen[byte
             "NEUROEDGE_METRICS_PORT": "0",
             "NEUROEDGE_LOG_LEVEL": "WARNING",
         }
-        procs.append(subprocess.Popen([str(NEUROEDGE), "runtime", "worker"], env=env))
+        procs.append(subprocess.Popen([str(NEUROEDGE_RUNTIME), "worker"], env=env))
     return procs
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from neuroedge_operator import local
-from neuroedge_operator.dev import controlplane
+from neuroedge_dev import controlplane, local
 
 BENCH_RESOURCES = {
     "tenants",

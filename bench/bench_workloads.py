@@ -20,9 +20,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from neuroedge_operator import local
-from neuroedge_operator.dev import controlplane
-from neuroedge_runtime.queue import keys, producer
+from neuroedge_dev import controlplane, local
+from neuroedge_queue import keys, producer
 
 TENANT = "bench-wl"
 SPIKE_JOBS, TARGET_LAG, MAX_REPLICAS = 100, 20, 5

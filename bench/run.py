@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from neuroedge_operator.dev import stack as dev_stack
+from neuroedge_dev import stack as dev_stack
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent

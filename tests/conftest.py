@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from neuroedge_operator.dev import stack as dev_stack
+from neuroedge_dev import stack as dev_stack
 
 REPO = Path(__file__).resolve().parent.parent
 CRDS = REPO / "crds"

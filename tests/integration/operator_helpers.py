@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from neuroedge_operator.dev import controlplane
+from neuroedge_dev import controlplane
 
 
 def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None, check: bool = True) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-NEUROEDGE = Path(sys.executable).parent / "neuroedge"
+NEUROEDGE_OPERATOR = Path(sys.executable).parent / "neuroedge-operator"
 
 
 def free_port() -> int:
@@ -38,7 +38,7 @@ class OperatorProcess:
 
     def start(self) -> None:
         log = self._log_path.open("ab")
-        self._proc = subprocess.Popen([str(NEUROEDGE), "operator"], env=self._env, stdout=log, stderr=log)
+        self._proc = subprocess.Popen([str(NEUROEDGE_OPERATOR)], env=self._env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from neuroedge_operator.dev import toolchain
+from neuroedge_dev import toolchain
 
 pytestmark = pytest.mark.cluster
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from neuroedge_operator.dev import controlplane, procs, services, toolchain
-from neuroedge_operator.dev import stack as dev_stack
+from neuroedge_dev import controlplane, procs, services, toolchain
+from neuroedge_dev import stack as dev_stack
 
-NEUROEDGE = [sys.executable, "-m", "neuroedge_operator.cli"]
+NEUROEDGE = [sys.executable, "-m", "neuroedge_dev.cli"]
 
 
 def _port_open(port: int) -> bool:

@@ -26,12 +26,12 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from neuroedge_operator.dev import controlplane, procs
-from neuroedge_operator.dev import stack as dev_stack
-from neuroedge_runtime.queue import keys
+from neuroedge_dev import controlplane, procs
+from neuroedge_dev import stack as dev_stack
+from neuroedge_queue import keys
 
 REPO = Path(__file__).resolve().parents[2]
-NEUROEDGE = [sys.executable, "-m", "neuroedge_operator.cli"]
+NEUROEDGE = [sys.executable, "-m", "neuroedge_dev.cli"]
 SAMPLE = REPO / "crds" / "examples" / "tenant.yaml"
 WORKER = "runtime-worker-acme-general"
 

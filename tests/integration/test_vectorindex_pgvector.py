@@ -15,8 +15,8 @@ import pytest
 import tenant_operator_process as operator_process
 from operator_helpers import apply_tenant, eventually, exists, get, kubectl, secret_values, wait_ready
 
+from neuroedge_dev import procs
 from neuroedge_operator.builders import pgvector
-from neuroedge_operator.dev import procs
 
 pytestmark = pytest.mark.cluster
 

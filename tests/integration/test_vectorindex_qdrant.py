@@ -29,7 +29,7 @@ from neuroedge_operator.clients import qdrant as qdrant_client
 from neuroedge_operator.clients import redis as redis_client
 from neuroedge_operator.handlers import tenant as tenant_handlers
 from neuroedge_operator.handlers import vectorindex as handlers
-from neuroedge_operator.handlers.context import Context
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.settings import from_env
 
 pytestmark = [

@@ -18,8 +18,8 @@ import redis.asyncio as aioredis
 import tenant_operator_process as operator_process
 from operator_helpers import apply_tenant, eventually, exists, get, kubectl, wait_ready
 
-from neuroedge_operator.dev import procs
-from neuroedge_runtime.queue import jobs, keys, producer
+from neuroedge_dev import procs
+from neuroedge_queue import jobs, keys, producer
 
 pytestmark = pytest.mark.cluster
 

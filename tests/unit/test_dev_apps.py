@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from neuroedge_operator.dev import apps, stack, workers
+from neuroedge_dev import apps, stack, workers
 
 REPO = Path(__file__).resolve().parents[2]
 

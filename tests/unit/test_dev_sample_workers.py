@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neuroedge_operator.dev import workers
+from neuroedge_dev import workers
 
 SAMPLES = """
 apiVersion: neuroedge.io/v1alpha1

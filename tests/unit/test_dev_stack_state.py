@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neuroedge_operator.dev import stack
+from neuroedge_dev import stack
 
 
 def _stack(state: Path, *names: str) -> stack.Stack:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neuroedge_operator.dev import controlplane, toolchain
+from neuroedge_dev import controlplane, toolchain
 
 KUBERNETES_GOMOD = """module k8s.io/kubernetes
 

@@ -1,4 +1,4 @@
-"""`neuroedge operator`: kopf with our settings, handlers, liveness endpoint and Prometheus metrics."""
+"""`neuroedge-operator`: kopf with our settings, handlers, liveness endpoint and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from neuroedge_operator.handlers import children as children_handlers
-from neuroedge_operator.handlers import context
+from neuroedge_operator.handlers import deployments as deployment_handlers
 from neuroedge_operator.handlers import engine as engine_handlers
 from neuroedge_operator.handlers import tenant as tenant_handlers
 from neuroedge_operator.handlers import vectorindex as vectorindex_handlers
 from neuroedge_operator.handlers import workerpool as workerpool_handlers
+from neuroedge_operator.reconcile import context
+from neuroedge_operator.resources import engine as engine_model
+from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.settings import OperatorSettings
 
 
@@ -52,7 +54,10 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     vectorindex_handlers.register(registry, settings)
     engine_handlers.register(registry, settings)
     workerpool_handlers.register(registry, settings)
-    children_handlers.register(registry, settings)
+    deployment_handlers.register(
+        registry,
+        {engine_model.KIND: engine_handlers.reconcile, pool_model.KIND: workerpool_handlers.reconcile},
+    )
     return registry
 
 

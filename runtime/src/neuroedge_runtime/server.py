@@ -44,6 +44,6 @@ async def _main(settings: RuntimeSettings) -> None:
 
 
 def run(settings: RuntimeSettings) -> None:
-    """Entry point of `neuroedge runtime api`."""
+    """Entry point of `neuroedge-runtime api`."""
     logs.configure(settings.log_level)
     asyncio.run(_main(settings))

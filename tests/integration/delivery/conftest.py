@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from delivery_helpers import REPO, helm_template, run
 
-from neuroedge_operator.dev import toolchain
+from neuroedge_dev import toolchain
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from delivery_helpers import NAMESPACE, documents, run
 
-from neuroedge_operator.dev import toolchain
+from neuroedge_dev import toolchain
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
 

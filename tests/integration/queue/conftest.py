@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import jobs, keys, producer
+from neuroedge_queue import jobs, keys, producer
 
-NEUROEDGE = Path(sys.executable).parent / "neuroedge"
+NEUROEDGE_RUNTIME = Path(sys.executable).parent / "neuroedge-runtime"
 _pools = itertools.count()
 
 SpawnWorker = Callable[..., subprocess.Popen[bytes]]
@@ -61,7 +61,7 @@ def spawn_worker(redis_url: str, queue_keys: keys.QueueKeys, tmp_path: Path) -> 
         }
         env.update({f"NEUROEDGE_{name.upper()}": str(value) for name, value in settings.items()})
         log = (tmp_path / f"{consumer}.log").open("ab")
-        proc = subprocess.Popen([str(NEUROEDGE), "runtime", "worker"], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen([str(NEUROEDGE_RUNTIME), "worker"], env=env, stdout=log, stderr=log)
         started.append(proc)
         return proc
 

@@ -8,11 +8,12 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import jobs, keys, producer, reclaim, settle, worker
+from neuroedge_queue import groups, jobs, keys, producer
+from neuroedge_runtime.queue import reclaim, settle
 
 
 async def _deliver(client: aioredis.Redis, queue_keys: keys.QueueKeys, count: int) -> list[str]:
-    await worker.ensure_group(client, queue_keys)
+    await groups.ensure_group(client, queue_keys)
     reply = await client.xreadgroup(keys.GROUP, "c", {queue_keys.stream: ">"}, count=count)
     return [entry_id.decode() for entry_id, _ in reply[0][1]]
 
@@ -73,7 +74,7 @@ async def test_pruning_forgets_only_consumers_with_nothing_pending(
     client: aioredis.Redis, queue_keys: keys.QueueKeys, produce: producer.Producer
 ) -> None:
     await produce.enqueue(producer.JobRequest("echo", 1))
-    await worker.ensure_group(client, queue_keys)
+    await groups.ensure_group(client, queue_keys)
     await client.xreadgroup(keys.GROUP, "holds-a-job", {queue_keys.stream: ">"}, count=1)
     await client.xgroup_createconsumer(queue_keys.stream, keys.GROUP, "empty-handed")
     assert {c["name"] for c in await client.xinfo_consumers(queue_keys.stream, keys.GROUP)} == {

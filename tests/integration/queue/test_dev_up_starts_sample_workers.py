@@ -9,8 +9,8 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from neuroedge_operator.dev import procs, stack, workers
-from neuroedge_runtime.queue import jobs, keys, producer
+from neuroedge_dev import procs, stack, workers
+from neuroedge_queue import jobs, keys, producer
 
 SAMPLES = """
 kind: Tenant

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import deadletter, jobs, keys, producer
+from neuroedge_queue import jobs, keys, producer
+from neuroedge_runtime.queue import deadletter
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 Wait = Callable[..., Awaitable[list[jobs.JobState | None]]]

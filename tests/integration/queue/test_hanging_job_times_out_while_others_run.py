@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Awaitable, Callable
 
-from neuroedge_runtime.queue import jobs, keys, producer
+from neuroedge_queue import jobs, keys, producer
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 Wait = Callable[..., Awaitable[list[jobs.JobState | None]]]

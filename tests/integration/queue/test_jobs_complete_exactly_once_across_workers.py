@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import jobs, keys, producer
+from neuroedge_queue import jobs, keys, producer
 
 JOBS = 10_000
 

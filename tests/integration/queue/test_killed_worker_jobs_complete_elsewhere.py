@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import jobs, keys, producer
+from neuroedge_queue import jobs, keys, producer
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 Wait = Callable[..., Awaitable[list[jobs.JobState | None]]]

@@ -6,7 +6,8 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import keys, lock
+from neuroedge_queue import keys
+from neuroedge_runtime.queue import lock
 
 
 async def test_only_the_holder_releases_or_extends(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import figures, keys, producer, worker
+from neuroedge_queue import figures, groups, keys, producer
 
 
 async def test_figures_of_a_pool(
@@ -13,7 +13,7 @@ async def test_figures_of_a_pool(
     assert await figures.read(client, queue_keys) == figures.QueueFigures(0, 0, 0, 0, 0.0)
 
     await produce.enqueue_many([producer.JobRequest("echo", n) for n in range(5)])
-    await worker.ensure_group(client, queue_keys)
+    await groups.ensure_group(client, queue_keys)
     reply = await client.xreadgroup(keys.GROUP, "c", {queue_keys.stream: ">"}, count=2)
     delivered = reply[0][1]
     await client.zadd(queue_keys.delayed, {b"job-a": 1, b"job-b": 2})

@@ -8,7 +8,7 @@ import subprocess
 import urllib.request
 from collections.abc import Awaitable, Callable
 
-from neuroedge_runtime.queue import jobs, producer
+from neuroedge_queue import jobs, producer
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 Wait = Callable[..., Awaitable[list[jobs.JobState | None]]]

@@ -204,7 +204,7 @@ def test_the_cli_serves_logs_json_and_stops_on_sigterm(settings: RuntimeSettings
     log = tmp_path / "runtime.log"
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "neuroedge_operator.cli", "runtime", "api"],
+            [sys.executable, "-m", "neuroedge_runtime.cli", "api"],
             env=env,
             stderr=err,
             stdout=subprocess.DEVNULL,

@@ -18,10 +18,10 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from runtime_helpers import Tenant, add_engine, bearer, create_user, login
 
-from neuroedge_runtime.queue import jobs, keys
+from neuroedge_queue import jobs, keys
 
 Client = TestClient[Any, Any]
-NEUROEDGE = Path(sys.executable).parent / "neuroedge"
+NEUROEDGE_RUNTIME = Path(sys.executable).parent / "neuroedge-runtime"
 MODEL = {"model": "logistic", "weights": {"tenure": -0.5, "tickets": 1.2}, "bias": 0.3}
 PROBLEM = "application/problem+json"
 
@@ -54,7 +54,7 @@ def spawn_worker(redis_url: str, pool: str, tmp_path: Path) -> Iterator[Callable
             "NEUROEDGE_RETRY_BASE_SECONDS": "0.05",
         }
         log = (tmp_path / f"worker-{tenant}.log").open("ab")
-        argv = [str(NEUROEDGE), "runtime", "worker"]
+        argv = [str(NEUROEDGE_RUNTIME), "worker"]
         started.append(subprocess.Popen(argv, env=env, stdout=log, stderr=log))
 
     yield spawn

@@ -67,16 +67,20 @@ def test_final_stage_is_non_root_without_build_tools(image: str) -> None:
 
 
 @pytest.mark.parametrize("image", DOCKERFILES)
-def test_build_stage_installs_the_wheel_offline(image: str) -> None:
-    run = " ".join(stages(DOCKERFILES[image])[0].args("RUN"))
-    assert "pip wheel --wheel-dir /wheels ." in run
-    assert "pip install --no-index --find-links /wheels neuroedge" in run
+def test_build_stage_installs_only_its_part_offline(image: str) -> None:
+    build = stages(DOCKERFILES[image])[0]
+    run = " ".join(build.args("RUN"))
+    assert f"pip wheel --wheel-dir /wheels ./queue ./{image}" in run
+    assert f"pip install --no-index --find-links /wheels neuroedge-{image}" in run
+    other = "runtime" if image == "operator" else "operator"
+    copied = " ".join(build.args("COPY"))
+    assert other not in copied and "dev" not in copied.split(), copied
 
 
-def test_entrypoints_are_the_neuroedge_subcommands() -> None:
+def test_entrypoints_are_each_parts_console_script() -> None:
     operator, runtime = stages(DOCKERFILES["operator"])[-1], stages(DOCKERFILES["runtime"])[-1]
-    assert (operator.args("ENTRYPOINT"), operator.args("CMD")) == (['["neuroedge"]'], ['["operator"]'])
-    assert (runtime.args("ENTRYPOINT"), runtime.args("CMD")) == (['["neuroedge", "runtime"]'], ['["api"]'])
+    assert (operator.args("ENTRYPOINT"), operator.args("CMD")) == (['["neuroedge-operator"]'], [])
+    assert (runtime.args("ENTRYPOINT"), runtime.args("CMD")) == (['["neuroedge-runtime"]'], ['["api"]'])
 
 
 def test_operator_healthcheck_probes_what_the_deployment_probes() -> None:

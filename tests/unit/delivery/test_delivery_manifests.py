@@ -95,7 +95,7 @@ def test_single_operator_replaced_not_rolled() -> None:
     spec = load("operator/deployment.yaml")["spec"]
     assert spec["replicas"] == 1
     assert spec["strategy"] == {"type": "Recreate"}  # never two kopf operators at once (no peering yet)
-    assert operator_container()["command"] == ["neuroedge", "operator"]
+    assert operator_container()["command"] == ["neuroedge-operator"]
 
 
 def test_probes_on_kopf_liveness_and_metrics_port() -> None:

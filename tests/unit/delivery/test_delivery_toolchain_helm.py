@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neuroedge_operator.dev import toolchain
+from neuroedge_dev import toolchain
 
 
 def test_helm_reports_its_full_version() -> None:

@@ -55,7 +55,7 @@ def test_deployment_runs_the_api_with_its_identity_and_the_tenant_credentials() 
     deployment = engine_builder.deployment(samples.engine(), INPUTS)
     container = _container(deployment)
     assert container["image"] == INPUTS.default_image
-    assert [*container["command"], *container["args"]] == ["neuroedge", "runtime", "api"]
+    assert [*container["command"], *container["args"]] == ["neuroedge-runtime", "api"]
     env = _env(container)
     assert env["NEUROEDGE_ENGINE"] == "support-assistant"
     assert env["NEUROEDGE_ENGINE_TYPE"] == "conversation"

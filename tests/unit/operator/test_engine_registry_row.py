@@ -6,7 +6,7 @@ import json
 
 from neuroedge_operator.builders import engine_registry
 from neuroedge_operator.clients import queues
-from neuroedge_runtime.queue import figures
+from neuroedge_queue import figures
 
 
 def test_upsert_args_carry_canonical_json() -> None:

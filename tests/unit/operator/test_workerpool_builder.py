@@ -34,7 +34,7 @@ def test_deployment_runs_workers_configured_from_the_spec() -> None:
     container = _container(deployment)
     assert deployment["metadata"]["name"] == "workerpool-general"
     assert deployment["spec"]["replicas"] == 3
-    assert [*container["command"], *container["args"]] == ["neuroedge", "runtime", "worker"]
+    assert [*container["command"], *container["args"]] == ["neuroedge-runtime", "worker"]
     env = _env(container)
     assert env["NEUROEDGE_TENANT"] == _secret("TENANT")
     assert env["REDIS_URL"] == _secret("REDIS_URL")

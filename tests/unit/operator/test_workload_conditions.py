@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from neuroedge_operator.handlers import children, workloads
+from neuroedge_operator.handlers import deployments as children
 from neuroedge_operator.plan import workload_status
+from neuroedge_operator.reconcile import workloads
 from neuroedge_operator.resources import conditions, workload
 
 OWNER = workload.Identity("Engine", "e", "acme", "uid-1", 1, datetime(2026, 1, 1, tzinfo=UTC))

@@ -8,8 +8,9 @@ import json
 import pydantic
 import pytest
 
+from neuroedge_queue import jobs, retry
 from neuroedge_runtime.engines import base
-from neuroedge_runtime.queue import execute, jobs, retry, settle
+from neuroedge_runtime.queue import execute, settle
 
 POLICY = retry.RetryPolicy(base=1.0, cap=30.0, max_attempts=3)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from neuroedge_runtime.queue import jobs, keys
+from neuroedge_queue import jobs, keys
 
 
 def _job(**fields: object) -> jobs.Job:

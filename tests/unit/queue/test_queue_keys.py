@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from neuroedge_runtime.queue import keys
+from neuroedge_queue import keys
 
 
 def test_layout_matches_the_architecture_page() -> None:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from neuroedge_runtime.queue import retry
+from neuroedge_queue import retry
 
 
 def test_bounds_double_from_base_up_to_the_cap() -> None:

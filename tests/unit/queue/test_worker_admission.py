@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from neuroedge_runtime.queue import jobs, keys, settle, worker
+from neuroedge_queue import jobs, keys
+from neuroedge_runtime.queue import settle, worker
 
 
 def _entry(**fields: object) -> dict[bytes, bytes]:

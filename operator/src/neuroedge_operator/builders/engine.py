@@ -1,4 +1,4 @@
-"""Desired objects of an Engine: its ConfigMap, its API Deployment (`neuroedge runtime api`) and its Service.
+"""Desired objects of an Engine: its ConfigMap, its API Deployment (`neuroedge-runtime api`) and its Service.
 
 Pure functions of the parsed Engine and what the handler observed (tenant, default image, referenced config,
 tenant resource defaults). The engine's configuration is mounted as files and its content is part of the
@@ -108,7 +108,7 @@ def container_spec(engine: engine_model.Engine, inputs: EngineInputs) -> pods.Co
     mounts, volumes = _volumes(engine, inputs.tenant)
     return pods.ContainerSpec(
         image=engine.spec.image or inputs.default_image,
-        args=["runtime", "api"],
+        args=["api"],
         env=_env(engine),
         env_from=[{"secretRef": {"name": pods.CREDENTIALS_SECRET}}],
         ports=[{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],

@@ -163,7 +163,7 @@ def container(spec: ContainerSpec) -> dict[str, Any]:
         "name": CONTAINER,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["neuroedge"],
+        "command": ["neuroedge-runtime"],
         "args": list(spec.args),
         "env": [dict(e) for e in spec.env],
         "ports": [dict(p) for p in spec.ports],

@@ -1,4 +1,4 @@
-"""Desired objects of a WorkerPool: the worker Deployment (`neuroedge runtime worker`), its
+"""Desired objects of a WorkerPool: the worker Deployment (`neuroedge-runtime worker`), its
 PodDisruptionBudget and, when the pool asks for KEDA, a ScaledObject with its TriggerAuthentication and
 Secret.
 
@@ -113,7 +113,7 @@ def deployment(pool: pool_model.WorkerPool, inputs: PoolInputs) -> dict[str, Any
 def container_spec(pool: pool_model.WorkerPool, inputs: PoolInputs) -> pods.ContainerSpec:
     return pods.ContainerSpec(
         image=pool.spec.image or inputs.default_image,
-        args=["runtime", "worker"],
+        args=["worker"],
         env=_env(pool),
         ports=[{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}],
         probe_port=METRICS_PORT_NAME,

@@ -18,7 +18,7 @@ from neuroedge_operator import metrics
 from neuroedge_operator.builders import pgvector as ddl
 from neuroedge_operator.builders import sql
 from neuroedge_operator.clients import postgres
-from neuroedge_operator.clients.vector_store import BackendError, BackendUnreachableError
+from neuroedge_operator.clients.vector_backend import BackendError, BackendUnreachableError
 from neuroedge_operator.db import migrations
 from neuroedge_operator.plan import database
 from neuroedge_operator.plan import vectorindex as plan

@@ -16,7 +16,7 @@ from neuroedge_operator import metrics
 from neuroedge_operator.builders import sql
 from neuroedge_operator.db import migrate, migrations
 from neuroedge_operator.plan import database
-from neuroedge_runtime.queue import retry
+from neuroedge_queue import retry
 
 UNREACHABLE = (
     OSError,

@@ -15,8 +15,8 @@ from qdrant_client import AsyncQdrantClient
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from neuroedge_operator import metrics
-from neuroedge_operator.builders import qdrant as qdrant_builder
-from neuroedge_operator.clients.vector_store import BackendError, BackendUnreachableError
+from neuroedge_operator.clients import qdrant_codec as qdrant_builder
+from neuroedge_operator.clients.vector_backend import BackendError, BackendUnreachableError
 from neuroedge_operator.plan import vectorindex as plan
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ import redis.exceptions
 
 from neuroedge_operator.plan import workload_reports
 from neuroedge_operator.resources import workerpool as pool_model
-from neuroedge_runtime.queue import figures, keys, producer, worker
+from neuroedge_queue import figures, groups, keys, producer
 
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 RESULT_TTL_SECONDS = 7 * 86_400.0
@@ -41,7 +41,7 @@ class Queues:
         its backlog is measurable with no consumer at all. Redis errors become an observation saying why."""
         queue_keys = keys.QueueKeys(tenant, pool)
         try:
-            await worker.ensure_group(self._client, queue_keys)
+            await groups.ensure_group(self._client, queue_keys)
             found = await figures.read(self._client, queue_keys)
         except (*UNREACHABLE, redis.exceptions.ResponseError) as exc:
             return workload_reports.QueueObservation(None, group_exists=False, error=_describe(exc))

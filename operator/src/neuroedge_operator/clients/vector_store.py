@@ -1,4 +1,7 @@
-"""The one small interface both VectorIndex backends implement, and the factory the handlers get them from.
+"""The factory the handlers get the VectorIndex backends from, and the registry rows of indexes.
+
+The interface both backends implement is `vector_backend` (a module of its own, so that the backends import
+it without importing this factory, which imports them).
 
 The handler's context holds a `Backends`: built from the settings in the operator, built with an in-process
 Qdrant (`AsyncQdrantClient(location=":memory:")`) in tests. A backend that is not configured is `None`, which
@@ -7,58 +10,14 @@ the reconciler reports as `BackendUnavailable` instead of failing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
-
 from neuroedge_operator.builders import sql, vector_registry
 from neuroedge_operator.clients import postgres
+from neuroedge_operator.clients.vector_backend import Backend, BackendError, Backends, BackendUnreachableError
 from neuroedge_operator.plan import database
 from neuroedge_operator.plan import vectorindex as plan
 from neuroedge_operator.settings import OperatorSettings
 
-
-class BackendError(Exception):
-    """The backend refused an operation (the message says why)."""
-
-
-class BackendUnreachableError(BackendError):
-    """The backend did not answer."""
-
-
-class Backend(Protocol):
-    """Storage of VectorIndexes: observe, change in place, count, drop."""
-
-    async def observe(self, layout: plan.Layout) -> plan.Storage | None:
-        """What the backend holds for `layout`'s storage name; None when it does not exist."""
-
-    async def apply(self, layout: plan.Layout, actions: Sequence[plan.Action]) -> None:
-        """Carry out the planner's storage actions, in order."""
-
-    async def count(self, storage_name: str) -> int:
-        """Number of points stored (every tenant's: a storage belongs to one tenant)."""
-
-    async def drop(self, storage_name: str) -> bool:
-        """Delete the storage and its data; False when it did not exist."""
-
-    async def close(self) -> None:
-        """Release connections."""
-
-
-@dataclass
-class Backends:
-    """The configured backends by name."""
-
-    pgvector: Backend | None = None
-    qdrant: Backend | None = None
-
-    def get(self, name: str) -> Backend | None:
-        return self.pgvector if name == "pgvector" else self.qdrant if name == "qdrant" else None
-
-    async def close(self) -> None:
-        for backend in (self.pgvector, self.qdrant):
-            if backend is not None:
-                await backend.close()
+__all__ = ["Backend", "BackendError", "BackendUnreachableError", "Backends"]
 
 
 def from_settings(settings: OperatorSettings, db: postgres.Database) -> Backends:

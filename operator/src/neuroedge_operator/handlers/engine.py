@@ -18,9 +18,9 @@ import kopf
 from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.clients import engine_store, postgres, queues
-from neuroedge_operator.handlers import binding, vectorindex, workloads
-from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import references, schedules, workload_reports, workload_status
+from neuroedge_operator.reconcile import binding, tenancy, workloads
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, workload
 from neuroedge_operator.resources import engine as model
 from neuroedge_operator.resources import workerpool as pool_model
@@ -63,7 +63,7 @@ async def _outcome(
         engine = model.parse(body)
     except workload.InvalidResourceError as exc:
         return conditions.invalid_workload_spec(str(exc)), {}
-    tenant, why = await vectorindex.tenant_of(ctx, engine.namespace)
+    tenant, why = await tenancy.tenant_of(ctx, engine.namespace)
     if tenant is None:
         return conditions.workload_no_tenant(model.KIND, engine.namespace, why), {}
     names, referenced = await observe_references(ctx, engine)
@@ -161,7 +161,7 @@ async def _enqueue(
 ) -> list[tuple[schedules.ScheduledJob, str]]:
     """Enqueue each planned job on the pool's queue; a job that cannot be enqueued (no tenant, no pool yet,
     Redis down) stays unrecorded, so a later pass plans its due time again."""
-    tenant, _why = await vectorindex.tenant_of(ctx, engine.namespace)
+    tenant, _why = await tenancy.tenant_of(ctx, engine.namespace)
     _names, referenced = await observe_references(ctx, engine)
     runs = queues.Engine(engine.name, engine.spec.type, engine_builder.effective_config(engine, referenced))
     done: list[tuple[schedules.ScheduledJob, str]] = []
@@ -186,7 +186,7 @@ async def remove(ctx: Context, body: Mapping[str, Any]) -> None:
     """Finalizer: remove the registry row (children are garbage-collected through their owner reference)."""
     meta = body["metadata"]
     async with ctx.lock(f"Engine/{workloads.key(body)}"):
-        tenant, _why = await vectorindex.tenant_of(ctx, str(meta.get("namespace", "")), deleting=True)
+        tenant, _why = await tenancy.tenant_of(ctx, str(meta.get("namespace", "")), deleting=True)
         if tenant is not None:
             try:
                 await engine_store.unregister(ctx.db, tenant, str(meta["name"]))

@@ -19,10 +19,10 @@ from neuroedge_operator.builders import jwt_keys, meta, namespaces, networkpolic
 from neuroedge_operator.builders import secret as secret_builder
 from neuroedge_operator.clients import kube, postgres
 from neuroedge_operator.clients import redis as redis_client
-from neuroedge_operator.handlers import binding
-from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import database
 from neuroedge_operator.plan import kubernetes as kube_plan
+from neuroedge_operator.reconcile import binding
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions
 from neuroedge_operator.resources import tenant as tenant_model
 from neuroedge_operator.settings import OperatorSettings

@@ -22,11 +22,10 @@ from neuroedge_operator import metrics
 from neuroedge_operator.builders import jwt_keys
 from neuroedge_operator.builders import pgvector as pgvector_ddl
 from neuroedge_operator.clients import kube, postgres, vector_store
-from neuroedge_operator.handlers import binding
-from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import vectorindex as plan
+from neuroedge_operator.reconcile import binding, tenancy
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions
-from neuroedge_operator.resources import tenant as tenant_model
 from neuroedge_operator.resources import vectorindex as model
 from neuroedge_operator.settings import OperatorSettings
 
@@ -72,28 +71,6 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         return outcome
 
 
-async def tenant_of(ctx: Context, namespace: str, deleting: bool = False) -> tuple[str | None, str]:
-    """The tenant owning `namespace` (its `neuroedge.io/tenant` label, confirmed by the Tenant listing the
-    namespace, so that relabelling a namespace cannot reach another tenant's storage), or None and why.
-    While deleting, a label naming a Tenant that no longer exists is trusted: its storage is reclaimed."""
-    found = await ctx.kube.get("v1", "Namespace", namespace)
-    if found is None:
-        return None, "does not exist"
-    tenant = (found["metadata"].get("labels") or {}).get(tenant_model.TENANT_LABEL)
-    if not tenant:
-        return None, f"has no {tenant_model.TENANT_LABEL} label"
-    owner = await ctx.kube.get(f"{tenant_model.GROUP}/{tenant_model.VERSION}", tenant_model.KIND, tenant)
-    if owner is None:
-        return (tenant, "") if deleting else (None, f"is labelled for tenant {tenant}, which does not exist")
-    try:
-        listed = tenant_model.parse(owner).namespaces
-    except tenant_model.InvalidTenantError:
-        listed = ()
-    if namespace not in listed:
-        return None, f"is labelled for tenant {tenant}, which does not list it among its namespaces"
-    return tenant, ""
-
-
 def layout(tenant: str, index: model.VectorIndex) -> plan.Layout:
     """The desired storage layout of a parsed VectorIndex."""
     spec = index.spec
@@ -116,7 +93,7 @@ async def _outcome(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         index = model.parse(body)
     except model.InvalidVectorIndexError as exc:
         return Outcome(conditions.invalid_vector_spec(str(exc)))
-    tenant, why = await tenant_of(ctx, index.namespace)
+    tenant, why = await tenancy.tenant_of(ctx, index.namespace)
     if tenant is None:
         return Outcome([conditions.no_tenant(index.namespace, why)])
     backend = ctx.vectors.get(index.spec.backend)
@@ -231,7 +208,7 @@ async def remove(ctx: Context, body: Mapping[str, Any]) -> None:
 async def _reclaim(
     ctx: Context, body: Mapping[str, Any], meta: Mapping[str, Any], spec: Mapping[str, Any]
 ) -> None:
-    tenant, why = await tenant_of(ctx, str(meta.get("namespace", "")), deleting=True)
+    tenant, why = await tenancy.tenant_of(ctx, str(meta.get("namespace", "")), deleting=True)
     if tenant is None:  # nothing can be ours to remove: never guess another tenant's storage
         involved = {"apiVersion": model.API_VERSION, "kind": model.KIND, "metadata": meta}
         message = f"namespace {meta.get('namespace')} {why}: no storage or registry row was removed"

@@ -18,10 +18,10 @@ import kopf
 
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
-from neuroedge_operator.handlers import binding, vectorindex, workloads
-from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import autoscale, references, workload_reports, workload_status
 from neuroedge_operator.plan import kubernetes as kube_plan
+from neuroedge_operator.reconcile import binding, tenancy, workloads
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, workload
 from neuroedge_operator.resources import workerpool as model
 from neuroedge_operator.settings import OperatorSettings
@@ -60,7 +60,7 @@ async def _outcome(
         pool = model.parse(body)
     except workload.InvalidResourceError as exc:
         return conditions.invalid_workload_spec(str(exc)), {}
-    tenant, why = await vectorindex.tenant_of(ctx, pool.namespace)
+    tenant, why = await tenancy.tenant_of(ctx, pool.namespace)
     if tenant is None:
         return conditions.workload_no_tenant(model.KIND, pool.namespace, why), {}
     secrets = await workloads.existing_secrets(ctx, pool.namespace, [pods.CREDENTIALS_SECRET])
@@ -166,7 +166,7 @@ async def _decide(ctx: Context, body: Mapping[str, Any]) -> autoscale.Decision |
     except workload.InvalidResourceError:
         return None  # the reconcile reports it
     keda = await ctx.keda_installed() if pool.spec.autoscaling.keda else False
-    tenant, _why = await vectorindex.tenant_of(ctx, pool.namespace)
+    tenant, _why = await tenancy.tenant_of(ctx, pool.namespace)
     if tenant is None or pool.spec.suspend or not pool.spec.autoscaling.enabled:
         return None
     queue = await ctx.queues.observe(tenant, pool.name)

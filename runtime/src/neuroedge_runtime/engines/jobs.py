@@ -17,9 +17,9 @@ from typing import Any
 import pydantic
 import redis.asyncio as aioredis
 
+from neuroedge_queue import jobs, keys, producer
 from neuroedge_runtime import problems
 from neuroedge_runtime.engines.service import EngineService
-from neuroedge_runtime.queue import jobs, keys, producer
 
 
 @dataclass(frozen=True)

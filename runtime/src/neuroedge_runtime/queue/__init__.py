@@ -1,4 +1,4 @@
-"""The job queue: one Redis stream per tenant and pool, consumed at least once by `neuroedge runtime worker`.
+"""The job queue: one Redis stream per tenant and pool, consumed at least once by `neuroedge-runtime worker`.
 
 Modules, one concern each: `keys` (key layout), `jobs` (job record, ids, encode/decode, status values),
 `producer` (enqueue, read status), `settle` (the single writer that stores outcomes and acknowledges),

@@ -12,7 +12,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import jobs, keys, scripts
+from neuroedge_queue import jobs, keys, scripts
 
 REDRIVE = scripts.LuaScript(
     """

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import pydantic
 
+from neuroedge_queue import jobs, retry
 from neuroedge_runtime.engines import base, registry
-from neuroedge_runtime.queue import jobs, retry, settle
+from neuroedge_runtime.queue import settle
 
 MAX_ERROR_CHARS = 2000
 

@@ -19,15 +19,32 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from neuroedge_runtime.queue import figures, keys, lock, metrics, scripts, settings
+from neuroedge_queue import figures, keys, scripts
+from neuroedge_runtime.queue import lock, metrics, settings
 
-if TYPE_CHECKING:
-    from neuroedge_runtime.queue.worker import Entry, Worker
+Entry = tuple[bytes, dict[bytes, bytes] | None]
+"""A stream entry as redis-py returns it: (entry id, fields), fields None when the entry was trimmed."""
+
+
+class Worker(Protocol):
+    """What the reclaimer needs of the worker it serves (the worker loop imports this module, not the reverse,
+    so the dependency runs one way)."""
+
+    in_flight: dict[bytes, float]
+    """Entry id -> start time (monotonic) of the jobs the worker runs now."""
+
+    @property
+    def backlog(self) -> Sequence[tuple[Entry, int]]:
+        """Claimed entries waiting for a slot."""
+
+    def add_claimed(self, entries: Sequence[Entry], deliveries: dict[bytes, int]) -> None:
+        """Queue entries claimed from dead consumers."""
+
 
 log = logging.getLogger(__name__)
 

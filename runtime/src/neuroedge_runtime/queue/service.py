@@ -1,4 +1,4 @@
-"""`neuroedge runtime worker`: the worker process. Loads WorkerSettings from the environment once, serves
+"""`neuroedge-runtime worker`: the worker process. Loads WorkerSettings from the environment once, serves
 Prometheus metrics, runs the Worker, and turns SIGTERM/SIGINT into a graceful shutdown."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     try:
         config = settings.from_env(os.environ if env is None else env)
     except settings.SettingsError as exc:
-        print(f"neuroedge runtime worker: {exc}", file=sys.stderr)
+        print(f"neuroedge-runtime worker: {exc}", file=sys.stderr)
         return 2
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)

@@ -8,7 +8,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from neuroedge_runtime.queue import keys, retry
+from neuroedge_queue import keys, retry
 
 
 class SettingsError(ValueError):

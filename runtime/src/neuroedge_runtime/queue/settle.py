@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from neuroedge_runtime.queue import keys, retry, scripts
+from neuroedge_queue import keys, retry, scripts
 
 log = logging.getLogger(__name__)
 

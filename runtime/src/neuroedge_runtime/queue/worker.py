@@ -25,12 +25,13 @@ from typing import cast
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from neuroedge_queue import groups, jobs, keys, retry
 from neuroedge_runtime.engines import registry
-from neuroedge_runtime.queue import execute, jobs, keys, metrics, reclaim, retry, settings, settle
+from neuroedge_runtime.queue import execute, metrics, reclaim, settings, settle
 
 log = logging.getLogger(__name__)
 
-Entry = tuple[bytes, dict[bytes, bytes] | None]
+Entry = reclaim.Entry
 _TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 SETTLE_DRAIN_SECONDS = 10.0
 """At shutdown, how long the last outcomes may take to be written; unwritten ones are simply redelivered."""
@@ -64,16 +65,6 @@ class Slots:
         """Wait until a slot is given back or `wake` is called."""
         self._changed.clear()
         await self._changed.wait()
-
-
-async def ensure_group(client: aioredis.Redis, queue_keys: keys.QueueKeys) -> None:
-    """Create the stream and the group `pool` if missing (from id 0: jobs enqueued before any worker ran
-    are consumed too)."""
-    try:
-        await client.xgroup_create(queue_keys.stream, keys.GROUP, id="0", mkstream=True)
-    except redis.exceptions.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
 
 
 class Worker:
@@ -110,7 +101,7 @@ class Worker:
 
     async def run(self) -> None:
         """Recover own pending entries, then consume until stopped; then drain."""
-        await retry.call(lambda: ensure_group(self._client, self._keys), _STARTUP, retry_on=_TRANSIENT)
+        await retry.call(lambda: groups.ensure_group(self._client, self._keys), _STARTUP, retry_on=_TRANSIENT)
         writer = asyncio.create_task(self._settler.run(), name="settle")
         reclaimer = asyncio.create_task(
             reclaim.Reclaimer(self._client, self.config, self._metrics).run(self), name="reclaim"
@@ -164,7 +155,7 @@ class Worker:
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            await ensure_group(self._client, self._keys)
+            await groups.ensure_group(self._client, self._keys)
             return []
         return cast("list[Entry]", cast("list[list[object]]", reply)[0][1]) if reply else []
 

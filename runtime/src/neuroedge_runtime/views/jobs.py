@@ -8,10 +8,10 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from neuroedge_queue import jobs
+from neuroedge_queue import keys as queue_keys
 from neuroedge_runtime import bodies, keys
 from neuroedge_runtime.engines import jobs as engine_jobs
-from neuroedge_runtime.queue import jobs
-from neuroedge_runtime.queue import keys as queue_keys
 from neuroedge_runtime.views.data import ENGINE_NAME
 
 JOB_ID_PATTERN = queue_keys.JOB_ID.pattern

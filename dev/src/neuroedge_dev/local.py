@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from neuroedge_operator.dev import controlplane, procs, stack
+from neuroedge_dev import controlplane, procs, stack
 
 # Samples applied, in order, after the Tenant sample is Ready, from the Tenant sample's directory (the pool
 # before the Engine that refers to it).
@@ -37,7 +37,7 @@ def start_operator(state_dir: Path, resync_interval: float = 30.0) -> stack.Proc
         "NEUROEDGE_RESYNC_INTERVAL": str(resync_interval),
     }
     log = Path(current.state_dir) / "logs" / "operator.log"
-    pid = procs.spawn([str(Path(sys.executable).parent / "neuroedge"), "operator"], log, env=env)
+    pid = procs.spawn([str(Path(sys.executable).parent / "neuroedge-operator")], log, env=env)
     procs.wait_until(
         "operator",
         lambda: procs.http_ok(f"http://127.0.0.1:{health_port}/healthz"),

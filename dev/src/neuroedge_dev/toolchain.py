@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neuroedge_operator.dev import paths
-from neuroedge_operator.dev.procs import StackError
+from neuroedge_dev import paths
+from neuroedge_dev.procs import StackError
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"

@@ -33,9 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from neuroedge_operator import local
+from neuroedge_dev import controlplane, local, procs, stack, workers
 from neuroedge_operator.db import migrate
-from neuroedge_operator.dev import controlplane, procs, stack, workers
 
 API = "runtime-api"
 RUNTIME_LOGIN = "neuroedge_runtime_dev"
@@ -190,7 +189,7 @@ def start_api(running: stack.Stack, env: Mapping[str, str]) -> bool:
     # A restarted API keeps its port (and RUNTIME_URL) unless something else took it meanwhile.
     port = known.port if known is not None and not procs.port_open(known.port) else procs.free_port()
     log = Path(running.state_dir) / "logs" / f"{API}.log"
-    command = [str(Path(sys.executable).parent / "neuroedge"), "runtime", "api"]
+    command = [str(Path(sys.executable).parent / "neuroedge-runtime"), "api"]
     pid = procs.spawn(command, log, env={**env, "NEUROEDGE_RUNTIME_PORT": str(port)})
     url = _url(port)
     procs.wait_until("runtime API", lambda: procs.http_ok(f"{url}/ready"), timeout=60, pid=pid, log=log)

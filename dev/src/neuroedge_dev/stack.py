@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from neuroedge_operator.dev import controlplane, pki, procs, services, toolchain
+from neuroedge_dev import controlplane, pki, procs, services, toolchain
 
 STATE_FILE = "state.json"
 FAKE_NODES = ("kwok-node-0", "kwok-node-1")

@@ -16,7 +16,7 @@ import pydantic
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from neuroedge_runtime.queue import jobs, keys, scripts
+from neuroedge_queue import jobs, keys, scripts
 
 MAX_JOB_BYTES = 1 << 20
 """Largest encoded job (input included); bigger inputs belong in object storage, referenced by the input."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from neuroedge_operator.dev import procs, toolchain
+from neuroedge_dev import procs, toolchain
 
 DATABASE = "neuroedge"
 UNPRIVILEGED_USER = "nobody"

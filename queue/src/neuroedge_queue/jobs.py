@@ -27,7 +27,7 @@ from typing import Annotated
 
 import pydantic
 
-from neuroedge_runtime.queue import keys
+from neuroedge_queue import keys
 
 ENGINE_NAME = r"^[a-z][a-z0-9_.-]{0,99}$"
 FIELD = b"job"

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.queue import keys
+from neuroedge_queue import keys
 
 
 @dataclass(frozen=True)

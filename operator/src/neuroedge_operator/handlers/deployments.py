@@ -8,31 +8,33 @@ Deployment sends no events, so an idle cluster costs nothing here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
 
 from neuroedge_operator.builders import pods
-from neuroedge_operator.handlers import engine, workerpool
-from neuroedge_operator.handlers.context import Context
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.resources import workload
-from neuroedge_operator.settings import OperatorSettings
 
-OWNERS = {engine_model.KIND: engine.reconcile, pool_model.KIND: workerpool.reconcile}
+Reconcile = Callable[[Context, Mapping[str, Any]], Awaitable[object]]
+OWNER_KINDS = (engine_model.KIND, pool_model.KIND)
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the Deployment watch into `registry`."""
-    del settings  # no interval: the watch is event-driven
+def register(registry: kopf.OperatorRegistry, owners: Mapping[str, Reconcile]) -> None:
+    """Bind the Deployment watch into `registry`; `owners` maps each owner kind (Engine, WorkerPool) to its
+    reconcile. The composition root passes them in, so this handler never imports another handler."""
+    missing = set(OWNER_KINDS) - set(owners)
+    if missing:
+        raise ValueError(f"no reconcile given for owner kinds {sorted(missing)}")
     labels = {"app.kubernetes.io/name": pods.APP_NAME}
+
+    async def on_deployment(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await reconcile_owner(memo.context, body, owners)
+
     kopf.on.event("apps", "v1", "deployments", labels=labels, registry=registry)(on_deployment)
-
-
-async def on_deployment(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile_owner(memo.context, body)
 
 
 def owner(child: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -41,13 +43,14 @@ def owner(child: Mapping[str, Any]) -> tuple[str, str] | None:
         if (
             ref.get("controller")
             and ref.get("apiVersion") == workload.API_VERSION
-            and ref.get("kind") in OWNERS
+            and ref.get("kind") in OWNER_KINDS
         ):
             return str(ref["kind"]), str(ref["name"])
     return None
 
 
-async def reconcile_owner(ctx: Context, child: Mapping[str, Any]) -> None:
+async def reconcile_owner(ctx: Context, child: Mapping[str, Any], owners: Mapping[str, Reconcile]) -> None:
+    """Reconcile the live Engine or WorkerPool that controls `child` (read afresh; skipped while deleting)."""
     found = owner(child)
     namespace = str(child.get("metadata", {}).get("namespace", ""))
     if found is None or not namespace:
@@ -56,4 +59,4 @@ async def reconcile_owner(ctx: Context, child: Mapping[str, Any]) -> None:
     body = await ctx.kube.get(workload.API_VERSION, kind, name, namespace)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return
-    await OWNERS[kind](ctx, body)
+    await owners[kind](ctx, body)

@@ -15,9 +15,9 @@ from typing import Any
 from neuroedge_operator import metrics
 from neuroedge_operator.builders import jwt_keys
 from neuroedge_operator.clients import kube
-from neuroedge_operator.handlers.context import Context
 from neuroedge_operator.plan import kubernetes as kube_plan
 from neuroedge_operator.plan import workload_status
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, workload
 
 API_ERROR = "KubernetesError"

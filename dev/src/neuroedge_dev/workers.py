@@ -1,4 +1,4 @@
-"""`make up` runs a local `neuroedge runtime worker` per sample WorkerPool, so jobs sent to the local API run.
+"""`make up` runs a local `neuroedge-runtime worker` per sample WorkerPool, so jobs sent to the local API run.
 
 The samples are the manifests in `crds/examples/`: a WorkerPool belongs to the Tenant whose `spec.namespaces`
 lists the pool's namespace. Each worker uses its tenant's Redis URL (the ACL user of the tenant's credentials
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from neuroedge_operator.dev import procs, stack
+from neuroedge_dev import procs, stack
 
 PROCESS_PREFIX = "runtime-worker-"
 
@@ -86,14 +86,14 @@ def load_manifests(directory: Path) -> list[Mapping[str, Any]]:
 
 def start(running: stack.Stack, planned: Iterable[LocalWorker], base_env: Mapping[str, str]) -> list[str]:
     """Start the planned workers that are not running (never started, or died); returns the names started."""
-    command = Path(sys.executable).parent / "neuroedge"
+    command = Path(sys.executable).parent / "neuroedge-runtime"
     started = []
     for worker in planned:
         current = running.processes.get(worker.name)
         if current is not None and procs.is_alive(current.pid):
             continue
         log = Path(running.state_dir) / "logs" / f"{worker.name}.log"
-        pid = procs.spawn([str(command), "runtime", "worker"], log, env={**base_env, **worker.env})
+        pid = procs.spawn([str(command), "worker"], log, env={**base_env, **worker.env})
         stack.add_process(running, worker.name, pid, 0, log)
         started.append(worker.name)
     return started

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from neuroedge_operator.dev import pki as pki_mod
-from neuroedge_operator.dev import procs, toolchain
+from neuroedge_dev import pki as pki_mod
+from neuroedge_dev import procs, toolchain
 
 SERVICE_CIDR = "10.96.0.0/16"
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"

@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from neuroedge_operator.handlers.context import Context
+from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.settings import OperatorSettings
 
 Step = Callable[[Context, Mapping[str, Any]], Awaitable[object]]

@@ -1,4 +1,4 @@
-"""Pure Qdrant collection configuration of a VectorIndex: what the reconciler sends, what it reads back.
+"""Translation between a VectorIndex layout and qdrant-client's models: what the reconciler sends and reads.
 
 The runtime stores the caller's payload under `data` and the tenant under `tenant_id` (docs/architecture.md),
 so a payload index on field `lang` is an index on key `data.lang`, and every collection also gets a keyword
@@ -11,7 +11,7 @@ from typing import Any
 
 from qdrant_client import models as qm
 
-from neuroedge_operator.plan import vectorindex as plan
+from neuroedge_operator.resources import storage as layouts
 
 DATA = "data"
 TENANT_KEY = "tenant_id"
@@ -31,7 +31,7 @@ def payload_key(field: str) -> str:
     return f"{DATA}.{field}"
 
 
-def collection_params(layout: plan.Layout) -> dict[str, Any]:
+def collection_params(layout: layouts.Layout) -> dict[str, Any]:
     """Keyword arguments of `create_collection` for the layout (one unnamed dense vector)."""
     return {
         "collection_name": layout.storage_name,
@@ -42,12 +42,12 @@ def collection_params(layout: plan.Layout) -> dict[str, Any]:
     }
 
 
-def hnsw_diff(layout: plan.Layout) -> qm.HnswConfigDiff:
+def hnsw_diff(layout: layouts.Layout) -> qm.HnswConfigDiff:
     """The HNSW change of `update_collection` (Qdrant rebuilds the index in the background; points stay)."""
     return qm.HnswConfigDiff(m=layout.m, ef_construct=layout.ef_construct)
 
 
-def on_disk_diff(layout: plan.Layout) -> dict[str, qm.VectorParamsDiff]:
+def on_disk_diff(layout: layouts.Layout) -> dict[str, qm.VectorParamsDiff]:
     """The vectors change of `update_collection` moving the unnamed vector to or from disk."""
     return {"": qm.VectorParamsDiff(on_disk=layout.on_disk)}
 
@@ -57,12 +57,12 @@ def tenant_index() -> qm.KeywordIndexParams:
     return qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True)
 
 
-def storage(info: qm.CollectionInfo) -> plan.Storage:
+def storage(info: qm.CollectionInfo) -> layouts.Storage:
     """What a collection holds, in the planner's terms (collections with named vectors report no size)."""
     vectors = info.config.params.vectors
     params = vectors if isinstance(vectors, qm.VectorParams) else None
     hnsw = info.config.hnsw_config
-    return plan.Storage(
+    return layouts.Storage(
         dimension=params.size if params else None,
         distance=params.distance.value if params else None,
         hnsw=(hnsw.m, hnsw.ef_construct),
@@ -71,11 +71,11 @@ def storage(info: qm.CollectionInfo) -> plan.Storage:
     )
 
 
-def payload_indexes(schema: dict[str, qm.PayloadIndexInfo]) -> frozenset[plan.PayloadIndex]:
+def payload_indexes(schema: dict[str, qm.PayloadIndexInfo]) -> frozenset[layouts.PayloadIndex]:
     """Our payload indexes among a collection's (`data.*` keys of a known type)."""
     found = set()
     for key, index in schema.items():
         kind = _TYPE_NAMES.get(getattr(index.data_type, "value", str(index.data_type)))
         if key.startswith(f"{DATA}.") and kind is not None:
-            found.add(plan.PayloadIndex(key.removeprefix(f"{DATA}."), kind))
+            found.add(layouts.PayloadIndex(key.removeprefix(f"{DATA}."), kind))
     return frozenset(found)

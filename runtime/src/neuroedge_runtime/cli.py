@@ -1,0 +1,50 @@
+"""`neuroedge-runtime api|worker`: the runtime part's one entry point, the same image in both modes.
+
+Each mode imports its own modules only when chosen, so `neuroedge-runtime --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _api() -> int:
+    from neuroedge_runtime import server  # noqa: PLC0415
+    from neuroedge_runtime.settings import RuntimeSettings  # noqa: PLC0415
+
+    try:
+        settings = RuntimeSettings.from_env()
+    except KeyError as exc:
+        print(f"neuroedge-runtime api: missing environment variable {exc}", file=sys.stderr)
+        return 2
+    server.run(settings)
+    return 0
+
+
+def _worker() -> int:
+    from neuroedge_runtime.queue import service  # noqa: PLC0415
+
+    return service.main()
+
+
+MODES = {"api": _api, "worker": _worker}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (separate so tests can check the command surface)."""
+    root = argparse.ArgumentParser(prog="neuroedge-runtime", description=__doc__)
+    modes = root.add_subparsers(dest="mode", required=True)
+    modes.add_parser("api", help="serve the HTTP API (settings from the environment)")
+    modes.add_parser("worker", help="execute a WorkerPool's jobs (settings from the environment)")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `neuroedge-runtime` console script."""
+    args = parser().parse_args(argv)
+    return MODES[args.mode]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
