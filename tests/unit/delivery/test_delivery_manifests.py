@@ -71,9 +71,8 @@ def operator_container() -> dict[str, Any]:
 
 def architecture_operator_env() -> set[str]:
     text = (REPO / "docs/architecture.md").read_text()
-    line = next(line for line in text.splitlines() if line.startswith("Operator: `NEUROEDGE_"))
-    following = text.split(line, 1)[1].split("Runtime:", 1)[0]
-    return set(re.findall(r"`(NEUROEDGE_[A-Z_]+)`", line + following))
+    section = text.split("Operator (`neuroedge_operator.settings`):", 1)[1].split("Runtime API (", 1)[0]
+    return set(re.findall(r"`(NEUROEDGE_[A-Z_]+)`", section))
 
 
 def test_pod_meets_the_restricted_pod_security_standard() -> None:
