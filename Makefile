@@ -13,6 +13,8 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml $(foreach p,$(PARTS),$(p)/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	@# A checkout made before the split into parts has the old single distribution installed: drop it.
+	@$(BIN)/python -m pip uninstall -q -y neuroedge 2>/dev/null || true
 	$(BIN)/python -m pip install -q -e ./queue -e ./operator -e ./runtime -e './dev[test]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
