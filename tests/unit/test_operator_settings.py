@@ -39,3 +39,16 @@ def test_workload_timer_intervals() -> None:
     assert (loaded.autoscale_interval, loaded.schedule_interval) == (1, 0.5)
     with pytest.raises(settings.SettingsError, match="NEUROEDGE_SCHEDULE_INTERVAL"):
         settings.from_env({**ENV, "NEUROEDGE_SCHEDULE_INTERVAL": "-1"})
+
+
+def test_runtime_resources_default_from_json_and_bad_json_named() -> None:
+    base = {"NEUROEDGE_DATABASE_URL": "postgresql://a@db/x", "NEUROEDGE_REDIS_URL": "redis://r"}
+    assert settings.from_env(base).runtime_resources is None
+    loaded = settings.from_env(
+        {**base, "NEUROEDGE_RUNTIME_RESOURCES": '{"requests": {"cpu": "100m"}, "limits": {"memory": "1Gi"}}'}
+    )
+    assert loaded.runtime_resources is not None
+    assert loaded.runtime_resources.as_dict() == {"requests": {"cpu": "100m"}, "limits": {"memory": "1Gi"}}
+    for bad in ("{not json", '{"requests": {"gpu": "1"}}', '["cpu"]'):
+        with pytest.raises(settings.SettingsError, match="NEUROEDGE_RUNTIME_RESOURCES"):
+            settings.from_env({**base, "NEUROEDGE_RUNTIME_RESOURCES": bad})

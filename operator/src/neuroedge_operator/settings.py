@@ -6,9 +6,14 @@ can build one with other values and no module behaves differently depending on w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import pydantic
+
+from neuroedge_operator.resources import workload
 
 
 class SettingsError(ValueError):
@@ -35,6 +40,9 @@ class OperatorSettings:
     """NEUROEDGE_QDRANT_API_KEY."""
     runtime_image: str = "neuroedge/runtime:latest"
     """NEUROEDGE_RUNTIME_IMAGE."""
+    runtime_resources: workload.Resources | None = None
+    """NEUROEDGE_RUNTIME_RESOURCES: JSON `{"requests": {...}, "limits": {...}}`, the runtime container's
+    resources when an Engine or WorkerPool sets none (unset: the namespace's LimitRange decides)."""
     watch_namespaces: tuple[str, ...] = ()
     """NEUROEDGE_WATCH_NAMESPACES: comma-separated; empty means the whole cluster."""
     metrics_port: int = 9090
@@ -79,6 +87,36 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _resources(env: Mapping[str, str], name: str) -> workload.Resources | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+        unknown = _unknown_resource_keys(value)
+        if unknown:
+            raise SettingsError(f"{name} has unknown keys {unknown} (requests/limits of cpu/memory)")
+        return workload.Resources.model_validate(value)
+    except (ValueError, pydantic.ValidationError) as exc:
+        if isinstance(exc, SettingsError):
+            raise
+        first = str(exc).splitlines()[0]
+        raise SettingsError(f"{name} is not a resources object ({first})") from None
+
+
+def _unknown_resource_keys(value: object) -> list[str]:
+    """Keys a resources object may not have: the resource models ignore unknown fields (a newer CRD may add
+    some), but a setting with a typo such as `memroy` must not be silently dropped."""
+    if not isinstance(value, dict):
+        return []  # the model rejects it with its own message
+    unknown = [k for k in value if k not in ("requests", "limits")]
+    for section in ("requests", "limits"):
+        inner = value.get(section)
+        if isinstance(inner, dict):
+            unknown += [f"{section}.{k}" for k in inner if k not in ("cpu", "memory")]
+    return unknown
+
+
 def from_env(env: Mapping[str, str]) -> OperatorSettings:
     """Settings from an environment mapping (pass `os.environ` at the entry point)."""
     database_url, redis_url = env.get("NEUROEDGE_DATABASE_URL", ""), env.get("NEUROEDGE_REDIS_URL", "")
@@ -94,6 +132,7 @@ def from_env(env: Mapping[str, str]) -> OperatorSettings:
         qdrant_url=env.get("NEUROEDGE_QDRANT_URL", ""),
         qdrant_api_key=env.get("NEUROEDGE_QDRANT_API_KEY", ""),
         runtime_image=env.get("NEUROEDGE_RUNTIME_IMAGE") or "neuroedge/runtime:latest",
+        runtime_resources=_resources(env, "NEUROEDGE_RUNTIME_RESOURCES"),
         watch_namespaces=tuple(
             n.strip() for n in env.get("NEUROEDGE_WATCH_NAMESPACES", "").split(",") if n.strip()
         ),

@@ -14,9 +14,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[3]
 BASE = REPO / "manifests" / "base"
 
-# NEUROEDGE_RUNTIME_RESOURCES is the delivery's addition (runtime default resources as JSON); the rest are
-# the operator's environment as docs/architecture.md fixes it.
-ADDED_ENV = {"NEUROEDGE_RUNTIME_RESOURCES"}
+# The operator's environment as docs/architecture.md fixes it: the manifest sets every variable, nothing more.
+ADDED_ENV: set[str] = set()
 SECRET_ENV = {"NEUROEDGE_DATABASE_URL", "NEUROEDGE_REDIS_URL", "NEUROEDGE_QDRANT_API_KEY"}
 
 # (apiGroup, resource) -> verbs: the whole surface, so any widening shows up in review as a test change.

@@ -38,7 +38,8 @@ class EngineInputs:
     referenced_config: Mapping[str, str] = field(default_factory=dict)
     """`data` of the ConfigMap named by spec.configRef (empty when there is none)."""
     resource_defaults: workload.Resources | None = None
-    """The tenant's container defaults, used when the Engine sets no resources."""
+    """The operator's default container resources (NEUROEDGE_RUNTIME_RESOURCES), used when the Engine sets
+    none."""
 
 
 def name(engine: engine_model.Engine) -> str:

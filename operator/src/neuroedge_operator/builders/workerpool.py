@@ -51,6 +51,8 @@ class PoolInputs:
     replicas: int
     """The Deployment's replicas, from `deployment_replicas`."""
     resource_defaults: workload.Resources | None = None
+    """The operator's default container resources (NEUROEDGE_RUNTIME_RESOURCES), used when the pool sets
+    none."""
 
 
 def name(pool: pool_model.WorkerPool) -> str:

@@ -110,7 +110,9 @@ async def converge(
     ctx: Context, engine: model.Engine, tenant: str, referenced: Mapping[str, str]
 ) -> list[workload_status.Blocker]:
     """Apply the children, then the registry row; what failed becomes a blocker (retried next pass)."""
-    inputs = engine_builder.EngineInputs(tenant, ctx.settings.runtime_image, referenced)
+    inputs = engine_builder.EngineInputs(
+        tenant, ctx.settings.runtime_image, referenced, ctx.settings.runtime_resources
+    )
     try:
         await workloads.apply(ctx, engine.meta, engine_builder.desired(engine, inputs), ())
     except workloads.UNREACHABLE_KUBE as exc:

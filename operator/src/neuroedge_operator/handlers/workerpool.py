@@ -97,7 +97,10 @@ async def converge(
     """Apply the Deployment, the PodDisruptionBudget and (with KEDA) its objects; remove KEDA objects no
     longer wanted. An API refusal becomes a blocker, retried on the next pass."""
     inputs = pool_builder.PoolInputs(
-        tenant, ctx.settings.runtime_image, pool_builder.deployment_replicas(pool)
+        tenant,
+        ctx.settings.runtime_image,
+        pool_builder.deployment_replicas(pool),
+        ctx.settings.runtime_resources,
     )
     try:
         redis_url = (
