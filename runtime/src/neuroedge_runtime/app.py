@@ -1,11 +1,13 @@
 """The app factory: `init_app(settings)` builds the runtime API; resources open and close in cleanup contexts.
 
-Order of the contexts: PostgreSQL pool, Redis client, Qdrant client (when configured), then the services that
-use them (and the first-admin bootstrap of every tenant with credentials).
+Order of the contexts: PostgreSQL pool, Redis client, Qdrant client (when configured), the registry change
+feed, then the services that use them (and the first-admin bootstrap of every tenant with credentials).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -22,6 +24,7 @@ from neuroedge_runtime.engines.service import EngineService
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.settings import RuntimeSettings
+from neuroedge_runtime.tenancy import changes
 from neuroedge_runtime.tenancy.credentials import CredentialStore
 from neuroedge_runtime.tenancy.registry import TenantRegistry
 from neuroedge_runtime.vectors.service import VectorService
@@ -72,13 +75,30 @@ async def _qdrant(app: web.Application) -> AsyncIterator[None]:
         await client.close()
 
 
+async def _registry_feed(app: web.Application) -> AsyncIterator[None]:
+    """The registry change feed (one listening connection), when registry rows are cached."""
+    settings = app[keys.SETTINGS]
+    if not settings.registry_cache:
+        yield
+        return
+    feed = changes.Feed(settings.database_url)
+    app[keys.REGISTRY_FEED] = feed
+    task = asyncio.create_task(feed.run(), name="registry-feed")
+    await feed.wait_live(5)  # serve anyway if not: lookups then read the database
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    settings, pool = app[keys.SETTINGS], app[keys.POOL]
-    registry = TenantRegistry(pool, settings.registry_cache_seconds)
+    settings, pool, feed = app[keys.SETTINGS], app[keys.POOL], app.get(keys.REGISTRY_FEED)
+    lookups = app[keys.METRICS].registry_lookups
+    registry = TenantRegistry(pool, feed, lookups)
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
     app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
     app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT))
-    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin())
+    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin(), feed, lookups)
     app[keys.JOBS] = JobService(
         app[keys.ENGINES], app[keys.REDIS], settings.pool, settings.job_result_ttl_seconds
     )
@@ -98,5 +118,5 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     specs = routes.table()
     app[keys.ROUTES] = routing.install(app, specs)
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()
-    app.cleanup_ctx.extend([_database, _redis, _qdrant, _services])
+    app.cleanup_ctx.extend([_database, _redis, _qdrant, _registry_feed, _services])
     return app

@@ -15,6 +15,7 @@ from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.routing import RouteSpec
 from neuroedge_runtime.settings import RuntimeSettings
+from neuroedge_runtime.tenancy import changes
 from neuroedge_runtime.tenancy.credentials import CredentialStore
 from neuroedge_runtime.vectors.service import VectorService
 
@@ -28,6 +29,7 @@ ROUTES = web.AppKey("routes", dict[web.AbstractRoute, RouteSpec])
 POOL = web.AppKey("pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", redis.Redis)
 QDRANT: web.AppKey[AsyncQdrantClient] = web.AppKey("qdrant")  # only set when Qdrant is configured
+REGISTRY_FEED = web.AppKey("registry_feed", changes.Feed)  # only set when registry rows are cached
 AUTH = web.AppKey("auth", AuthService)
 LIMITER = web.AppKey("limiter", RateLimiter)
 VECTORS = web.AppKey("vectors", VectorService)

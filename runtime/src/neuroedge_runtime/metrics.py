@@ -40,3 +40,9 @@ class Metrics:
             ["scope"],
             registry=self.registry,
         )
+        self.registry_lookups = Counter(
+            "neuroedge_registry_lookups",
+            "Registry rows looked up, by table and by where the answer came from (cache or database)",
+            ["table", "source"],
+            registry=self.registry,
+        )

@@ -53,9 +53,10 @@ class RuntimeSettings:
     """Password hashes (scrypt, ~16 MiB and tens of ms each) that may run at once."""
     password_hash_queue: int = 64
     """Logins that may wait for a hashing slot; beyond, /auth/login answers 503 at once."""
-    registry_cache_seconds: float = 5.0
-    """How long a tenant's registry row (limits, TTLs, suspended) is cached in process."""
-    credentials_check_seconds: float = 2.0
+    registry_cache: bool = True
+    """Keep registry rows (tenants, engines) in process, exact through PostgreSQL change notifications
+    (`tenancy.changes`); False reads the database on every request."""
+    credentials_check_seconds: float = 0.5
     """How often a tenant's credential files are checked for changes (key rotation)."""
     log_level: str = "INFO"
     """Level of the JSON logs."""

@@ -90,7 +90,7 @@ def settings(runtime_database_url: str, redis_url: str, credentials_dir: Path) -
         redis_url=redis_url,
         credentials_dir=credentials_dir,
         qdrant_location=":memory:",
-        registry_cache_seconds=0,
+        registry_cache=False,
         credentials_check_seconds=0,
         db_pool_max=4,
     )

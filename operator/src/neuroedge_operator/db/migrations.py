@@ -121,6 +121,30 @@ ALTER TABLE {SCHEMA}.tenants
     ADD COLUMN user_rate_limit_burst integer CHECK (user_rate_limit_burst > 0);
 """
 
+# The registry tables the runtime caches in process; every write to them notifies the runtime (on commit).
+REGISTRY_TABLES = ("tenants", "engines", "vector_indexes")
+REGISTRY_CHANNEL = "neuroedge_registry"
+
+_REGISTRY_NOTIFY = f"""
+CREATE FUNCTION {SCHEMA}.notify_registry_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  changed jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
+BEGIN
+  PERFORM pg_notify('{REGISTRY_CHANNEL}', json_build_object(
+    'table', TG_TABLE_NAME, 'tenant', changed ->> 'tenant_id', 'name', changed ->> 'name')::text);
+  IF TG_OP = 'UPDATE' AND (OLD.tenant_id, to_jsonb(OLD) ->> 'name') IS DISTINCT FROM
+     (NEW.tenant_id, to_jsonb(NEW) ->> 'name') THEN
+    PERFORM pg_notify('{REGISTRY_CHANNEL}', json_build_object(
+      'table', TG_TABLE_NAME, 'tenant', OLD.tenant_id, 'name', to_jsonb(OLD) ->> 'name')::text);
+  END IF;
+  RETURN NULL;
+END $$;
+""" + "".join(
+    f"CREATE TRIGGER registry_change AFTER INSERT OR UPDATE OR DELETE ON {SCHEMA}.{table} "
+    f"FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.notify_registry_change();\n"
+    for table in REGISTRY_TABLES
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -128,6 +152,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _INITIAL + "\n".join(_secure(t) for t in _V1_TABLES),
     ),
     Migration(2, "engine registry and per-user rate limits", _ENGINES + _secure("engines")),
+    Migration(3, "registry changes notify the runtimes' caches", _REGISTRY_NOTIFY),
 )
 
 

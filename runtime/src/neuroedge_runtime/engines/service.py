@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from neuroedge_runtime import problems
 from neuroedge_runtime.engines import base, registry
-from neuroedge_runtime.tenancy import db
+from neuroedge_runtime.tenancy import cache, changes, db
 
 
 @dataclass(frozen=True)
@@ -27,24 +28,37 @@ class EngineService:
     """Dispatches /engine/predict and /engine/analyze to the engine kind of the named Engine, and resolves
     Engines for /engine/run."""
 
-    def __init__(self, pool: asyncpg.Pool, engines: registry.Registry) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        engines: registry.Registry,
+        feed: changes.Feed | None,
+        lookups: Counter | None = None,
+    ) -> None:
         self._pool = pool
         self._engines = engines
+        self._rows: cache.RegistryCache[tuple[str, str], RegisteredEngine | None] = cache.RegistryCache(
+            feed, "engines", lambda change: (change.tenant, change.name) if change.name else None, lookups
+        )
 
     async def lookup(self, tenant: str, name: str) -> RegisteredEngine:
         """The tenant's Engine `name`; 404 when the tenant has none of that name, 503 when this runtime cannot
-        run its kind."""
+        run its kind. Registry rows are cached per (tenant, name) while the change feed is live."""
+        found = await self._rows.get((tenant, name), lambda: self._read(tenant, name))
+        if found is None:
+            raise problems.not_found(f"no engine named {name!r}")
+        try:
+            self._engines.kind(found.kind)
+        except registry.UnknownEngine as exc:
+            raise problems.unavailable(str(exc)) from None
+        return found
+
+    async def _read(self, tenant: str, name: str) -> RegisteredEngine | None:
         async with db.tenant_transaction(self._pool, tenant) as conn:
             row = await conn.fetchrow(
                 "SELECT kind, config FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2", tenant, name
             )
-        if row is None:
-            raise problems.not_found(f"no engine named {name!r}")
-        try:
-            self._engines.kind(row["kind"])
-        except registry.UnknownEngine as exc:
-            raise problems.unavailable(str(exc)) from None
-        return RegisteredEngine(name, row["kind"], json.loads(row["config"]))
+        return None if row is None else RegisteredEngine(name, row["kind"], json.loads(row["config"]))
 
     async def run(
         self, tenant: str, name: str, operation: base.Operation, inputs: Mapping[str, Any]

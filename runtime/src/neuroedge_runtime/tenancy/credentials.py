@@ -139,7 +139,7 @@ class CredentialStore:
     """Reads and caches every tenant's credentials from `root`; re-reads a tenant when its files change."""
 
     def __init__(
-        self, root: Path, check_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic
+        self, root: Path, check_seconds: float = 0.5, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._root = root
         self._check_seconds = check_seconds

@@ -1,4 +1,5 @@
-"""The tenant registry (`neuroedge.tenants`): token TTLs, rate limits and suspension, cached briefly.
+"""The tenant registry (`neuroedge.tenants`): token TTLs, rate limits and suspension, cached in process and
+kept exact by the registry change feed (`tenancy.changes`): a suspension takes effect on the next request.
 
 Rows are written by the Tenant reconciler; the runtime only reads them. Reading happens under RLS in a tenant
 transaction, so a registry lookup can only ever see the row of the tenant it asks for.
@@ -6,13 +7,12 @@ transaction, so a registry lookup can only ever see the row of the tenant it ask
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
+from prometheus_client import Counter
 
-from neuroedge_runtime.tenancy import db
+from neuroedge_runtime.tenancy import cache, changes, db
 
 
 @dataclass(frozen=True)
@@ -54,23 +54,18 @@ async def fetch(conn: asyncpg.Connection, tenant: str) -> TenantInfo | None:
 
 
 class TenantRegistry:
-    """Registry rows cached for `ttl_seconds` (0 disables the cache), absent tenants included."""
+    """Registry rows, absent tenants included, cached while the change feed is live (no feed: no cache)."""
 
-    def __init__(self, pool: asyncpg.Pool, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, pool: asyncpg.Pool, feed: changes.Feed | None, lookups: Counter | None = None) -> None:
         self._pool = pool
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, TenantInfo | None]] = {}
+        self._rows: cache.RegistryCache[str, TenantInfo | None] = cache.RegistryCache(
+            feed, "tenants", lambda change: change.tenant, lookups
+        )
 
     async def get(self, tenant: str) -> TenantInfo | None:
         """The tenant's settings, or None when the registry has no such tenant."""
-        now = self._clock()
-        cached = self._cache.get(tenant)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
+        return await self._rows.get(tenant, lambda: self._read(tenant))
+
+    async def _read(self, tenant: str) -> TenantInfo | None:
         async with db.tenant_transaction(self._pool, tenant) as conn:
-            info = await fetch(conn, tenant)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[tenant] = (now, info)
-        return info
+            return await fetch(conn, tenant)
