@@ -14,7 +14,7 @@ import asyncpg
 import redis.exceptions
 from aiohttp import web
 
-from neuroedge_runtime import keys, logs, problems, routing
+from neuroedge_runtime import keys, logs, problems, ratelimit, routing
 from neuroedge_runtime.auth import roles
 from neuroedge_runtime.routing import Handler
 
@@ -140,7 +140,12 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     principal = await request.app[keys.AUTH].authenticate(token.strip())
     if not roles.allows(principal.role, spec.access):
         raise problems.forbidden(f"this route needs the {spec.access.value} role")
-    decision = await request.app[keys.LIMITER].check(principal.info, principal.user_id)
+    try:
+        decision = await request.app[keys.LIMITER].check(
+            principal.info, principal.user_id, principal.issued_at
+        )
+    except ratelimit.RevokedError:
+        raise problems.unauthorized("invalid access token") from None
     if not decision.allowed:
         request.app[keys.METRICS].rate_limited.labels(decision.scope).inc()
         raise problems.Problem(

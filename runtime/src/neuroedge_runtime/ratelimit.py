@@ -1,4 +1,8 @@
-"""Per-tenant and per-user rate limiting: GCRA in one atomic Redis script call per request.
+"""Everything Redis decides about a request, in one atomic script call: is the token revoked (its user was
+disabled after it was issued), and do the per-tenant and per-user rate limits allow it (GCRA).
+
+Revocation lives here, not in the verified-token cache, because it must hold on every replica at once: the
+disabling request writes the user's revocation time, and the very next request anywhere is refused.
 
 GCRA keeps one timestamp per key (the theoretical arrival time), so a limit costs one small string in Redis
 and no background refill. The script checks every scope first and updates them only when all allow the
@@ -10,6 +14,7 @@ the multi-key script valid on Redis Cluster.
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -18,12 +23,17 @@ import redis.asyncio as redis
 from neuroedge_runtime.tenancy.registry import TenantInfo
 
 _SCRIPT = """
+local scopes = #KEYS - 1
+local revoked = redis.call('GET', KEYS[#KEYS])
+if revoked and tonumber(revoked) >= tonumber(ARGV[2 * scopes + 1]) then
+  return {-1, 0, 0, 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local news = {}
 local retry, denied_scope = 0, 0
 local remaining, limit, reset = nil, 0, 0
-for i = 1, #KEYS do
+for i = 1, scopes do
   local interval = tonumber(ARGV[2 * i - 1])
   local burst = tonumber(ARGV[2 * i])
   local tau = interval * burst
@@ -43,7 +53,7 @@ end
 if retry > 0 then
   return {0, math.ceil(retry), denied_scope, tonumber(ARGV[2 * denied_scope])}
 end
-for i = 1, #KEYS do
+for i = 1, scopes do
   redis.call('SET', KEYS[i], string.format('%d', news[i]), 'PX', math.ceil((news[i] - now) / 1000) + 1000)
 end
 return {1, remaining, math.ceil(reset), limit}
@@ -76,35 +86,55 @@ class Decision:
         return headers
 
 
+class RevokedError(Exception):
+    """The access token was issued before its user was disabled."""
+
+
 def keys(tenant: str, user_id: uuid.UUID) -> list[str]:
-    """The Redis keys of the tenant and user scopes (one hash tag: Cluster-safe)."""
+    """The Redis keys of the tenant and user scopes, then the user's revocation time (one hash tag:
+    Cluster-safe)."""
     prefix = f"ne:{tenant}:{{{tenant}.rl}}:"
-    return [prefix + "tenant", prefix + f"user:{user_id}"]
+    return [prefix + "tenant", prefix + f"user:{user_id}", revocation_key(tenant, user_id)]
 
 
-def arguments(info: TenantInfo) -> list[int]:
-    """Emission interval (microseconds) and burst of each scope, in key order."""
+def revocation_key(tenant: str, user_id: uuid.UUID) -> str:
+    """Epoch second at which the user's access tokens stopped being valid (tokens with `iat` <= it)."""
+    return f"ne:{tenant}:{{{tenant}.rl}}:revoked:{user_id}"
+
+
+def arguments(info: TenantInfo, issued_at: int) -> list[int]:
+    """Emission interval (microseconds) and burst of each scope, in key order, then the token's `iat`."""
     return [
         max(1, round(1_000_000 / info.rate_limit_rps)),
         info.rate_limit_burst,
         max(1, round(1_000_000 / info.user_rate_limit_rps)),
         info.user_rate_limit_burst,
+        issued_at,
     ]
 
 
 class RateLimiter:
-    """Checks requests against the limits of the tenant registry."""
+    """Checks requests against revocations and the limits of the tenant registry."""
 
     def __init__(self, client: redis.Redis) -> None:
+        self._client = client
         self._script = client.register_script(_SCRIPT)
 
-    async def check(self, info: TenantInfo, user_id: uuid.UUID) -> Decision:
-        """Count one request of `user_id` in `info.tenant` and say whether it may proceed."""
+    async def check(self, info: TenantInfo, user_id: uuid.UUID, issued_at: int) -> Decision:
+        """Count one request of `user_id` in `info.tenant` and say whether it may proceed; RevokedError when
+        the token was issued at or before the user's revocation."""
         allowed, value, third, limit = await self._script(
-            keys=keys(info.tenant, user_id), args=arguments(info)
+            keys=keys(info.tenant, user_id), args=arguments(info, issued_at)
         )
+        if int(allowed) < 0:
+            raise RevokedError(f"access token of user {user_id} was revoked")
         if int(allowed):
             reset = math.ceil(int(third) / 1_000_000)
             return Decision(True, int(limit), int(value), reset, 0, "tenant")
         retry = max(1, math.ceil(int(value) / 1_000_000))
         return Decision(False, int(limit), 0, retry, retry, SCOPES[int(third) - 1])
+
+    async def revoke(self, tenant: str, user_id: uuid.UUID, keep_seconds: int) -> None:
+        """Refuse every access token of the user issued up to now, on every replica, for `keep_seconds` (the
+        longest an access token can live: afterwards every such token has expired anyway)."""
+        await self._client.set(revocation_key(tenant, user_id), int(time.time()), ex=max(1, keep_seconds))

@@ -38,12 +38,13 @@ def test_openapi_job_routes_bound_the_job_id_and_document_the_location() -> None
     assert disable["schema"] == {"type": "string", "format": "uuid"}
 
 
-def test_rate_limit_keys_share_one_hash_tag_per_tenant() -> None:
+def test_rate_limit_and_revocation_keys_share_one_hash_tag_per_tenant() -> None:
     user = uuid.uuid4()
-    tenant_key, user_key = ratelimit.keys("acme", user)
+    tenant_key, user_key, revoked_key = ratelimit.keys("acme", user)
     assert tenant_key == "ne:acme:{acme.rl}:tenant" and user_key == f"ne:acme:{{acme.rl}}:user:{user}"
+    assert revoked_key == ratelimit.revocation_key("acme", user) == f"ne:acme:{{acme.rl}}:revoked:{user}"
     info = TenantInfo("acme", False, 900, 3600, 50.0, 100, 5.0, 10)
-    assert ratelimit.arguments(info) == [20_000, 100, 200_000, 10]
+    assert ratelimit.arguments(info, 1_700_000_000) == [20_000, 100, 200_000, 10, 1_700_000_000]
 
 
 def test_rate_limit_headers() -> None:

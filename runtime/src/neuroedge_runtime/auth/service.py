@@ -41,6 +41,8 @@ class Principal:
     user_id: uuid.UUID
     role: Role
     info: TenantInfo
+    issued_at: int = 0
+    """The access token's `iat` (checked against the user's revocation time)."""
 
 
 class AuthService:
@@ -174,7 +176,7 @@ class AuthService:
         info = await self._registry.get(claims.tenant)
         if info is None or info.suspended:
             raise problems.unauthorized("invalid access token")
-        return Principal(claims.tenant, claims.user_id, claims.role, info)
+        return Principal(claims.tenant, claims.user_id, claims.role, info, claims.issued_at)
 
     async def bootstrap_admin(self, creds: TenantCredentials) -> None:
         """Create the tenant's first admin from ADMIN_EMAIL/ADMIN_PASSWORD unless that email exists (once per

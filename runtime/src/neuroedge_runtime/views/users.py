@@ -77,7 +77,8 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def disable_user(request: web.Request) -> web.Response:
-    """Disable a user and end its sessions; an admin cannot disable itself."""
+    """Disable a user and end its sessions (refresh tokens, and access tokens at once on every replica); an
+    admin cannot disable itself."""
     principal = request[keys.PRINCIPAL]
     try:
         user_id = uuid.UUID(request.match_info["user_id"])
@@ -85,6 +86,11 @@ async def disable_user(request: web.Request) -> web.Response:
         raise problems.not_found("no such user") from None
     if user_id == principal.user_id:
         raise problems.conflict("an admin cannot disable itself")
+    # Revoke first: should the database write fail, the user logs in again; the reverse order could leave a
+    # disabled user's access tokens working until they expire.
+    settings = request.app[keys.SETTINGS]
+    keep = principal.info.access_token_ttl_seconds + settings.jwt_leeway_seconds + 1
+    await request.app[keys.LIMITER].revoke(principal.tenant, user_id, keep)
     async with db.tenant_transaction(request.app[keys.POOL], principal.tenant) as conn:
         user = await store.disable_user(conn, principal.tenant, user_id)
     if user is None:
