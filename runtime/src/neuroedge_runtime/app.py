@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
+import aiohttp
 import asyncpg
 import redis.asyncio as redis
 from aiohttp import web
@@ -21,6 +23,7 @@ from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
+from neuroedge_runtime.serving import artifacts, service
 from neuroedge_runtime.settings import RuntimeSettings
 from neuroedge_runtime.tenancy.credentials import CredentialStore
 from neuroedge_runtime.tenancy.registry import TenantRegistry
@@ -86,6 +89,33 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _serving(app: web.Application) -> AsyncIterator[None]:
+    """Model serving: one HTTP client for artifacts, one executor for inference, one model service."""
+    settings = app[keys.SETTINGS]
+    executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="inference")
+    session = aiohttp.ClientSession()
+    locations = artifacts.Locations(
+        settings.model_cache_dir, settings.model_mount_dir, settings.model_max_bytes
+    )
+    app[keys.MODELS] = service.ModelService(
+        app[keys.POOL],
+        artifacts.Fetcher(session, locations),
+        service.ServingSettings(
+            locations=locations,
+            memory_cap_bytes=settings.model_memory_bytes,
+            intra_op_threads=settings.intra_op_threads,
+            retry_seconds=settings.model_retry_seconds,
+            registry_cache_seconds=settings.registry_cache_seconds,
+            instance=settings.instance,
+        ),
+        executor,
+    )
+    yield
+    await app[keys.MODELS].close()
+    await session.close()
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
 def init_app(settings: RuntimeSettings) -> web.Application:
     """The runtime API application for `settings`."""
     app = web.Application(
@@ -98,5 +128,5 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     specs = routes.table()
     app[keys.ROUTES] = routing.install(app, specs)
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()
-    app.cleanup_ctx.extend([_database, _redis, _qdrant, _services])
+    app.cleanup_ctx.extend([_database, _redis, _qdrant, _serving, _services])
     return app

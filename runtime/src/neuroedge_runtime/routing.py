@@ -35,6 +35,9 @@ class RouteSpec:
     """(parameter, regular expression) of path parameters that are not UUIDs (the OpenAPI default)."""
     headers: tuple[tuple[str, str], ...] = ()
     """(header, description) of headers the success response carries."""
+    documented: bool = True
+    """False for routes of a protocol with its own specification (the Open Inference Protocol v2 under /v2):
+    they are left out of the OpenAPI document and answer errors in that protocol's shape."""
 
 
 def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:
