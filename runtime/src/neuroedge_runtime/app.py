@@ -81,7 +81,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
     app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
     app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT))
-    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin())
+    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin(), app[keys.MODELS])
     app[keys.JOBS] = JobService(
         app[keys.ENGINES], app[keys.REDIS], settings.pool, settings.job_result_ttl_seconds
     )

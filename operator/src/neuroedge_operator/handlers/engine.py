@@ -117,7 +117,9 @@ async def converge(
         return [workloads.api_blocker(exc)]
     config = engine_builder.effective_config(engine, referenced)
     try:
-        await engine_store.register(ctx.db, tenant, engine.name, engine.spec.type, config)
+        await engine_store.register(
+            ctx.db, tenant, engine.name, engine.spec.type, config, model=engine.spec.registry_model()
+        )
     except asyncpg.ForeignKeyViolationError:
         return [workload_status.Blocker(TENANT_NOT_READY, f"tenant {tenant} has no registry row yet")]
     except (*postgres.UNREACHABLE, asyncpg.PostgresError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -21,22 +21,38 @@ class RegisteredEngine:
     name: str
     kind: str
     config: dict[str, Any]
+    has_model: bool = False
+    """A predictive Engine with `spec.model`: it serves a trained model (`ModelPredictor`), not its config."""
+
+
+class ModelPredictor(Protocol):
+    """What runs `/engine/predict` for an Engine that serves a trained model (the serving service)."""
+
+    async def predict(self, tenant: str, name: str, document: Mapping[str, Any]) -> base.JsonObject:
+        """The model's outputs for the request's input; EngineInputError for input it cannot take."""
+        ...
 
 
 class EngineService:
     """Dispatches /engine/predict and /engine/analyze to the engine kind of the named Engine, and resolves
     Engines for /engine/run."""
 
-    def __init__(self, pool: asyncpg.Pool, engines: registry.Registry) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, engines: registry.Registry, models: ModelPredictor | None = None
+    ) -> None:
         self._pool = pool
         self._engines = engines
+        self._models = models
 
     async def lookup(self, tenant: str, name: str) -> RegisteredEngine:
         """The tenant's Engine `name`; 404 when the tenant has none of that name, 503 when this runtime cannot
         run its kind."""
         async with db.tenant_transaction(self._pool, tenant) as conn:
             row = await conn.fetchrow(
-                "SELECT kind, config FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2", tenant, name
+                "SELECT kind, config, model IS NOT NULL AS has_model FROM neuroedge.engines "
+                "WHERE tenant_id = $1 AND name = $2",
+                tenant,
+                name,
             )
         if row is None:
             raise problems.not_found(f"no engine named {name!r}")
@@ -44,7 +60,7 @@ class EngineService:
             self._engines.kind(row["kind"])
         except registry.UnknownEngine as exc:
             raise problems.unavailable(str(exc)) from None
-        return RegisteredEngine(name, row["kind"], json.loads(row["config"]))
+        return RegisteredEngine(name, row["kind"], json.loads(row["config"]), bool(row["has_model"]))
 
     async def run(
         self, tenant: str, name: str, operation: base.Operation, inputs: Mapping[str, Any]
@@ -57,6 +73,8 @@ class EngineService:
                 f"engine {name!r} is of kind {engine.kind}, served by /engine/{engine.operation.value}"
             )
         try:
+            if found.has_model and self._models is not None:
+                return await self._models.predict(tenant, name, inputs)
             return await engine(found.config, inputs)
         except base.EngineInputError as exc:
             raise problems.invalid(str(exc), exc.errors) from None

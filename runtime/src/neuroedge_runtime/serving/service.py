@@ -16,12 +16,15 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import pydantic
 
 from neuroedge_runtime import problems
-from neuroedge_runtime.serving import artifacts, batcher, cache, sessions, spec, tensors
+from neuroedge_runtime.engines import base
+from neuroedge_runtime.serving import artifacts, batcher, cache, oip, predict, sessions, spec, tensors
+from neuroedge_runtime.serving.tensors import TensorError
 from neuroedge_runtime.tenancy import db
 
 log = logging.getLogger(__name__)
@@ -222,6 +225,21 @@ class ModelService:
                 await conn.execute(_REPORT, *args)
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("engine %s/%s: load report not written: %s", tenant, name, exc)
+
+    async def predict(self, tenant: str, name: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        """`/engine/predict` on a model-serving Engine: named tensors or instance rows in, outputs as nested
+        lists out; EngineInputError for input the model cannot take."""
+        served = await self.served(tenant, name)
+        try:
+            request = predict.request_of(document, served.session.signature)
+            decoded = oip.decode(request, b"", served.session.signature)
+        except TensorError as exc:
+            raise base.EngineInputError(str(exc), [{"loc": ["input"], "msg": str(exc)}]) from None
+        results = await served.infer(decoded.inputs, decoded.outputs)
+        return {
+            "model": {"sha256": served.session.digest},
+            "outputs": {name: predict.nested(array) for name, array in results.items()},
+        }
 
     async def close(self) -> None:
         """Stop every batcher."""
