@@ -49,6 +49,15 @@ def up_to_date(
     return stored == (dict(model) if model is not None else None)
 
 
+def reports_sql() -> str:
+    """The model load reports of the Engine ($1 tenant, $2 name), inputs and outputs as JSON text."""
+    return (
+        "SELECT instance, uri, sha256, loaded, reason, message, inputs::text AS inputs, "  # noqa: S608
+        f"outputs::text AS outputs FROM {sql.table('engine_model_reports')} "
+        "WHERE tenant_id = $1 AND name = $2"
+    )
+
+
 def delete_sql() -> str:
     """Delete the row of ($1 tenant, $2 name)."""
     return f"DELETE FROM {sql.table('engines')} WHERE tenant_id = $1 AND name = $2"  # noqa: S608

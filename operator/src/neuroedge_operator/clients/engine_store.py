@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from neuroedge_operator.builders import engine_registry
 from neuroedge_operator.clients import postgres
-from neuroedge_operator.plan import database
+from neuroedge_operator.plan import database, model_status
 
 
 async def register(
@@ -28,6 +29,24 @@ async def register(
     args = engine_registry.upsert_args(tenant, name, kind, config, model)
     await db.execute([database.Action("upsert", engine_registry.upsert_sql(), args)])
     return True
+
+
+async def model_reports(db: postgres.Database, tenant: str, name: str) -> list[model_status.ModelReport]:
+    """What each runtime instance last reported about loading the Engine's model."""
+    rows = await db.fetch(engine_registry.reports_sql(), tenant, name)
+    return [
+        model_status.ModelReport(
+            instance=str(row["instance"]),
+            uri=str(row["uri"]),
+            sha256=str(row["sha256"]),
+            loaded=bool(row["loaded"]),
+            reason=str(row["reason"]),
+            message=str(row["message"]),
+            inputs=tuple(json.loads(row["inputs"] or "[]")),
+            outputs=tuple(json.loads(row["outputs"] or "[]")),
+        )
+        for row in rows
+    ]
 
 
 async def unregister(db: postgres.Database, tenant: str, name: str) -> None:

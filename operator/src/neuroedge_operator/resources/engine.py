@@ -151,6 +151,8 @@ class EngineStatus(workload.Model):
     endpoint: str | None = None
     last_schedules: tuple[LastSchedule, ...] = pydantic.Field(default=(), alias="lastSchedules")
     conditions: tuple[dict[str, Any], ...] = ()
+    model: dict[str, Any] | None = None
+    """The model the runtime reported loading: uri, sha256, inputs, outputs."""
 
     def last_enqueued(self) -> dict[str, datetime]:
         """Schedule name -> due time of its last enqueued job (schedules never run are absent)."""
