@@ -6,6 +6,8 @@ use them (and the first-admin bootstrap of every tenant with credentials).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +112,16 @@ async def _serving(app: web.Application) -> AsyncIterator[None]:
         ),
         executor,
     )
+    watcher = None
+    if settings.engine and settings.tenant:
+        watcher = asyncio.create_task(
+            app[keys.MODELS].watch(settings.tenant, settings.engine, settings.model_watch_seconds)
+        )
     yield
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
     await app[keys.MODELS].close()
     await session.close()
     executor.shutdown(wait=False, cancel_futures=True)

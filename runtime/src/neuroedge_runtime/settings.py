@@ -82,6 +82,13 @@ class RuntimeSettings:
     """ONNX Runtime threads inside one session run (`NEUROEDGE_INTRA_OP_THREADS`)."""
     instance: str = "local"
     """This process's name in model load reports (`HOSTNAME`: the pod's name)."""
+    engine: str | None = None
+    """The Engine whose pod this is (`NEUROEDGE_ENGINE`): its model is loaded at start and whenever its
+    registry row names a new one, without waiting for a request, so the Engine's status can say ModelReady."""
+    tenant: str | None = None
+    """The tenant of that Engine (`NEUROEDGE_TENANT`)."""
+    model_watch_seconds: float = 15.0
+    """How often the Engine's registry row is checked for a new model (`NEUROEDGE_MODEL_WATCH_SECONDS`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -127,5 +134,8 @@ def _serving(env: Mapping[str, str]) -> dict[str, Any]:
         "NEUROEDGE_INFERENCE_THREADS": ("inference_threads", int),
         "NEUROEDGE_INTRA_OP_THREADS": ("intra_op_threads", int),
         "HOSTNAME": ("instance", str),
+        "NEUROEDGE_ENGINE": ("engine", str),
+        "NEUROEDGE_TENANT": ("tenant", str),
+        "NEUROEDGE_MODEL_WATCH_SECONDS": ("model_watch_seconds", float),
     }
     return {field: parse(env[name]) for name, (field, parse) in names.items() if env.get(name)}

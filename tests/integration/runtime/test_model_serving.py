@@ -440,3 +440,24 @@ async def test_batching_returns_each_caller_its_own_rows_under_concurrency(env: 
         out = outputs_of(document)
         assert out["label"].tolist() == iris.estimator.predict(rows).tolist()
         np.testing.assert_allclose(out["probabilities"], iris.estimator.predict_proba(rows), atol=1e-5)
+
+
+async def test_an_engine_s_own_pod_loads_and_reports_its_model_without_a_request(
+    env: Env, make_client: Any, iris: Trained
+) -> None:
+    await make_client(
+        engine="iris",
+        tenant=env.tenant.name,
+        instance="engine-iris-pod-1",
+        model_watch_seconds=0.1,
+        model_cache_dir=env.cache / "pod",
+        model_mount_dir=env.mounts,
+    )
+    query = (
+        "SELECT loaded, sha256 FROM neuroedge.engine_model_reports "
+        "WHERE tenant_id = $1 AND name = 'iris' AND instance = 'engine-iris-pod-1'"
+    )
+    async with asyncio.timeout(30):
+        while (row := await env.pool.fetchrow(query, env.tenant.name)) is None:
+            await asyncio.sleep(0.1)
+    assert row["loaded"] and row["sha256"] == iris.sha256

@@ -21,8 +21,8 @@ class RegisteredEngine:
     name: str
     kind: str
     config: dict[str, Any]
-    has_model: bool = False
-    """A predictive Engine with `spec.model`: it serves a trained model (`ModelPredictor`), not its config."""
+    model: dict[str, Any] | None = None
+    """`spec.model` of a predictive Engine that serves a trained model (`ModelPredictor`), not its config."""
 
 
 class ModelPredictor(Protocol):
@@ -49,8 +49,7 @@ class EngineService:
         run its kind."""
         async with db.tenant_transaction(self._pool, tenant) as conn:
             row = await conn.fetchrow(
-                "SELECT kind, config, model IS NOT NULL AS has_model FROM neuroedge.engines "
-                "WHERE tenant_id = $1 AND name = $2",
+                "SELECT kind, config, model FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2",
                 tenant,
                 name,
             )
@@ -60,7 +59,8 @@ class EngineService:
             self._engines.kind(row["kind"])
         except registry.UnknownEngine as exc:
             raise problems.unavailable(str(exc)) from None
-        return RegisteredEngine(name, row["kind"], json.loads(row["config"]), bool(row["has_model"]))
+        model = json.loads(row["model"]) if row["model"] is not None else None
+        return RegisteredEngine(name, row["kind"], json.loads(row["config"]), model)
 
     async def run(
         self, tenant: str, name: str, operation: base.Operation, inputs: Mapping[str, Any]
@@ -73,7 +73,7 @@ class EngineService:
                 f"engine {name!r} is of kind {engine.kind}, served by /engine/{engine.operation.value}"
             )
         try:
-            if found.has_model and self._models is not None:
+            if found.model is not None and self._models is not None:
                 return await self._models.predict(tenant, name, inputs)
             return await engine(found.config, inputs)
         except base.EngineInputError as exc:

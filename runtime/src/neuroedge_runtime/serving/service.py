@@ -89,6 +89,21 @@ class Served:
             await self._batcher.close()
 
 
+async def score(served: Served, document: Mapping[str, Any]) -> dict[str, Any]:
+    """`/engine/predict` (and `/engine/run`) on a loaded model: named tensors or instance rows in, outputs as
+    nested lists out; EngineInputError for input the model cannot take."""
+    try:
+        request = predict.request_of(document, served.session.signature)
+        decoded = oip.decode(request, b"", served.session.signature)
+    except TensorError as exc:
+        raise base.EngineInputError(str(exc), [{"loc": ["input"], "msg": str(exc)}]) from None
+    results = await served.infer(decoded.inputs, decoded.outputs)
+    return {
+        "model": {"sha256": served.session.digest},
+        "outputs": {name: predict.nested(array) for name, array in results.items()},
+    }
+
+
 @dataclass(frozen=True)
 class _Failure:
     reason: str
@@ -226,20 +241,22 @@ class ModelService:
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("engine %s/%s: load report not written: %s", tenant, name, exc)
 
+    async def watch(self, tenant: str, name: str, interval: float) -> None:
+        """Keep the Engine's current model loaded (and reported) without waiting for requests: at start and
+        every `interval` seconds, which also picks up a new model in the registry row."""
+        while True:
+            try:
+                await self.served(tenant, name)
+            except problems.Problem as problem:
+                log.debug("engine %s/%s: %s", tenant, name, problem.detail)
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("engine %s/%s: registry not readable: %s", tenant, name, exc)
+            await asyncio.sleep(interval)
+
     async def predict(self, tenant: str, name: str, document: Mapping[str, Any]) -> dict[str, Any]:
         """`/engine/predict` on a model-serving Engine: named tensors or instance rows in, outputs as nested
         lists out; EngineInputError for input the model cannot take."""
-        served = await self.served(tenant, name)
-        try:
-            request = predict.request_of(document, served.session.signature)
-            decoded = oip.decode(request, b"", served.session.signature)
-        except TensorError as exc:
-            raise base.EngineInputError(str(exc), [{"loc": ["input"], "msg": str(exc)}]) from None
-        results = await served.infer(decoded.inputs, decoded.outputs)
-        return {
-            "model": {"sha256": served.session.digest},
-            "outputs": {name: predict.nested(array) for name, array in results.items()},
-        }
+        return await score(await self.served(tenant, name), document)
 
     async def close(self) -> None:
         """Stop every batcher."""

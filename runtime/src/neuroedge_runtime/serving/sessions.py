@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import onnxruntime
+from typing import TYPE_CHECKING, Any
 
 from neuroedge_runtime.serving import tensors
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class Session:
     """A loaded model: its session, signature, digest and size."""
 
     def __init__(self, model: bytes, digest: str, intra_op_threads: int) -> None:
+        # Imported on first load: a runtime or worker that serves no model never pays for ONNX Runtime.
+        import onnxruntime  # noqa: PLC0415
+
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
