@@ -369,7 +369,7 @@ async def test_model_swap_serves_the_new_model_and_a_bad_one_keeps_the_old(
     )
     # A new model that fails to load leaves the last good one serving; the report says why.
     await set_model(
-        env.pool, env.tenant.name, "iris", {"uri": env.server.url("missing.onnx"), "sha256": iris.sha256}
+        env.pool, env.tenant.name, "iris", {"uri": env.server.url("missing.onnx"), "sha256": "f" * 64}
     )
     document = await (await env.infer("iris", iris_body(iris.x[:3]))).json()
     assert document["model_version"] == forest.sha256
