@@ -177,11 +177,16 @@ def inference_routes() -> list[RouteSpec]:
     ) -> RouteSpec:
         return RouteSpec(method, path, handler, access, summary, "inference", documented=False)
 
-    return [
+    routes = [
         oip("GET", "/v2", inference.server_metadata, PUBLIC, "Server metadata"),
         oip("GET", "/v2/health/live", inference.live, PUBLIC, "Server liveness"),
         oip("GET", "/v2/health/ready", inference.ready, PUBLIC, "Server readiness"),
-        oip("GET", "/v2/models/{name}", inference.model_metadata, Role.VIEWER, "Model metadata"),
-        oip("GET", "/v2/models/{name}/ready", inference.model_ready, Role.VIEWER, "Model readiness"),
-        oip("POST", "/v2/models/{name}/infer", inference.infer, Role.MEMBER, "Inference"),
     ]
+    # Each model route also under /versions/{version}: the model's only version is its sha256.
+    for model in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
+        routes += [
+            oip("GET", model, inference.model_metadata, Role.VIEWER, "Model metadata"),
+            oip("GET", f"{model}/ready", inference.model_ready, Role.VIEWER, "Model readiness"),
+            oip("POST", f"{model}/infer", inference.infer, Role.MEMBER, "Inference"),
+        ]
+    return routes

@@ -461,3 +461,12 @@ async def test_an_engine_s_own_pod_loads_and_reports_its_model_without_a_request
         while (row := await env.pool.fetchrow(query, env.tenant.name)) is None:
             await asyncio.sleep(0.1)
     assert row["loaded"] and row["sha256"] == iris.sha256
+
+
+async def test_the_model_s_only_version_is_its_sha256(env: Env, iris: Trained) -> None:
+    versioned = f"/v2/models/iris/versions/{iris.sha256}"
+    assert (await env.client.get(f"{versioned}/ready", headers=env.auth)).status == 200
+    resp = await env.client.post(f"{versioned}/infer", json=iris_body(iris.x[:2]), headers=env.auth)
+    assert resp.status == 200
+    resp = await env.client.get("/v2/models/iris/versions/1", headers=env.auth)
+    assert resp.status == 404 and await resp.json() == {"error": "model 'iris' has no version '1'"}

@@ -8,7 +8,7 @@ from aiohttp import web
 
 import neuroedge_runtime
 from neuroedge_runtime import keys, problems
-from neuroedge_runtime.serving import oip
+from neuroedge_runtime.serving import oip, service
 from neuroedge_runtime.serving.tensors import TensorError
 from neuroedge_runtime.views import ops
 
@@ -37,23 +37,31 @@ def _name(request: web.Request) -> str:
     return request.match_info["name"]
 
 
+async def _served(request: web.Request) -> service.Served:
+    """The Engine's loaded model; a version in the path must be the model's sha256 (its only version)."""
+    served = await request.app[keys.MODELS].served(request[keys.PRINCIPAL].tenant, _name(request))
+    version = request.match_info.get("version")
+    if version is not None and version != served.session.digest:
+        raise problems.not_found(f"model {_name(request)!r} has no version {version!r}")
+    return served
+
+
 async def model_metadata(request: web.Request) -> web.Response:
     """Inputs and outputs of the Engine's model (loading it if it is not loaded yet)."""
-    served = await request.app[keys.MODELS].served(request[keys.PRINCIPAL].tenant, _name(request))
-    session = served.session
+    session = (await _served(request)).session
     return web.json_response(oip.metadata(_name(request), session.digest, session.signature))
 
 
 async def model_ready(request: web.Request) -> web.Response:
     """200 when the Engine's model is loaded (loading it now if needed), 503 with the reason otherwise."""
-    await request.app[keys.MODELS].served(request[keys.PRINCIPAL].tenant, _name(request))
+    await _served(request)
     return web.json_response({"name": _name(request), "ready": True})
 
 
 async def infer(request: web.Request) -> web.Response:
     """Run the Engine's model on the request's tensors."""
     name = _name(request)
-    served = await request.app[keys.MODELS].served(request[keys.PRINCIPAL].tenant, name)
+    served = await _served(request)
     body = await request.read()
     try:
         parsed, tail = oip.parse(body, request.headers.get(oip.HEADER_LENGTH))
