@@ -175,7 +175,9 @@ def inference_routes() -> list[RouteSpec]:
     def oip(
         method: str, path: str, handler: Handler, access: Role | Literal["public"], summary: str
     ) -> RouteSpec:
-        return RouteSpec(method, path, handler, access, summary, "inference", documented=False)
+        versioned = "_version" if "{version}" in path else ""
+        name = f"oip_{handler.__name__}{versioned}"
+        return RouteSpec(method, path, handler, access, summary, "inference", name=name, documented=False)
 
     routes = [
         oip("GET", "/v2", inference.server_metadata, PUBLIC, "Server metadata"),
