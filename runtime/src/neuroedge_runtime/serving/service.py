@@ -126,7 +126,7 @@ class ModelService:
         self._settings = settings
         self._executor = executor
         self._cache: cache.ModelCache[Served] = cache.ModelCache(settings.memory_cap_bytes)
-        self._specs: dict[tuple[str, str], tuple[float, spec.ModelSpec | None]] = {}
+        self._specs: dict[tuple[str, str], tuple[float, spec.ModelSpec]] = {}
         self._loading: dict[tuple[str, str, spec.ModelSpec], asyncio.Task[Served]] = {}
         self._failures: dict[tuple[str, str, spec.ModelSpec], _Failure] = {}
         self._current: dict[tuple[str, str], tuple[str, str, spec.ModelSpec]] = {}
@@ -136,11 +136,13 @@ class ModelService:
         model (another tenant's Engine is the same 404), 503 when the registered spec is unusable."""
         key = (tenant, name)
         cached = self._specs.get(key)
+        found: spec.ModelSpec | None
         if cached is not None and cached[0] > time.monotonic():
             found = cached[1]
         else:
             found = await self._select(tenant, name)
-            self._specs[key] = (time.monotonic() + self._settings.registry_cache_seconds, found)
+            if found is not None:  # misses are not kept: names a caller makes up must not grow the cache
+                self._specs[key] = (time.monotonic() + self._settings.registry_cache_seconds, found)
         if found is None:
             raise problems.not_found(f"no model named {name!r}")
         return found
