@@ -70,3 +70,10 @@ def test_one_instance_that_loaded_the_model_outweighs_failures() -> None:
         engine({"uri": URI, "sha256": DIGEST}), [report("a", False), report("b", True)]
     )
     assert found is not None and found.condition.ok
+
+
+def test_a_report_that_does_not_fit_the_condition_schema_is_tamed() -> None:
+    odd = report("pod-a", False, reason="not camel case!", message="x" * 5000)
+    found = model_status.evaluate(engine({"uri": URI, "sha256": DIGEST}), [odd])
+    assert found is not None and found.condition.reason == "ModelNotLoaded"
+    assert len(found.condition.message) == model_status.MESSAGE_LIMIT

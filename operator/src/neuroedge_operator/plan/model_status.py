@@ -9,6 +9,7 @@ DigestMismatch, InvalidModel, TooLarge); with no report yet the model is still l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,10 @@ from typing import Any
 from neuroedge_operator.plan import workload_status
 from neuroedge_operator.resources import conditions
 from neuroedge_operator.resources import engine as engine_model
+
+
+REASON = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
+MESSAGE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,9 @@ def evaluate(engine: engine_model.Engine, reports: Sequence[ModelReport]) -> Mod
         return ModelStatus(conditions.model_loaded(first.sha256, len(loaded)), described)
     if current:
         failure = current[0]
-        message = f"{failure.instance}: {failure.message}"
-        blocker = workload_status.Blocker(failure.reason, f"the model cannot be loaded: {message}")
-        return ModelStatus(conditions.model_failed(failure.reason, message), None, blocker)
+        # The row is the runtime's word, but never trusted to fit the condition's schema.
+        reason = failure.reason if REASON.match(failure.reason) else "ModelNotLoaded"
+        message = f"{failure.instance}: {failure.message}"[:MESSAGE_LIMIT]
+        blocker = workload_status.Blocker(reason, f"the model cannot be loaded: {message}")
+        return ModelStatus(conditions.model_failed(reason, message), None, blocker)
     return ModelStatus(conditions.model_loading(model.uri))
