@@ -18,7 +18,6 @@ from neuroedge_operator.plan import workload_status
 from neuroedge_operator.resources import conditions
 from neuroedge_operator.resources import engine as engine_model
 
-
 REASON = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 MESSAGE_LIMIT = 1000
 
