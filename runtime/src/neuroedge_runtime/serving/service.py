@@ -60,7 +60,9 @@ class Served:
     ) -> None:
         self.session = session
         self._executor = executor
-        self._batcher = batcher.Batcher(self._run_all, batching) if batching else None
+        # Only a model whose every input takes any number of rows can have requests stacked along rows.
+        stackable = all(spec.batched for spec in session.signature.inputs)
+        self._batcher = batcher.Batcher(self._run_all, batching) if batching and stackable else None
 
     @property
     def size(self) -> int:
