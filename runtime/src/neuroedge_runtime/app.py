@@ -111,6 +111,7 @@ async def _serving(app: web.Application) -> AsyncIterator[None]:
             instance=settings.instance,
         ),
         executor,
+        app[keys.METRICS],
     )
     watcher = None
     if settings.engine and settings.tenant:

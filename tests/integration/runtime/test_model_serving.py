@@ -440,6 +440,10 @@ async def test_batching_returns_each_caller_its_own_rows_under_concurrency(env: 
         out = outputs_of(document)
         assert out["label"].tolist() == iris.estimator.predict(rows).tolist()
         np.testing.assert_allclose(out["probabilities"], iris.estimator.predict_proba(rows), atol=1e-5)
+    # Every row of a request that fits a batch went through the batcher (the 40-row one ran alone).
+    metrics = await (await env.client.get("/metrics")).text()
+    assert "neuroedge_inference_batch_rows_sum 77.0" in metrics
+    assert 'neuroedge_model_loads_total{reason="Loaded"}' in metrics
 
 
 async def test_an_engine_s_own_pod_loads_and_reports_its_model_without_a_request(

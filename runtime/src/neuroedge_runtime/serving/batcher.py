@@ -71,8 +71,15 @@ def split(outputs: Outputs, rows: list[int]) -> list[Outputs]:
 class Batcher:
     """Collects requests for one model and runs them in batches, at most `concurrency` batches at a time."""
 
-    def __init__(self, run: Run, settings: BatchingSettings, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        run: Run,
+        settings: BatchingSettings,
+        concurrency: int = 2,
+        observe: Callable[[int], None] = lambda rows: None,
+    ) -> None:
         self._run = run
+        self._observe = observe
         self._settings = settings
         self._pending: list[_Pending] = []
         self._arrived = asyncio.Event()
@@ -148,6 +155,7 @@ class Batcher:
     async def _execute(self, batch: list[_Pending]) -> None:
         try:
             try:
+                self._observe(sum(p.rows for p in batch))
                 outputs = await self._run(stack([p.inputs for p in batch]))
                 shares = split(outputs, [p.rows for p in batch])
             except Exception:

@@ -23,6 +23,7 @@ import pydantic
 
 from neuroedge_runtime import problems
 from neuroedge_runtime.engines import base
+from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.serving import artifacts, batcher, cache, oip, predict, sessions, spec, tensors
 from neuroedge_runtime.serving.tensors import TensorError
 from neuroedge_runtime.tenancy import db
@@ -56,13 +57,20 @@ class Served:
     """One loaded model of one Engine: its session, and its batcher when the Engine batches."""
 
     def __init__(
-        self, session: sessions.Session, executor: Executor, batching: batcher.BatchingSettings | None
+        self,
+        session: sessions.Session,
+        executor: Executor,
+        batching: batcher.BatchingSettings | None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.session = session
         self._executor = executor
         # Only a model whose every input takes any number of rows can have requests stacked along rows.
         stackable = all(spec.batched for spec in session.signature.inputs)
-        self._batcher = batcher.Batcher(self._run_all, batching) if batching and stackable else None
+        observe = metrics.batch_rows.observe if metrics is not None else (lambda rows: None)
+        self._batcher = (
+            batcher.Batcher(self._run_all, batching, observe=observe) if batching and stackable else None
+        )
 
     @property
     def size(self) -> int:
@@ -122,8 +130,10 @@ class ModelService:
         fetcher: artifacts.Fetcher,
         settings: ServingSettings,
         executor: Executor,
+        metrics: Metrics | None = None,
     ) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._fetcher = fetcher
         self._settings = settings
         self._executor = executor
@@ -204,11 +214,15 @@ class ModelService:
         except artifacts.ArtifactError as exc:
             await self._failed(key, exc)
             raise
-        served = Served(session, self._executor, model.batching.settings() if model.batching else None)
+        batching = model.batching.settings() if model.batching else None
+        served = Served(session, self._executor, batching, self._metrics)
         self._failures.pop(key, None)
         self._current[(tenant, name)] = key
         for evicted in self._cache.put(key, served):
             await evicted.close()
+        if self._metrics is not None:
+            self._metrics.model_loads.labels("Loaded").inc()
+            self._metrics.models_loaded.set(len(self._cache))
         await self._report(tenant, name, model, session=session)
         return served
 
@@ -216,6 +230,8 @@ class ModelService:
         tenant, name, model = key
         log.warning("engine %s/%s: model %s not loaded: %s: %s", tenant, name, model.uri, exc.reason, exc)
         self._failures[key] = _Failure(exc.reason, exc.message, time.monotonic())
+        if self._metrics is not None:
+            self._metrics.model_loads.labels(exc.reason).inc()
         await self._report(tenant, name, model, failure=exc)
 
     async def _report(
