@@ -474,3 +474,19 @@ async def test_the_model_s_only_version_is_its_sha256(env: Env, iris: Trained) -
     assert resp.status == 200
     resp = await env.client.get("/v2/models/iris/versions/1", headers=env.auth)
     assert resp.status == 404 and await resp.json() == {"error": "model 'iris' has no version '1'"}
+
+
+async def test_rate_limited_inference_is_429_with_the_protocol_s_error_body(
+    env: Env, make_tenant: Any, iris: Trained
+) -> None:
+    tenant: Tenant = await make_tenant("slow", rate_limit_rps=0.01, rate_limit_burst=2)
+    await add_model_engine(
+        env.pool, tenant.name, "iris", {"uri": env.server.url("iris.onnx"), "sha256": iris.sha256}
+    )
+    auth = bearer(await login(env.client, tenant))
+    statuses = []
+    for _ in range(3):
+        resp = await env.client.post("/v2/models/iris/infer", json=iris_body(iris.x[:1]), headers=auth)
+        statuses.append(resp.status)
+    assert statuses == [200, 200, 429]
+    assert "rate limit" in (await resp.json())["error"] and "Retry-After" in resp.headers
