@@ -368,6 +368,43 @@ CASES = [
         "schedules need a workerPoolRef to enqueue their jobs on",
     ),
     Case(
+        "eng-model-unsupported-scheme",
+        "Engine",
+        with_(ENGINE, type="predictive", model={"uri": "s3://bucket/model.onnx"}),
+        "model uri must be http://<host>/<path>, https://<host>/<path>, pvc://<claim>/<path> or "
+        "configmap://<name>/<key>; no other scheme is supported",
+    ),
+    Case(
+        "eng-model-http-without-sha256",
+        "Engine",
+        with_(ENGINE, type="predictive", model={"uri": "https://models.example/iris.onnx"}),
+        "a model downloaded over http(s) needs spec.model.sha256",
+    ),
+    Case(
+        "eng-model-bad-sha256",
+        "Engine",
+        with_(ENGINE, type="predictive", model={"uri": "pvc://models/iris.onnx", "sha256": "ABC"}),
+        "spec.model.sha256 in body should match '^[0-9a-f]{64}$'",
+    ),
+    Case(
+        "eng-model-parent-segment",
+        "Engine",
+        with_(ENGINE, type="predictive", model={"uri": "pvc://models/../secrets/key"}),
+        "model uri must not contain '..' path segments",
+    ),
+    Case(
+        "eng-model-on-agent",
+        "Engine",
+        with_(ENGINE, type="agent", model={"uri": "pvc://models/iris.onnx"}),
+        "spec.model is served by predictive engines only",
+    ),
+    Case(
+        "eng-batching-without-model",
+        "Engine",
+        with_(ENGINE, type="predictive", batching={"maxBatchSize": 8}),
+        "spec.batching batches a model's requests and needs spec.model",
+    ),
+    Case(
         "eng-replicas-above-100",
         "Engine",
         with_(ENGINE, replicas=101),

@@ -536,3 +536,58 @@ async def test_schedules_enqueue_once_per_due_time_across_an_operator_restart(
 
 def fmt(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_an_engine_s_model_is_registered_mounted_rolled_out_and_reported_in_status(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str, admin_db: asyncpg.Connection
+) -> None:
+    ns, engine = tenant, unique("onnx")
+    first = {"uri": "pvc://models/iris/v1.onnx", "sha256": "1" * 64}
+    apply(
+        kubeconfig,
+        "Engine",
+        ns,
+        engine,
+        {"type": "predictive", "model": first, "batching": {"maxBatchSize": 32}},
+    )
+    select = "SELECT model::text FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2"
+    row = await eventually(lambda: admin_db.fetchval(select, tenant, engine), what="registry row")
+    assert json.loads(row) == {
+        **first,
+        "format": "onnx",
+        "batching": {"maxBatchSize": 32, "maxDelayMilliseconds": 5},
+    }
+    pod = get(kubeconfig, "deployment", f"engine-{engine}", "-n", ns)["spec"]["template"]["spec"]
+    claim = next(v for v in pod["volumes"] if v["name"] == "model-store")
+    assert claim["persistentVolumeClaim"] == {"claimName": "models", "readOnly": True}
+    await eventually(
+        lambda: cond(kubeconfig, f"engine/{engine}", ns, "ModelReady").get("reason") == "Loading"
+    )
+
+    # The runtime's report (what an Engine pod writes after loading the model) shows in the status.
+    signature = [{"name": "X", "datatype": "FP32", "shape": [-1, 4]}]
+    report = (
+        "INSERT INTO neuroedge.engine_model_reports (tenant_id, name, instance, uri, sha256, loaded, reason, "
+        "message, inputs, outputs) VALUES ($1, $2, 'pod-1', $3, $4, $5, $6, $7, $8::jsonb, $8::jsonb) "
+        "ON CONFLICT (tenant_id, name, instance) DO UPDATE SET uri = EXCLUDED.uri, sha256 = EXCLUDED.sha256, "
+        "loaded = EXCLUDED.loaded, reason = EXCLUDED.reason, message = EXCLUDED.message"
+    )
+    await admin_db.execute(
+        report, tenant, engine, first["uri"], first["sha256"], True, "Loaded", "ok", json.dumps(signature)
+    )
+    await eventually(lambda: cond(kubeconfig, f"engine/{engine}", ns, "ModelReady").get("status") == "True")
+    model_status = status(kubeconfig, f"engine/{engine}", ns)["model"]
+    assert model_status["sha256"] == first["sha256"] and model_status["inputs"] == signature
+
+    # A new model rolls the pods; when it cannot be loaded the Engine is not Ready, with the runtime's reason.
+    second = {"uri": "pvc://models/iris/v2.onnx", "sha256": "2" * 64}
+    before = spec_hash(kubeconfig, f"engine-{engine}", ns)
+    patch(kubeconfig, f"engine/{engine}", ns, {"model": second})
+    await eventually(lambda: spec_hash(kubeconfig, f"engine-{engine}", ns) != before, what="model rolls out")
+    await admin_db.execute(
+        report, tenant, engine, second["uri"], second["sha256"], False, "DigestMismatch", "bytes differ", None
+    )
+    await eventually(lambda: cond(kubeconfig, f"engine/{engine}", ns).get("reason") == "DigestMismatch")
+    assert cond(kubeconfig, f"engine/{engine}", ns)["status"] == "False"
+    assert cond(kubeconfig, f"engine/{engine}", ns, "ModelReady")["reason"] == "DigestMismatch"
+    assert "model" not in status(kubeconfig, f"engine/{engine}", ns)

@@ -84,6 +84,10 @@ def start_apps(
         "REDIS_URL": running.redis_url,
         "NEUROEDGE_CREDENTIALS_DIR": str(credentials_dir),
         "NEUROEDGE_RUNTIME_HOST": "127.0.0.1",
+        # Engines' models: downloads in the state directory; pvc:// and configmap:// models are read from
+        # <state>/models/<scheme>/<volume>/... (there are no volumes to mount outside a cluster).
+        "NEUROEDGE_MODEL_CACHE_DIR": str(Path(running.state_dir) / "model-cache"),
+        "NEUROEDGE_MODEL_MOUNT_DIR": str(Path(running.state_dir) / "models"),
     }
     pool = engine_pool(manifests) or next((w.env["NEUROEDGE_POOL"] for w in planned), None)
     if pool:

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
+import aiohttp
 import asyncpg
 import redis.asyncio as redis
 from aiohttp import web
@@ -23,6 +25,7 @@ from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
+from neuroedge_runtime.serving import artifacts, service
 from neuroedge_runtime.settings import RuntimeSettings
 from neuroedge_runtime.tenancy import changes
 from neuroedge_runtime.tenancy.credentials import CredentialStore
@@ -98,12 +101,49 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
     app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
     app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT))
-    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin(), feed, lookups)
+    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin(), feed, lookups, app[keys.MODELS])
     app[keys.JOBS] = JobService(
         app[keys.ENGINES], app[keys.REDIS], settings.pool, settings.job_result_ttl_seconds
     )
     await app[keys.AUTH].bootstrap_all()
     yield
+
+
+async def _serving(app: web.Application) -> AsyncIterator[None]:
+    """Model serving: one HTTP client for artifacts, one executor for inference, one model service."""
+    settings = app[keys.SETTINGS]
+    executor = ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="inference")
+    session = aiohttp.ClientSession()
+    locations = artifacts.Locations(
+        settings.model_cache_dir, settings.model_mount_dir, settings.model_max_bytes
+    )
+    app[keys.MODELS] = service.ModelService(
+        app[keys.POOL],
+        artifacts.Fetcher(session, locations),
+        service.ServingSettings(
+            locations=locations,
+            memory_cap_bytes=settings.model_memory_bytes,
+            intra_op_threads=settings.intra_op_threads,
+            retry_seconds=settings.model_retry_seconds,
+            instance=settings.instance,
+        ),
+        executor,
+        app[keys.METRICS],
+        feed=app.get(keys.REGISTRY_FEED),
+    )
+    watcher = None
+    if settings.engine and settings.tenant:
+        watcher = asyncio.create_task(
+            app[keys.MODELS].watch(settings.tenant, settings.engine, settings.model_watch_seconds)
+        )
+    yield
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    await app[keys.MODELS].close()
+    await session.close()
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def init_app(settings: RuntimeSettings) -> web.Application:
@@ -118,5 +158,5 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     specs = routes.table()
     app[keys.ROUTES] = routing.install(app, specs)
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()
-    app.cleanup_ctx.extend([_database, _redis, _qdrant, _registry_feed, _services])
+    app.cleanup_ctx.extend([_database, _redis, _qdrant, _registry_feed, _serving, _services])
     return app

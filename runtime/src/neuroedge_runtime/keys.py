@@ -14,6 +14,7 @@ from neuroedge_runtime.engines.service import EngineService
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.routing import RouteSpec
+from neuroedge_runtime.serving.service import ModelService
 from neuroedge_runtime.settings import RuntimeSettings
 from neuroedge_runtime.tenancy import changes
 from neuroedge_runtime.tenancy.credentials import CredentialStore
@@ -35,6 +36,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 VECTORS = web.AppKey("vectors", VectorService)
 ENGINES = web.AppKey("engines", EngineService)
 JOBS = web.AppKey("jobs", JobService)
+MODELS = web.AppKey("models", ModelService)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -13,7 +13,8 @@ def _registry() -> CollectorRegistry:
 
 @dataclass
 class Metrics:
-    """Request count and latency by route and status, requests in flight, rate-limit rejections."""
+    """Request count and latency by route and status, requests in flight, rate-limit rejections, and model
+    serving: loads by outcome, models loaded, rows per batched run."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
 
@@ -44,5 +45,20 @@ class Metrics:
             "neuroedge_registry_lookups",
             "Registry rows looked up, by table and by where the answer came from (cache or database)",
             ["table", "source"],
+            registry=self.registry,
+        )
+        self.model_loads = Counter(
+            "neuroedge_model_loads",
+            "Attempts to load a model, by outcome (Loaded or the failure's reason)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.models_loaded = Gauge(
+            "neuroedge_models_loaded", "Models loaded in this process", registry=self.registry
+        )
+        self.batch_rows = Histogram(
+            "neuroedge_inference_batch_rows",
+            "Rows in one dynamically batched model run",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096),
             registry=self.registry,
         )

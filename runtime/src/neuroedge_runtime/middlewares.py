@@ -82,7 +82,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def render(problem: problems.Problem, request: web.Request) -> web.Response:
-    """The problem+json response of a problem."""
+    """The problem+json response of a problem; on Open Inference Protocol routes (/v2) the protocol's own
+    error body `{"error": "..."}`, which its clients (tritonclient, KServe's) read."""
+    if request.path == "/v2" or request.path.startswith("/v2/"):
+        return web.json_response({"error": problem.detail}, status=problem.status, headers=problem.headers)
     return web.Response(
         status=problem.status,
         body=json.dumps(problem.body(instance=request.path)),

@@ -87,7 +87,8 @@ def _operation(spec: RouteSpec, schemas: Mapping[tuple[Any, Any], Any]) -> dict[
 
 
 def document(specs: list[RouteSpec], version: str) -> dict[str, Any]:
-    """The OpenAPI document of `specs`."""
+    """The OpenAPI document of `specs` (the documented ones)."""
+    specs = [s for s in specs if s.documented]
     models = sorted(
         {(s.body, "validation") for s in specs if s.body}
         | {(s.response, "serialization") for s in specs if s.response},

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from neuroedge_runtime.auth.roles import Role
-from neuroedge_runtime.routing import PUBLIC, RouteSpec
+from neuroedge_runtime.routing import PUBLIC, Handler, RouteSpec
 from neuroedge_runtime.vectors import models
-from neuroedge_runtime.views import auth, data, jobs, ops, users
+from neuroedge_runtime.views import auth, data, inference, jobs, ops, users
 
 
 def table() -> list[RouteSpec]:
@@ -163,4 +165,30 @@ def table() -> list[RouteSpec]:
             response=jobs.JobOut,
             path_patterns=(("job_id", jobs.JOB_ID_PATTERN),),
         ),
+        *inference_routes(),
     ]
+
+
+def inference_routes() -> list[RouteSpec]:
+    """The Open Inference Protocol v2 routes (model name = the Engine's name, in the caller's tenant)."""
+
+    def oip(
+        method: str, path: str, handler: Handler, access: Role | Literal["public"], summary: str
+    ) -> RouteSpec:
+        versioned = "_version" if "{version}" in path else ""
+        name = f"oip_{handler.__name__}{versioned}"
+        return RouteSpec(method, path, handler, access, summary, "inference", name=name, documented=False)
+
+    routes = [
+        oip("GET", "/v2", inference.server_metadata, PUBLIC, "Server metadata"),
+        oip("GET", "/v2/health/live", inference.live, PUBLIC, "Server liveness"),
+        oip("GET", "/v2/health/ready", inference.ready, PUBLIC, "Server readiness"),
+    ]
+    # Each model route also under /versions/{version}: the model's only version is its sha256.
+    for model in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
+        routes += [
+            oip("GET", model, inference.model_metadata, Role.VIEWER, "Model metadata"),
+            oip("GET", f"{model}/ready", inference.model_ready, Role.VIEWER, "Model readiness"),
+            oip("POST", f"{model}/infer", inference.infer, Role.MEMBER, "Inference"),
+        ]
+    return routes

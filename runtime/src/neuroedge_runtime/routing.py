@@ -35,6 +35,11 @@ class RouteSpec:
     """(parameter, regular expression) of path parameters that are not UUIDs (the OpenAPI default)."""
     headers: tuple[tuple[str, str], ...] = ()
     """(header, description) of headers the success response carries."""
+    name: str = ""
+    """The route's name in the router (unique); empty: the handler's name."""
+    documented: bool = True
+    """False for routes of a protocol with its own specification (the Open Inference Protocol v2 under /v2):
+    they are left out of the OpenAPI document and answer errors in that protocol's shape."""
 
 
 def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:
@@ -43,6 +48,8 @@ def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRo
     for spec in specs:
         if spec.access != PUBLIC and not isinstance(spec.access, Role):
             raise ValueError(f"{spec.method} {spec.path} declares no access")
-        route = app.router.add_route(spec.method, spec.path, spec.handler, name=spec.handler.__name__)
+        route = app.router.add_route(
+            spec.method, spec.path, spec.handler, name=spec.name or spec.handler.__name__
+        )
         table[route] = spec
     return table

@@ -6,9 +6,10 @@ Nothing else in the runtime reads the environment; the app factory receives this
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,30 @@ class RuntimeSettings:
     Engine's workerPoolRef on its API pods); None: `/engine/run` answers 503."""
     job_result_ttl_seconds: float = 86_400.0
     """How long a job's state and idempotency key are kept (`NEUROEDGE_RESULT_TTL_SECONDS`, as workers)."""
+    model_cache_dir: Path = Path("/var/cache/neuroedge/models")
+    """Where models downloaded over http(s) are kept, by sha256 (`NEUROEDGE_MODEL_CACHE_DIR`)."""
+    model_mount_dir: Path = Path("/var/run/neuroedge/models")
+    """Where the Engine's pvc and configmap model volumes are mounted (`NEUROEDGE_MODEL_MOUNT_DIR`)."""
+    model_max_bytes: int = 512 * 1024 * 1024
+    """Largest model file fetched (`NEUROEDGE_MODEL_MAX_BYTES`); a larger one fails with reason TooLarge."""
+    model_memory_bytes: int = 2 * 1024 * 1024 * 1024
+    """Total size of the models one process keeps loaded (`NEUROEDGE_MODEL_MEMORY_BYTES`); beyond it the least
+    recently used model is unloaded."""
+    model_retry_seconds: float = 30.0
+    """After a model failed to load, how long requests are answered 503 before it is tried again."""
+    inference_threads: int = 2
+    """Threads that run model sessions off the event loop (`NEUROEDGE_INFERENCE_THREADS`)."""
+    intra_op_threads: int = 1
+    """ONNX Runtime threads inside one session run (`NEUROEDGE_INTRA_OP_THREADS`)."""
+    instance: str = "local"
+    """This process's name in model load reports (`HOSTNAME`: the pod's name)."""
+    engine: str | None = None
+    """The Engine whose pod this is (`NEUROEDGE_ENGINE`): its model is loaded at start and whenever its
+    registry row names a new one, without waiting for a request, so the Engine's status can say ModelReady."""
+    tenant: str | None = None
+    """The tenant of that Engine (`NEUROEDGE_TENANT`)."""
+    model_watch_seconds: float = 15.0
+    """How often the Engine's registry row is checked for a new model (`NEUROEDGE_MODEL_WATCH_SECONDS`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -95,4 +120,23 @@ class RuntimeSettings:
             job_result_ttl_seconds=float(
                 env.get("NEUROEDGE_RESULT_TTL_SECONDS", str(cls.job_result_ttl_seconds))
             ),
+            **_serving(env),
         )
+
+
+def _serving(env: Mapping[str, str]) -> dict[str, Any]:
+    """The model-serving settings present in `env` (absent ones keep their defaults)."""
+    names: dict[str, tuple[str, Callable[[str], Any]]] = {
+        "NEUROEDGE_MODEL_CACHE_DIR": ("model_cache_dir", Path),
+        "NEUROEDGE_MODEL_MOUNT_DIR": ("model_mount_dir", Path),
+        "NEUROEDGE_MODEL_MAX_BYTES": ("model_max_bytes", int),
+        "NEUROEDGE_MODEL_MEMORY_BYTES": ("model_memory_bytes", int),
+        "NEUROEDGE_MODEL_RETRY_SECONDS": ("model_retry_seconds", float),
+        "NEUROEDGE_INFERENCE_THREADS": ("inference_threads", int),
+        "NEUROEDGE_INTRA_OP_THREADS": ("intra_op_threads", int),
+        "HOSTNAME": ("instance", str),
+        "NEUROEDGE_ENGINE": ("engine", str),
+        "NEUROEDGE_TENANT": ("tenant", str),
+        "NEUROEDGE_MODEL_WATCH_SECONDS": ("model_watch_seconds", float),
+    }
+    return {field: parse(env[name]) for name, (field, parse) in names.items() if env.get(name)}

@@ -5,6 +5,7 @@ and isolation (a tenant can neither read another tenant's jobs by id nor enqueue
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnx_models
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
@@ -215,3 +218,41 @@ async def test_a_tenant_cannot_read_or_enqueue_into_another_tenants_queue(
     # B's engine "churn" is not reachable through A's token either: A's run used A's registry row.
     state = await (await client.get(f"/jobs/{job_a}", headers=bearer(member_a))).json()
     assert state["engine"] == "churn" and state["status"] == "queued"
+
+
+async def test_a_model_serving_engine_scores_a_large_batch_on_the_worker_pool(
+    env: dict[str, Any], admin_pool: Any, spawn_worker: Callable[[str], None]
+) -> None:
+    client, member, tenant = env["client"], env["member"], env["tenant"]
+    iris = onnx_models.iris_classifier()
+    async with onnx_models.model_server() as server:
+        server.files["iris.onnx"] = iris.onnx
+        for name, model in (
+            ("iris", {"uri": server.url("iris.onnx"), "sha256": iris.sha256}),
+            ("liar", {"uri": server.url("iris.onnx"), "sha256": "0" * 64}),
+            ("mounted", {"uri": "pvc://models/iris.onnx"}),
+        ):
+            await admin_pool.execute(
+                "INSERT INTO neuroedge.engines (tenant_id, name, kind, model) "
+                "VALUES ($1, $2, 'predictive', $3::jsonb)",
+                tenant.name,
+                name,
+                json.dumps(model),
+            )
+        spawn_worker(tenant.name)
+        rows = np.tile(iris.x, (20, 1))  # 3000 rows in one job
+        accepted = await (await run(client, member, engine="iris", input={"instances": rows.tolist()})).json()
+        done = await wait_final(client, member, accepted["job_id"])
+        assert done["status"] == "succeeded", done
+        assert done["result"]["model"] == {"sha256": iris.sha256}
+        assert done["result"]["outputs"]["label"] == iris.estimator.predict(rows).tolist()
+        np.testing.assert_allclose(
+            done["result"]["outputs"]["probabilities"], iris.estimator.predict_proba(rows), atol=1e-5
+        )
+        # A model whose digest does not match fails the job at once, without retries.
+        liar = await (await run(client, member, engine="liar", input={"instances": [[1, 2, 3, 4]]})).json()
+        failed = await wait_final(client, member, liar["job_id"])
+        assert failed["status"] == "failed" and failed["attempts"] == 1
+        assert "DigestMismatch" in failed["error"]
+    resp = await run(client, member, engine="mounted", input={"instances": [[1, 2, 3, 4]]})
+    assert resp.status == 409 and "/engine/predict" in (await resp.json())["detail"]

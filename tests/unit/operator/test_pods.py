@@ -111,6 +111,15 @@ ENGINE_VARIANTS: dict[str, Callable[[], Any]] = {
     ),
     "suspended": lambda: samples.engine(suspend=True),
     "own-image": lambda: samples.engine(image="registry.local/custom:2"),
+    "model-pvc": lambda: samples.engine(
+        type="predictive", modelRef=None, model={"uri": "pvc://models/m.onnx"}
+    ),
+    "model-configmap": lambda: samples.engine(
+        type="predictive", modelRef=None, model={"uri": "configmap://iris/model.onnx"}
+    ),
+    "model-https": lambda: samples.engine(
+        type="predictive", model={"uri": "https://models.example/m.onnx", "sha256": "a" * 64}
+    ),
 }
 POOL_VARIANTS: dict[str, Callable[[], Any]] = {
     "example": samples.pool,
@@ -146,7 +155,10 @@ def test_generated_pod_is_hardened_beyond_the_profile(label: str, pod: dict[str,
     assert container["livenessProbe"]["httpGet"]["port"] in port_names
     mounted = {m["name"] for m in container["volumeMounts"]}
     assert mounted == {v["name"] for v in pod["volumes"]}, "every volume is mounted, every mount has a volume"
-    assert all(m.get("readOnly") for m in container["volumeMounts"] if m["name"] != "tmp")
+    # Only scratch space is writable: /tmp, and the model download cache of an Engine with spec.model.
+    writable = {m["name"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert writable <= {"tmp", "model-cache"}
+    assert all("emptyDir" in v for v in pod["volumes"] if v["name"] in writable)
 
 
 def test_the_checker_catches_each_violation() -> None:

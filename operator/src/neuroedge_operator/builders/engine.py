@@ -25,6 +25,13 @@ PORT_NAME = "http"
 CONFIG_DIR = "/etc/neuroedge/config"
 MODEL_DIR = "/var/run/neuroedge/model"
 CREDENTIALS_DIR = "/var/run/neuroedge/credentials"
+MODEL_MOUNT_DIR = "/var/run/neuroedge/models"
+"""spec.model volumes: pvc://<claim>/... at <dir>/pvc/<claim>, configmap://<name>/... at
+<dir>/configmap/<name> (the runtime resolves the URI to the same path)."""
+MODEL_CACHE_DIR = "/var/cache/neuroedge/models"
+MODEL_CACHE_LIMIT = "1Gi"
+MODEL_URI_ANNOTATION = "neuroedge.io/model-uri"
+MODEL_SHA256_ANNOTATION = "neuroedge.io/model-sha256"
 GRACE_SECONDS = 30
 """The runtime drains in-flight requests for 20 s on SIGTERM; this leaves it room to close cleanly."""
 
@@ -117,8 +124,24 @@ def container_spec(engine: engine_model.Engine, inputs: EngineInputs) -> pods.Co
         resources=pods.resources(engine.spec.resources, inputs.resource_defaults),
         mounts=mounts,
         volumes=volumes,
-        annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT)},
+        annotations={
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(PORT),
+            **model_annotations(engine),
+        },
     )
+
+
+def model_annotations(engine: engine_model.Engine) -> dict[str, str]:
+    """The model's URI and digest on the pod template: part of the template's hash, so a new model rolls
+    the pods (and `kubectl describe pod` says which model a pod serves)."""
+    model = engine.spec.model
+    if model is None:
+        return {}
+    found = {MODEL_URI_ANNOTATION: model.uri}
+    if model.sha256 is not None:
+        found[MODEL_SHA256_ANNOTATION] = model.sha256
+    return found
 
 
 def _env(engine: engine_model.Engine) -> list[dict[str, Any]]:
@@ -134,6 +157,9 @@ def _env(engine: engine_model.Engine) -> list[dict[str, Any]]:
     }
     if engine.spec.model_ref is not None:
         values["NEUROEDGE_MODEL_DIR"] = MODEL_DIR
+    if engine.spec.model is not None:
+        values["NEUROEDGE_MODEL_MOUNT_DIR"] = MODEL_MOUNT_DIR
+        values["NEUROEDGE_MODEL_CACHE_DIR"] = MODEL_CACHE_DIR
     return [pods.secret_env("NEUROEDGE_TENANT", pods.CREDENTIALS_SECRET, "TENANT"), *pods.env(values)]
 
 
@@ -150,6 +176,28 @@ def _volumes(engine: engine_model.Engine, tenant: str) -> tuple[list[dict[str, A
     if engine.spec.model_ref is not None:
         mounts.append({"name": "model", "mountPath": MODEL_DIR, "readOnly": True})
         volumes.append(pods.secret_volume("model", engine.spec.model_ref.name))
+    if engine.spec.model is not None:
+        model_mounts, model_volumes = model_storage(engine.spec.model)
+        mounts += model_mounts
+        volumes += model_volumes
+    return mounts, volumes
+
+
+def model_storage(model: engine_model.ModelSource) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The download cache (an emptyDir), and for pvc:// and configmap:// the volume holding the model,
+    mounted read-only where the runtime resolves the URI."""
+    mounts: list[dict[str, Any]] = [{"name": "model-cache", "mountPath": MODEL_CACHE_DIR}]
+    volumes: list[dict[str, Any]] = [{"name": "model-cache", "emptyDir": {"sizeLimit": MODEL_CACHE_LIMIT}}]
+    if model.scheme == "pvc":
+        volumes.append(
+            {"name": "model-store", "persistentVolumeClaim": {"claimName": model.volume, "readOnly": True}}
+        )
+    elif model.scheme == "configmap":
+        volumes.append({"name": "model-store", "configMap": {"name": model.volume}})
+    else:
+        return mounts, volumes
+    path = f"{MODEL_MOUNT_DIR}/{model.scheme}/{model.volume}"
+    mounts.append({"name": "model-store", "mountPath": path, "readOnly": True})
     return mounts, volumes
 
 

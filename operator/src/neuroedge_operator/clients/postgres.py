@@ -73,6 +73,12 @@ class Database:
         async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
             return await conn.fetchrow(statement, *args)
 
+    async def fetch(self, statement: str, *args: object) -> list[asyncpg.Record]:
+        """The rows of a read-only query."""
+        pool = await self.pool()
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            return list(await conn.fetch(statement, *args))
+
     async def execute(self, actions: Sequence[database.Action]) -> None:
         """Run `actions` in one transaction under the operator's DDL lock.
 

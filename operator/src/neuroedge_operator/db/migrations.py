@@ -19,7 +19,7 @@ TENANT_SETTING = "app.current_tenant"
 MIGRATION_LOCK_KEY = 0x4E45_5545  # pg_advisory_xact_lock key: "NEUE"
 
 # Tables whose rows belong to one tenant; every one gets ENABLE + FORCE row-level security.
-TENANT_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes", "engines")
+TENANT_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes", "engines", "engine_model_reports")
 # The tables version 1 created (frozen: version 1's SQL must never change).
 _V1_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes")
 
@@ -145,6 +145,31 @@ END $$;
     for table in REGISTRY_TABLES
 )
 
+# Version 4: trained models of predictive Engines. `engines.model` is the Engine's `spec.model` (with
+# `spec.batching` under `batching`) as the reconciler wrote it, NULL for the built-in linear/logistic mode.
+# `engine_model_reports` is what each runtime instance (pod) loaded for an Engine, or why it could not; the
+# Engine reconciler reads it into `status.model` and the `ModelReady` condition.
+# A report goes with its Engine.
+_MODELS = f"""
+ALTER TABLE {SCHEMA}.engines
+    ADD COLUMN model jsonb CHECK (model IS NULL OR jsonb_typeof(model) = 'object');
+CREATE TABLE {SCHEMA}.engine_model_reports (
+    tenant_id text NOT NULL,
+    name text NOT NULL,
+    instance text NOT NULL CHECK (length(instance) BETWEEN 1 AND 253),
+    uri text NOT NULL,
+    sha256 text NOT NULL,
+    loaded boolean NOT NULL,
+    reason text NOT NULL,
+    message text NOT NULL,
+    inputs jsonb,
+    outputs jsonb,
+    reported_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, name, instance),
+    FOREIGN KEY (tenant_id, name) REFERENCES {SCHEMA}.engines (tenant_id, name) ON DELETE CASCADE
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -153,6 +178,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "engine registry and per-user rate limits", _ENGINES + _secure("engines")),
     Migration(3, "registry changes notify the runtimes' caches", _REGISTRY_NOTIFY),
+    Migration(4, "engine models and their load reports", _MODELS + _secure("engine_model_reports")),
 )
 
 

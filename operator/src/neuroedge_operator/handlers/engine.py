@@ -18,7 +18,7 @@ import kopf
 from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.clients import engine_store, postgres, queues
-from neuroedge_operator.plan import references, schedules, workload_reports, workload_status
+from neuroedge_operator.plan import model_status, references, schedules, workload_reports, workload_status
 from neuroedge_operator.reconcile import binding, tenancy, workloads
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, workload
@@ -27,7 +27,7 @@ from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.settings import OperatorSettings
 
 RESOURCE = (workload.GROUP, workload.VERSION, model.PLURAL)
-STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "endpoint")
+STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "endpoint", "model")
 """What the reconcile writes; lastSchedules belongs to the schedules pass (two writers, disjoint fields)."""
 TENANT_NOT_READY = "TenantNotReady"
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ async def _outcome(
     blockers = references.engine_blockers(engine, names)
     if not references.engine_missing(engine, names):  # a missing ConfigMap or Secret: build nothing yet
         blockers += await converge(ctx, engine, tenant, referenced)
+    served = model_status.evaluate(engine, await _model_reports(ctx, engine, tenant))
+    if served is not None and served.blocker is not None:
+        blockers.append(served.blocker)
     observed = await workloads.observe(
         ctx, engine.namespace, engine_builder.name(engine), engine_builder.selector(engine)
     )
@@ -77,7 +80,22 @@ async def _outcome(
         observed, engine_builder.replicas(engine), engine.spec.suspend, blockers
     )
     status = workload_reports.engine_status(engine, evaluated, engine.status.last_schedules).body()
-    return list(evaluated.conditions), {k: status[k] for k in STATUS_FIELDS if k in status}
+    fields = {k: status[k] for k in STATUS_FIELDS if k in status}
+    if served is None:
+        return list(evaluated.conditions), fields
+    return [*evaluated.conditions, served.condition], {**fields, "model": served.model}
+
+
+async def _model_reports(ctx: Context, engine: model.Engine, tenant: str) -> list[model_status.ModelReport]:
+    """The runtime's load reports of the Engine's model (none while the database is unreachable: the model
+    then shows as loading, and the next pass reads them)."""
+    if engine.spec.model is None:
+        return []
+    try:
+        return await engine_store.model_reports(ctx.db, tenant, engine.name)
+    except (*postgres.UNREACHABLE, asyncpg.PostgresError) as exc:
+        log.warning("model reports of %s/%s not read: %s", engine.namespace, engine.name, _describe(exc))
+        return []
 
 
 async def observe_references(
@@ -119,7 +137,9 @@ async def converge(
         return [workloads.api_blocker(exc)]
     config = engine_builder.effective_config(engine, referenced)
     try:
-        await engine_store.register(ctx.db, tenant, engine.name, engine.spec.type, config)
+        await engine_store.register(
+            ctx.db, tenant, engine.name, engine.spec.type, config, model=engine.spec.registry_model()
+        )
     except asyncpg.ForeignKeyViolationError:
         return [workload_status.Blocker(TENANT_NOT_READY, f"tenant {tenant} has no registry row yet")]
     except (*postgres.UNREACHABLE, asyncpg.PostgresError) as exc:

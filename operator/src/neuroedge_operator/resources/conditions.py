@@ -203,6 +203,29 @@ def transitions(current: Sequence[Mapping[str, Any]], wanted: Iterable[Condition
     ]
 
 
+MODEL_READY = "ModelReady"
+
+
+def model_builtin() -> Condition:
+    """A predictive Engine without spec.model: its built-in linear/logistic model needs no loading."""
+    return ok(MODEL_READY, "BuiltIn", "no spec.model: the engine uses its built-in linear/logistic model")
+
+
+def model_loaded(sha256: str, instances: int) -> Condition:
+    """The runtime loaded the Engine's model."""
+    return ok(MODEL_READY, "Loaded", f"model sha256 {sha256} loaded by {instances} runtime instance(s)")
+
+
+def model_loading(uri: str) -> Condition:
+    """No runtime instance has reported on the Engine's current model yet."""
+    return Condition(MODEL_READY, "Unknown", "Loading", f"no runtime instance has reported loading {uri} yet")
+
+
+def model_failed(reason: str, message: str) -> Condition:
+    """The runtime could not load the model: Unreachable, DigestMismatch, InvalidModel, TooLarge, ..."""
+    return failed(MODEL_READY, reason, message)
+
+
 AUTOSCALING = "Autoscaling"
 
 

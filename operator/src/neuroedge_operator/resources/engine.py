@@ -45,6 +45,46 @@ class Schedule(workload.Model):
         return value
 
 
+MODEL_SCHEMES = ("http", "https", "pvc", "configmap")
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class ModelSource(workload.Model):
+    """`spec.model`: where a predictive engine's trained model is, its digest and format."""
+
+    uri: str = pydantic.Field(min_length=1, max_length=2048)
+    sha256: str | None = pydantic.Field(default=None, pattern=SHA256_PATTERN)
+    format: Literal["onnx"] = "onnx"
+
+    @property
+    def scheme(self) -> str:
+        """http, https, pvc or configmap."""
+        return self.uri.partition("://")[0]
+
+    @property
+    def volume(self) -> str:
+        """The claim or ConfigMap name of a pvc:// or configmap:// URI."""
+        return self.uri.partition("://")[2].partition("/")[0]
+
+    @pydantic.model_validator(mode="after")
+    def _checks(self) -> ModelSource:
+        rest = self.uri.partition("://")[2]
+        if self.scheme not in MODEL_SCHEMES or "://" not in self.uri:
+            raise ValueError(f"model uri scheme must be one of {', '.join(MODEL_SCHEMES)}")
+        if not rest.partition("/")[0] or not rest.partition("/")[2] or "/../" in f"/{rest}/":
+            raise ValueError("model uri must be <scheme>://<host or volume>/<path> without '..' segments")
+        if self.scheme in ("http", "https") and self.sha256 is None:
+            raise ValueError("a model downloaded over http(s) needs spec.model.sha256")
+        return self
+
+
+class Batching(workload.Model):
+    """`spec.batching`: dynamic batching of the model's requests."""
+
+    max_batch_size: int = pydantic.Field(alias="maxBatchSize", ge=1, le=65_536)
+    max_delay_milliseconds: int = pydantic.Field(default=5, alias="maxDelayMilliseconds", ge=0, le=10_000)
+
+
 class EngineSpec(workload.Model):
     """`spec` of an Engine."""
 
@@ -58,6 +98,25 @@ class EngineSpec(workload.Model):
     worker_pool_ref: workload.Reference | None = pydantic.Field(default=None, alias="workerPoolRef")
     schedules: tuple[Schedule, ...] = ()
     suspend: bool = False
+    model: ModelSource | None = None
+    batching: Batching | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _model(self) -> EngineSpec:
+        if self.model is not None and self.type != "predictive":
+            raise ValueError("spec.model is served by predictive engines only")
+        if self.batching is not None and self.model is None:
+            raise ValueError("spec.batching batches a model's requests and needs spec.model")
+        return self
+
+    def registry_model(self) -> dict[str, Any] | None:
+        """The model as the registry row carries it (`engines.model`; the runtime's serving spec)."""
+        if self.model is None:
+            return None
+        document: dict[str, Any] = self.model.model_dump(by_alias=True, exclude_none=True)
+        if self.batching is not None:
+            document["batching"] = self.batching.model_dump(by_alias=True)
+        return document
 
     @pydantic.model_validator(mode="after")
     def _schedules(self) -> EngineSpec:
@@ -92,6 +151,8 @@ class EngineStatus(workload.Model):
     endpoint: str | None = None
     last_schedules: tuple[LastSchedule, ...] = pydantic.Field(default=(), alias="lastSchedules")
     conditions: tuple[dict[str, Any], ...] = ()
+    model: dict[str, Any] | None = None
+    """The model the runtime reported loading: uri, sha256, inputs, outputs."""
 
     def last_enqueued(self) -> dict[str, datetime]:
         """Schedule name -> due time of its last enqueued job (schedules never run are absent)."""

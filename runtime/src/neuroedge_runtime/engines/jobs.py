@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from neuroedge_queue import jobs, keys, producer
 from neuroedge_runtime import problems
+from neuroedge_runtime.engines import onnx
 from neuroedge_runtime.engines.service import EngineService
 
 
@@ -50,12 +51,20 @@ class JobService:
         found = await self._engines.lookup(tenant, request.engine)
         if not self._pool:
             raise problems.unavailable("this runtime has no worker pool for jobs (NEUROEDGE_POOL is not set)")
+        if found.model is not None and not str(found.model.get("uri", "")).startswith(
+            ("http://", "https://")
+        ):
+            raise problems.conflict(
+                f"engine {found.name!r} serves a model from a volume (pvc:// or configmap://), mounted only "
+                "in its API pods: use /engine/predict, or an http(s) model for jobs"
+            )
+        # An Engine serving a trained model runs as kind `onnx` with its model spec as the config.
         job = producer.JobRequest(
             engine=found.name,
             input=dict(request.input),
             idempotency_key=request.idempotency_key,
-            kind=found.kind,
-            config=found.config,
+            kind=onnx.KIND if found.model is not None else found.kind,
+            config=found.model if found.model is not None else found.config,
         )
         try:
             return await self._producer(tenant, self._pool).enqueue(job)

@@ -45,6 +45,12 @@ class Registry:
             raise ValueError(f"engine {name!r} is already registered")
         self._handlers[name] = handler
 
+    def add_kind(self, engine: base.Engine) -> None:
+        """Add an engine kind that needs process resources (the worker's `onnx` kind, built at start)."""
+        if engine.kind in self._kinds:
+            raise ValueError(f"engine kind {engine.kind!r} is already registered")
+        self._kinds[engine.kind] = engine
+
     def get(self, name: str) -> Handler:
         """The handler of `name`, or UnknownEngine."""
         try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from prometheus_client import Counter
 
 from neuroedge_runtime import problems
 from neuroedge_runtime.engines import base, registry
+from neuroedge_runtime.serving import tensors
 from neuroedge_runtime.tenancy import cache, changes, db
 
 
@@ -22,6 +23,16 @@ class RegisteredEngine:
     name: str
     kind: str
     config: dict[str, Any]
+    model: dict[str, Any] | None = None
+    """`spec.model` of a predictive Engine that serves a trained model (`ModelPredictor`), not its config."""
+
+
+class ModelPredictor(Protocol):
+    """What runs `/engine/predict` for an Engine that serves a trained model (the serving service)."""
+
+    async def predict(self, tenant: str, name: str, document: Mapping[str, Any]) -> base.JsonObject:
+        """The model's outputs for the request's input; EngineInputError for input it cannot take."""
+        ...
 
 
 class EngineService:
@@ -34,9 +45,11 @@ class EngineService:
         engines: registry.Registry,
         feed: changes.Feed | None,
         lookups: Counter | None = None,
+        models: ModelPredictor | None = None,
     ) -> None:
         self._pool = pool
         self._engines = engines
+        self._models = models
         self._rows: cache.RegistryCache[tuple[str, str], RegisteredEngine | None] = cache.RegistryCache(
             feed, "engines", lambda change: (change.tenant, change.name) if change.name else None, lookups
         )
@@ -56,9 +69,14 @@ class EngineService:
     async def _read(self, tenant: str, name: str) -> RegisteredEngine | None:
         async with db.tenant_transaction(self._pool, tenant) as conn:
             row = await conn.fetchrow(
-                "SELECT kind, config FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2", tenant, name
+                "SELECT kind, config, model FROM neuroedge.engines WHERE tenant_id = $1 AND name = $2",
+                tenant,
+                name,
             )
-        return None if row is None else RegisteredEngine(name, row["kind"], json.loads(row["config"]))
+        if row is None:
+            return None
+        model = json.loads(row["model"]) if row["model"] is not None else None
+        return RegisteredEngine(name, row["kind"], json.loads(row["config"]), model)
 
     async def run(
         self, tenant: str, name: str, operation: base.Operation, inputs: Mapping[str, Any]
@@ -71,6 +89,10 @@ class EngineService:
                 f"engine {name!r} is of kind {engine.kind}, served by /engine/{engine.operation.value}"
             )
         try:
+            if found.model is not None and self._models is not None:
+                return await self._models.predict(tenant, name, inputs)
             return await engine(found.config, inputs)
         except base.EngineInputError as exc:
             raise problems.invalid(str(exc), exc.errors) from None
+        except tensors.TensorError as exc:
+            raise problems.invalid(str(exc), [{"loc": ["input"], "msg": str(exc)}]) from None

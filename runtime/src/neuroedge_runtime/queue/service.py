@@ -4,17 +4,22 @@ Prometheus metrics, runs the Worker, and turns SIGTERM/SIGINT into a graceful sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import aiohttp
 import prometheus_client
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.engines import registry, testing
+from neuroedge_runtime.engines import onnx, registry, testing
 from neuroedge_runtime.queue import metrics, settings, worker
+from neuroedge_runtime.serving import artifacts, local
 
 log = logging.getLogger("neuroedge_runtime.worker")
 
@@ -45,9 +50,33 @@ async def serve(config: settings.WorkerSettings) -> None:
         socket_timeout=config.block_ms / 1000 + 10,
         health_check_interval=30,
     )
-    consumer = worker.Worker(
-        config, client, engines_for(config), metrics.WorkerMetrics(prometheus_client.REGISTRY)
+    engines = engines_for(config)
+    async with _models(config) as models:
+        engines.add_kind(onnx.OnnxEngine(models))
+        await _consume(config, client, engines)
+
+
+@contextlib.asynccontextmanager
+async def _models(config: settings.WorkerSettings) -> AsyncIterator[local.LocalModels]:
+    """The worker's trained models (the `onnx` kind): one HTTP client and one inference executor."""
+    executor = ThreadPoolExecutor(config.inference_threads, thread_name_prefix="inference")
+    # No model volumes on worker pods: /engine/run takes only http(s) models (the API refuses the others).
+    locations = artifacts.Locations(
+        Path(config.model_cache_dir), Path("/nonexistent"), config.model_max_bytes
     )
+    async with aiohttp.ClientSession() as session:
+        models = local.LocalModels(artifacts.Fetcher(session, locations), executor, config.model_memory_bytes)
+        try:
+            yield models
+        finally:
+            await models.close()
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _consume(
+    config: settings.WorkerSettings, client: aioredis.Redis, engines: registry.Registry
+) -> None:
+    consumer = worker.Worker(config, client, engines, metrics.WorkerMetrics(prometheus_client.REGISTRY))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, consumer.stop)

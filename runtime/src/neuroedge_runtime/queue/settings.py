@@ -48,6 +48,14 @@ class WorkerSettings:
     """Port of the Prometheus endpoint; 0 disables it."""
     test_engines: bool = False
     """Register the misbehaving engines of `engines.testing` (tests only)."""
+    model_cache_dir: str = "/tmp/neuroedge-models"  # noqa: S108 - the pod's private /tmp emptyDir
+    """Where models of ONNX Engines' jobs are downloaded, by sha256 (`NEUROEDGE_MODEL_CACHE_DIR`)."""
+    model_max_bytes: int = 200 * 1024 * 1024
+    """Largest model a job downloads (`NEUROEDGE_MODEL_MAX_BYTES`): the pod's /tmp holds 256 MiB."""
+    model_memory_bytes: int = 1024 * 1024 * 1024
+    """Total size of the models one worker keeps loaded (`NEUROEDGE_MODEL_MEMORY_BYTES`)."""
+    inference_threads: int = 2
+    """Threads that run model sessions off the event loop (`NEUROEDGE_INFERENCE_THREADS`)."""
 
     def __post_init__(self) -> None:
         keys.check_tenant(self.tenant)
@@ -82,6 +90,9 @@ _NUMBERS: dict[str, tuple[str, type[int] | type[float]]] = {
     "batch": ("NEUROEDGE_BATCH", int),
     "block_ms": ("NEUROEDGE_BLOCK_MS", int),
     "metrics_port": ("NEUROEDGE_METRICS_PORT", int),
+    "model_max_bytes": ("NEUROEDGE_MODEL_MAX_BYTES", int),
+    "model_memory_bytes": ("NEUROEDGE_MODEL_MEMORY_BYTES", int),
+    "inference_threads": ("NEUROEDGE_INFERENCE_THREADS", int),
 }
 
 
@@ -97,6 +108,8 @@ def from_env(env: Mapping[str, str]) -> WorkerSettings:
         "consumer": env.get("NEUROEDGE_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}",
         "test_engines": env.get("NEUROEDGE_TEST_ENGINES", "") in {"1", "true", "yes"},
     }
+    if env.get("NEUROEDGE_MODEL_CACHE_DIR"):
+        values["model_cache_dir"] = env["NEUROEDGE_MODEL_CACHE_DIR"]
     for field, (name, kind) in _NUMBERS.items():
         if env.get(name):
             try:

@@ -1,0 +1,170 @@
+"""Tensors of the Open Inference Protocol v2 and numpy arrays, both ways, in JSON and in Triton's binary
+tensor data extension. Pure: every malformed tensor is a `TensorError` naming the tensor and what is wrong."""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[Any]
+
+DTYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_),
+    "INT8": np.dtype("<i1"),
+    "INT16": np.dtype("<i2"),
+    "INT32": np.dtype("<i4"),
+    "INT64": np.dtype("<i8"),
+    "UINT8": np.dtype("<u1"),
+    "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"),
+    "UINT64": np.dtype("<u8"),
+    "FP16": np.dtype("<f2"),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+    "BYTES": np.dtype(object),
+}
+"""OIP datatype -> numpy dtype (little-endian, the byte order of the binary extension)."""
+
+ONNX_TYPES = {
+    "tensor(bool)": "BOOL",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(float16)": "FP16",
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(string)": "BYTES",
+}
+"""ONNX Runtime's type names of the tensors it can serve -> OIP datatype."""
+
+_LENGTH = struct.Struct("<I")
+
+
+class TensorError(ValueError):
+    """A tensor of a request is malformed (answered 400)."""
+
+
+def element_count(shape: list[int]) -> int:
+    """How many elements a tensor of `shape` holds."""
+    return math.prod(shape)
+
+
+def datatype_of(array: Array) -> str:
+    """The OIP datatype of an array ONNX Runtime returned."""
+    if array.dtype == object or array.dtype.kind in "US":
+        return "BYTES"
+    for name, dtype in DTYPES.items():
+        if name != "BYTES" and array.dtype.newbyteorder("<") == dtype:
+            return name
+    raise TensorError(f"numpy type {array.dtype} has no OIP datatype")
+
+
+def _flatten(data: Any, out: list[Any]) -> None:
+    if isinstance(data, list):
+        for item in data:
+            _flatten(item, out)
+    else:
+        out.append(data)
+
+
+def _check_elements(name: str, datatype: str, values: list[Any]) -> None:
+    if datatype == "BYTES":
+        ok = all(isinstance(v, str) for v in values)
+        expected = "strings"
+    elif datatype == "BOOL":
+        ok = all(isinstance(v, bool) for v in values)
+        expected = "true/false"
+    elif datatype.startswith(("INT", "UINT")):
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        expected = "integers"
+    else:
+        ok = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        expected = "numbers"
+    if not ok:
+        raise TensorError(f"input {name!r}: datatype {datatype} needs {expected} as data")
+    if datatype.startswith(("INT", "UINT")):
+        info = np.iinfo(DTYPES[datatype])
+        if values and (min(values) < info.min or max(values) > info.max):
+            raise TensorError(f"input {name!r}: a value is out of the range of {datatype}")
+
+
+def from_json(name: str, datatype: str, shape: list[int], data: Any) -> Array:
+    """The array of a JSON tensor; `data` is flat or nested row-major."""
+    values: list[Any] = []
+    _flatten(data, values)
+    expected = element_count(shape)
+    if len(values) != expected:
+        raise TensorError(
+            f"input {name!r}: shape {shape} holds {expected} elements but data has {len(values)}"
+        )
+    _check_elements(name, datatype, values)
+    if datatype == "BYTES":
+        encoded = np.empty(len(values), dtype=object)
+        encoded[:] = [v.encode() for v in values]
+        return encoded.reshape(shape)
+    return np.array(values, dtype=DTYPES[datatype]).reshape(shape)
+
+
+def from_binary(name: str, datatype: str, shape: list[int], raw: bytes) -> Array:
+    """The array of a tensor sent in the binary extension (BYTES: each element a 4-byte little-endian length
+    then its bytes; other types: the raw little-endian elements)."""
+    expected = element_count(shape)
+    if datatype == "BYTES":
+        elements = _split_bytes(name, raw)
+        if len(elements) != expected:
+            raise TensorError(
+                f"input {name!r}: shape {shape} holds {expected} elements but data has {len(elements)}"
+            )
+        array = np.empty(len(elements), dtype=object)
+        array[:] = elements
+        return array.reshape(shape)
+    dtype = DTYPES[datatype]
+    if len(raw) != expected * dtype.itemsize:
+        raise TensorError(
+            f"input {name!r}: shape {shape} of {datatype} needs {expected * dtype.itemsize} bytes "
+            f"but {len(raw)} were sent"
+        )
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _split_bytes(name: str, raw: bytes) -> list[bytes]:
+    elements: list[bytes] = []
+    offset = 0
+    while offset < len(raw):
+        if offset + _LENGTH.size > len(raw):
+            raise TensorError(f"input {name!r}: truncated BYTES element length")
+        (length,) = _LENGTH.unpack_from(raw, offset)
+        offset += _LENGTH.size
+        if offset + length > len(raw):
+            raise TensorError(f"input {name!r}: a BYTES element runs past the end of its data")
+        elements.append(raw[offset : offset + length])
+        offset += length
+    return elements
+
+
+def to_json(array: Array) -> list[Any]:
+    """The flat row-major JSON data of an output (BYTES as UTF-8 text)."""
+    flat = array.reshape(-1)
+    if datatype_of(array) != "BYTES":
+        return list(flat.tolist())
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in flat]
+
+
+def to_binary(array: Array) -> bytes:
+    """The binary-extension bytes of an output."""
+    if datatype_of(array) != "BYTES":
+        return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    parts: list[bytes] = []
+    for value in array.reshape(-1):
+        data = value if isinstance(value, bytes) else str(value).encode()
+        parts += [_LENGTH.pack(len(data)), data]
+    return b"".join(parts)
