@@ -320,7 +320,11 @@ async def test_deletion_waits_while_postgres_is_down(
         kubectl(kubeconfig, "delete", "tenant", "op-del-down", "--wait=false")
 
         def blocked() -> bool:
-            return condition(kubeconfig, "op-del-down", "Ready").get("reason") == "DeletionBlocked"
+            """Ready says deletion waits, and so does the part it waits on (the Warning Event's condition),
+            in one read of the status."""
+            conds = get(kubeconfig, "tenant", "op-del-down").get("status", {}).get("conditions", [])
+            reasons = {c["type"]: c.get("reason") for c in conds}
+            return reasons.get("Ready") == reasons.get("DatabaseReady") == "DeletionBlocked"
 
         await eventually(blocked, timeout=40, what="DeletionBlocked")
         assert exists(kubeconfig, "tenant", "op-del-down")

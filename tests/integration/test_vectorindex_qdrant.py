@@ -284,3 +284,27 @@ async def test_qdrant_index_without_a_configured_qdrant_reports_backend_unavaila
     assert not outcome.ready
     ready = condition(kubeconfig, tenant, "kb")
     assert ready["reason"] == "BackendUnavailable" and "NEUROEDGE_QDRANT_URL" in ready["message"]
+    events = get(kubeconfig, "events", "-n", tenant, "--field-selector", "involvedObject.name=kb")["items"]
+    announced = {(e["type"], e["reason"], e["message"].split(":")[0]) for e in events}
+    # The one status path: Degraded names the problem as a Warning; Ready is the summary, never a Warning.
+    assert ("Warning", "BackendUnavailable", "Degraded") in announced
+    assert ("Normal", "BackendUnavailable", "Ready") in announced
+    assert not any(e["type"] == "Warning" and e["message"].startswith("Ready") for e in events)
+
+
+async def test_deletion_reads_a_spec_that_no_longer_validates_leniently(
+    ctx: Context, tenant: str, kubeconfig: Path, qdrant: ServerLikeLocalQdrant, admin_db: asyncpg.Connection
+) -> None:
+    """An object whose spec an older or newer CRD let through (here: edited in the body kopf hands over)
+    is still removed as its reclaim policy says."""
+    apply_index(kubeconfig, tenant, "stale", reclaimPolicy="Delete")
+    assert (await reconcile(ctx, tenant, "stale")).ready
+    body = await ctx.kube.get("neuroedge.io/v1alpha1", "VectorIndex", "stale", tenant)
+    assert body is not None
+    body["spec"].update({"dimension": "four", "distance": "Manhattan", "payloadIndexes": "none"})
+    await handlers.remove(ctx, body)
+    assert not await qdrant.collection_exists(pgvector.storage_name(tenant, "stale"))
+    registered = await admin_db.fetchval(
+        "SELECT count(*) FROM neuroedge.vector_indexes WHERE tenant_id = $1 AND name = 'stale'", tenant
+    )
+    assert registered == 0

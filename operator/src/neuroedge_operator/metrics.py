@@ -46,6 +46,10 @@ class ConditionCensus:
         self._kind = kind
         self._known: dict[str, Mapping[str, str]] = {}
 
+    @property
+    def kind(self) -> str:
+        return self._kind
+
     def record(self, name: str, conditions: Iterable[Mapping[str, object]]) -> None:
         self._known[name] = {str(c["type"]): str(c["status"]) for c in conditions}
         self._export()

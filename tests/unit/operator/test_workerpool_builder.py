@@ -149,6 +149,14 @@ def test_keda_objects_only_when_asked_and_installed() -> None:
     assert kinds(samples.pool(), True) == ["Deployment", "PodDisruptionBudget"]
 
 
+def test_keda_keys_name_exactly_the_keda_objects_desired_builds() -> None:
+    """What the apply step may delete once KEDA is no longer wanted is what it created when it was."""
+    pool = samples.pool(**KEDA_POOL)
+    built = pool_builder.desired(pool, _inputs(), True, REDIS_URL)[2:]
+    keys = [(o["apiVersion"], o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in built]
+    assert pool_builder.keda_keys(pool) == keys
+
+
 def test_scaled_object_scales_the_pool_on_consumer_group_lag() -> None:
     obj = pool_builder.scaled_object(samples.pool(**KEDA_POOL), "acme")
     assert obj["apiVersion"] == "keda.sh/v1alpha1"

@@ -84,3 +84,33 @@ def test_missing_consumer_group_blocks_ready() -> None:
     (blocker,) = reports.queue_blockers(reports.QueueObservation(pool_model.QueueFigures(), False))
     assert "consumer group 'pool'" in blocker.message
     assert reports.queue_blockers(reports.QueueObservation(pool_model.QueueFigures(), True)) == []
+
+
+def test_the_engine_reconcile_writes_only_its_own_fields() -> None:
+    """lastSchedules belongs to the schedules pass: the reconcile never rewrites it."""
+    fields = reports.engine_fields(samples.engine(), EVALUATED)
+    assert fields == {
+        "observedGeneration": 3,
+        "replicas": 2,
+        "readyReplicas": 1,
+        "endpoint": "http://support-assistant.acme.svc:8080",
+    }
+
+
+def test_the_pool_reconcile_writes_only_its_own_fields() -> None:
+    """lastScaleTime belongs to the autoscaler: the reconcile never rewrites it."""
+    figures = pool_model.QueueFigures(length=5, lag=4, pending=1, dead_lettered=0)
+    fields = reports.pool_fields(samples.pool(), EVALUATED, reports.QueueObservation(figures, True))
+    assert set(fields) == {"observedGeneration", "replicas", "readyReplicas", "selector", "queue"}
+    assert fields["queue"] == {"length": 5, "lag": 4, "pending": 1, "deadLettered": 0}
+
+
+def test_autoscaling_condition_names_who_scales() -> None:
+    def reason(keda_installed: bool, **autoscaling: object) -> tuple[str, str]:
+        cond = reports.autoscaling(samples.pool(autoscaling=autoscaling), keda_installed)
+        return cond.status, cond.reason
+
+    assert reason(True, enabled=False) == ("False", "Disabled")
+    assert reason(True, enabled=True) == ("True", "Operator")
+    assert reason(True, enabled=True, keda=True) == ("True", "KEDA")
+    assert reason(False, enabled=True, keda=True) == ("True", "KedaNotInstalled")

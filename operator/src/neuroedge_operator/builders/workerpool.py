@@ -258,3 +258,13 @@ def uses_keda(pool: pool_model.WorkerPool, keda_installed: bool) -> bool:
     """Whether KEDA scales the pool (else, with autoscaling enabled, the operator's own timer does)."""
     scaling = pool.spec.autoscaling
     return scaling.enabled and scaling.keda and keda_installed
+
+
+def keda_keys(pool: pool_model.WorkerPool) -> list[tuple[str, str, str, str]]:
+    """(apiVersion, kind, namespace, name) of the KEDA children a pool may have had: the apply step removes
+    those no longer desired (the pool stopped asking for KEDA, or was suspended)."""
+    return [
+        ("v1", "Secret", pool.namespace, f"{name(pool)}-keda"),
+        (KEDA_API_VERSION, "TriggerAuthentication", pool.namespace, name(pool)),
+        (KEDA_API_VERSION, "ScaledObject", pool.namespace, name(pool)),
+    ]

@@ -19,16 +19,14 @@ from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.clients import engine_store, postgres, queues
 from neuroedge_operator.plan import model_status, references, schedules, workload_reports, workload_status
-from neuroedge_operator.reconcile import binding, tenancy, workloads
+from neuroedge_operator.reconcile import binding, status, tenancy, workloads
 from neuroedge_operator.reconcile.context import Context
-from neuroedge_operator.resources import conditions, workload
+from neuroedge_operator.resources import conditions, report, workload
 from neuroedge_operator.resources import engine as model
 from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.settings import OperatorSettings
 
 RESOURCE = (workload.GROUP, workload.VERSION, model.PLURAL)
-STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "endpoint", "model")
-"""What the reconcile writes; lastSchedules belongs to the schedules pass (two writers, disjoint fields)."""
 TENANT_NOT_READY = "TenantNotReady"
 log = logging.getLogger(__name__)
 
@@ -51,21 +49,19 @@ def _has_schedules(spec: kopf.Spec, **_: Any) -> bool:
     return bool(spec.get("schedules"))
 
 
-async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
+async def reconcile(ctx: Context, body: Mapping[str, Any]) -> report.Report:
     """Bring one Engine's children and registry row in line with its spec; publish the outcome."""
-    return await workloads.reconcile(ctx, body, model.KIND, _outcome, ctx.engines)
+    return await status.reconcile(ctx, body, model.KIND, _outcome)
 
 
-async def _outcome(
-    ctx: Context, body: Mapping[str, Any]
-) -> tuple[list[conditions.Condition], dict[str, Any]]:
+async def _outcome(ctx: Context, body: Mapping[str, Any]) -> report.Report:
     try:
         engine = model.parse(body)
     except workload.InvalidResourceError as exc:
-        return conditions.invalid_workload_spec(str(exc)), {}
+        return report.Report(conditions.invalid_workload_spec(str(exc)))
     tenant, why = await tenancy.tenant_of(ctx, engine.namespace)
     if tenant is None:
-        return conditions.workload_no_tenant(model.KIND, engine.namespace, why), {}
+        return report.Report(conditions.workload_no_tenant(model.KIND, engine.namespace, why))
     names, referenced = await observe_references(ctx, engine)
     blockers = references.engine_blockers(engine, names)
     if not references.engine_missing(engine, names):  # a missing ConfigMap or Secret: build nothing yet
@@ -79,11 +75,10 @@ async def _outcome(
     evaluated = workload_status.evaluate(
         observed, engine_builder.replicas(engine), engine.spec.suspend, blockers
     )
-    status = workload_reports.engine_status(engine, evaluated, engine.status.last_schedules).body()
-    fields = {k: status[k] for k in STATUS_FIELDS if k in status}
+    fields = workload_reports.engine_fields(engine, evaluated)
     if served is None:
-        return list(evaluated.conditions), fields
-    return [*evaluated.conditions, served.condition], {**fields, "model": served.model}
+        return report.Report(evaluated.conditions, fields)
+    return report.Report([*evaluated.conditions, served.condition], {**fields, "model": served.model})
 
 
 async def _model_reports(ctx: Context, engine: model.Engine, tenant: str) -> list[model_status.ModelReport]:
@@ -153,7 +148,7 @@ async def run_schedules(ctx: Context, body: Mapping[str, Any]) -> int:
     enqueued. Reads the Engine afresh first: a watch copy from before the last pass would re-plan a due time
     already recorded (harmless, the queue deduplicates it, but a wasted round trip)."""
     meta = body["metadata"]
-    async with ctx.lock(f"Engine/{workloads.key(body)}"):
+    async with ctx.lock(status.key(model.KIND, body)):
         fresh = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
         if fresh is None or fresh["metadata"].get("deletionTimestamp"):
             return 0
@@ -161,18 +156,18 @@ async def run_schedules(ctx: Context, body: Mapping[str, Any]) -> int:
             engine = model.parse(fresh)
         except workload.InvalidResourceError:
             return 0  # the reconcile reports it
-        plan = schedules.plan(engine, workloads.now(), ctx.started)
+        plan = schedules.plan(engine, status.now(), ctx.started)
         if not plan.jobs:
             return 0
         done = await _enqueue(ctx, fresh, engine, plan.jobs)
         if done:
             entries = schedules.recorded(engine, done)
-            status = model.EngineStatus(last_schedules=entries).body()
+            recorded = model.EngineStatus(last_schedules=entries).body()
             await ctx.kube.patch_status(
                 workload.API_VERSION,
                 model.KIND,
                 engine.name,
-                {"lastSchedules": status["lastSchedules"]},
+                {"lastSchedules": recorded["lastSchedules"]},
                 namespace=engine.namespace,
             )
         return len(done)
@@ -194,30 +189,31 @@ async def _enqueue(
         try:
             job_id = await ctx.queues.enqueue(tenant, job.pool, runs, job.input, job.idempotency_key)
         except queues.UNREACHABLE as exc:
-            log.warning("schedule %s of %s not enqueued: %s", job.schedule, workloads.key(body), exc)
+            log.warning("schedule %s of %s not enqueued: %s", job.schedule, status.name_of(body), exc)
             continue
         done.append((job, job_id))
         message = f"schedule {job.schedule}: job {job_id} for due time {workload.format_time(job.due)}"
         if job.missed or job.catch_up:
             message += f" (catch-up: run once, {job.missed} earlier due time(s) skipped)"
-        await workloads.event(ctx, body, "Normal", "ScheduledJobEnqueued", message)
+        await status.event(ctx, body, model.KIND, report.Notice("Normal", "ScheduledJobEnqueued", message))
     return done
 
 
 async def remove(ctx: Context, body: Mapping[str, Any]) -> None:
-    """Finalizer: remove the registry row (children are garbage-collected through their owner reference)."""
-    meta = body["metadata"]
-    async with ctx.lock(f"Engine/{workloads.key(body)}"):
-        tenant, _why = await tenancy.tenant_of(ctx, str(meta.get("namespace", "")), deleting=True)
+    """Finalizer: remove the registry row (children are garbage-collected through their owner reference).
+    Reads the Engine leniently: a spec or name that no longer validates must not keep it from going."""
+    engine = workload.lenient_identity(model.KIND, body)
+    async with ctx.lock(status.key(model.KIND, body)):
+        tenant, _why = await tenancy.tenant_of(ctx, engine.namespace, deleting=True)
         if tenant is not None:
             try:
-                await engine_store.unregister(ctx.db, tenant, str(meta["name"]))
+                await engine_store.unregister(ctx.db, tenant, engine.name)
             except (*postgres.UNREACHABLE, asyncpg.PostgresError) as exc:
                 raise kopf.TemporaryError(
-                    f"deletion of Engine {workloads.key(body)} waits for PostgreSQL: {_describe(exc)}",
+                    f"deletion of Engine {status.name_of(body)} waits for PostgreSQL: {_describe(exc)}",
                     delay=ctx.settings.resync_interval,
                 ) from None
-        ctx.engines.forget(workloads.key(body))
+        ctx.engines.forget(status.name_of(body))
 
 
 def _describe(exc: BaseException) -> str:

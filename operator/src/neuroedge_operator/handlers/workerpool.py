@@ -19,15 +19,13 @@ import kopf
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
 from neuroedge_operator.plan import autoscale, references, workload_reports, workload_status
-from neuroedge_operator.plan import kubernetes as kube_plan
-from neuroedge_operator.reconcile import binding, tenancy, workloads
+from neuroedge_operator.reconcile import binding, status, tenancy, workloads
 from neuroedge_operator.reconcile.context import Context
-from neuroedge_operator.resources import conditions, workload
+from neuroedge_operator.resources import conditions, report, workload
 from neuroedge_operator.resources import workerpool as model
 from neuroedge_operator.settings import OperatorSettings
 
 RESOURCE = (workload.GROUP, workload.VERSION, model.PLURAL)
-STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "queue")
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
@@ -48,21 +46,19 @@ def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
     return bool((spec.get("autoscaling") or {}).get("enabled"))
 
 
-async def reconcile(ctx: Context, body: Mapping[str, Any]) -> list[conditions.Condition]:
+async def reconcile(ctx: Context, body: Mapping[str, Any]) -> report.Report:
     """Bring one WorkerPool's children in line with its spec; publish the outcome."""
-    return await workloads.reconcile(ctx, body, model.KIND, _outcome, ctx.worker_pools)
+    return await status.reconcile(ctx, body, model.KIND, _outcome)
 
 
-async def _outcome(
-    ctx: Context, body: Mapping[str, Any]
-) -> tuple[list[conditions.Condition], dict[str, Any]]:
+async def _outcome(ctx: Context, body: Mapping[str, Any]) -> report.Report:
     try:
         pool = model.parse(body)
     except workload.InvalidResourceError as exc:
-        return conditions.invalid_workload_spec(str(exc)), {}
+        return report.Report(conditions.invalid_workload_spec(str(exc)))
     tenant, why = await tenancy.tenant_of(ctx, pool.namespace)
     if tenant is None:
-        return conditions.workload_no_tenant(model.KIND, pool.namespace, why), {}
+        return report.Report(conditions.workload_no_tenant(model.KIND, pool.namespace, why))
     secrets = await workloads.existing_secrets(ctx, pool.namespace, [pods.CREDENTIALS_SECRET])
     missing = references.pool_missing(references.ObservedNames(secrets=secrets))
     queue = await ctx.queues.observe(tenant, pool.name)
@@ -75,20 +71,9 @@ async def _outcome(
     )
     wanted = pool_builder.deployment_replicas(pool)
     evaluated = workload_status.evaluate(observed, wanted, pool.spec.suspend, blockers)
-    status = workload_reports.pool_status(pool, evaluated, queue, None).body()
-    fields = {k: status[k] for k in STATUS_FIELDS if k in status}
-    return [*evaluated.conditions, *_autoscaling(pool, keda)], fields
-
-
-def _autoscaling(pool: model.WorkerPool, keda_installed: bool) -> list[conditions.Condition]:
-    scaling = pool.spec.autoscaling
-    if not scaling.enabled:
-        return [conditions.autoscaling_off()]
-    if pool_builder.uses_keda(pool, keda_installed):
-        return [conditions.autoscaled_by_keda()]
-    if scaling.keda:
-        return [conditions.keda_not_installed(scaling.target_lag_per_replica)]
-    return [conditions.autoscaled_by_operator(scaling.target_lag_per_replica)]
+    autoscaling = workload_reports.autoscaling(pool, keda)
+    fields = workload_reports.pool_fields(pool, evaluated, queue)
+    return report.Report([*evaluated.conditions, autoscaling], fields)
 
 
 async def converge(
@@ -109,22 +94,13 @@ async def converge(
             else None
         )
         desired = pool_builder.desired(pool, inputs, keda_installed, redis_url)
-        await workloads.apply(ctx, pool.meta, desired, keda_keys(pool) if keda_installed else ())
+        optional = pool_builder.keda_keys(pool) if keda_installed else ()
+        await workloads.apply(ctx, pool.meta, desired, optional)
     except pool_builder.InvalidRedisUrlError as exc:
         return [workload_status.Blocker("InvalidCredentials", f"the tenant's REDIS_URL is unusable: {exc}")]
     except workloads.UNREACHABLE_KUBE as exc:
         return [workloads.api_blocker(exc)]
     return []
-
-
-def keda_keys(pool: model.WorkerPool) -> list[kube_plan.Key]:
-    """The KEDA children a pool may have had: removed by the apply diff once no longer wanted."""
-    name = pool_builder.name(pool)
-    return [
-        ("v1", "Secret", pool.namespace, f"{name}-keda"),
-        (pool_builder.KEDA_API_VERSION, "TriggerAuthentication", pool.namespace, name),
-        (pool_builder.KEDA_API_VERSION, "ScaledObject", pool.namespace, name),
-    ]
 
 
 async def tenant_redis_url(ctx: Context, namespace: str) -> str | None:
@@ -138,7 +114,7 @@ async def autoscale_pool(ctx: Context, body: Mapping[str, Any]) -> autoscale.Dec
     """Read the backlog, decide, and write a changed size through /scale (then reconcile, so the
     Deployment follows at once); returns the decision (None when the operator does not scale this pool)."""
     meta = body["metadata"]
-    async with ctx.lock(f"WorkerPool/{workloads.key(body)}"):
+    async with ctx.lock(status.key(model.KIND, body)):
         fresh = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
         decision = await _decide(ctx, fresh) if fresh is not None else None
         if fresh is None or decision is None:
@@ -150,11 +126,11 @@ async def autoscale_pool(ctx: Context, body: Mapping[str, Any]) -> autoscale.Dec
         await ctx.kube.patch_scale(
             workload.API_VERSION, model.KIND, pool.name, decision.replicas, pool.namespace
         )
-        stamp = workload.format_time(workloads.now())
+        stamp = workload.format_time(status.now())
         await ctx.kube.patch_status(
             workload.API_VERSION, model.KIND, pool.name, {"lastScaleTime": stamp}, namespace=pool.namespace
         )
-        await workloads.event(ctx, fresh, "Normal", decision.reason, decision.message)
+        await status.event(ctx, fresh, model.KIND, report.Notice("Normal", decision.reason, decision.message))
     scaled = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
     if scaled is not None:
         await reconcile(ctx, scaled)
@@ -181,6 +157,6 @@ async def _decide(ctx: Context, body: Mapping[str, Any]) -> autoscale.Decision |
         pool.spec.desired_replicas,
         lag=figures.lag,
         pending=figures.pending,
-        now=workloads.now(),
+        now=status.now(),
         keda_installed=keda,
     )

@@ -11,14 +11,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import workerpool as pool_builder
 from neuroedge_operator.plan import workload_status
+from neuroedge_operator.resources import conditions
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workerpool as pool_model
 
 QUEUE_UNAVAILABLE = "QueueUnavailable"
+ENGINE_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "endpoint")
+"""What the Engine's reconcile writes; lastSchedules belongs to the schedules pass (two writers, disjoint
+fields)."""
+POOL_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "queue")
+"""What the WorkerPool's reconcile writes; lastScaleTime belongs to the autoscaler."""
 
 
 @dataclass(frozen=True)
@@ -76,3 +83,30 @@ def pool_status(
         last_scale_time=last_scale_time or pool.status.last_scale_time,
         conditions=pool.status.conditions,
     )
+
+
+def engine_fields(engine: engine_model.Engine, evaluated: workload_status.WorkloadStatus) -> dict[str, Any]:
+    """The status fields the Engine's reconcile owns (`ENGINE_FIELDS`), as the API wants them."""
+    body = engine_status(engine, evaluated, engine.status.last_schedules).body()
+    return {k: body[k] for k in ENGINE_FIELDS if k in body}
+
+
+def pool_fields(
+    pool: pool_model.WorkerPool, evaluated: workload_status.WorkloadStatus, queue: QueueObservation
+) -> dict[str, Any]:
+    """The status fields the WorkerPool's reconcile owns (`POOL_FIELDS`), as the API wants them."""
+    body = pool_status(pool, evaluated, queue, None).body()
+    return {k: body[k] for k in POOL_FIELDS if k in body}
+
+
+def autoscaling(pool: pool_model.WorkerPool, keda_installed: bool) -> conditions.Condition:
+    """The Autoscaling condition: off, KEDA, or the operator's own autoscaler (also when KEDA was asked for
+    but its CRDs are not installed)."""
+    scaling = pool.spec.autoscaling
+    if not scaling.enabled:
+        return conditions.autoscaling_off()
+    if pool_builder.uses_keda(pool, keda_installed):
+        return conditions.autoscaled_by_keda()
+    if scaling.keda:
+        return conditions.keda_not_installed(scaling.target_lag_per_replica)
+    return conditions.autoscaled_by_operator(scaling.target_lag_per_replica)

@@ -23,9 +23,9 @@ from typing import Any
 
 from neuroedge_operator.resources import conditions
 
-READY = "Ready"
-PROGRESSING = "Progressing"
-DEGRADED = "Degraded"
+READY = conditions.READY
+PROGRESSING = conditions.PROGRESSING
+DEGRADED = conditions.DEGRADED
 
 AVAILABLE = "Available"
 SCALED_TO_ZERO = "ScaledToZero"

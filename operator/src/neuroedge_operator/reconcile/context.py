@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from neuroedge_operator import metrics
 from neuroedge_operator.clients import kube, postgres, queues, vector_store
 from neuroedge_operator.clients import redis as redis_client
+from neuroedge_operator.reconcile import locks
 from neuroedge_operator.settings import OperatorSettings
 
 
@@ -36,14 +37,20 @@ class Context:
     """When this operator process started: schedules due before it are catch-ups."""
     queues: queues.Queues = field(init=False)
     """The pools' queues over the admin Redis URL (connects lazily, on first use)."""
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _locks: locks.KeyedLocks = field(default_factory=locks.KeyedLocks)
     _keda: tuple[float, bool] | None = None
 
     def __post_init__(self) -> None:
         self.queues = queues.Queues(self.settings.redis_url)
 
-    def lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    def lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """`async with ctx.lock(key):` runs alone among the passes over the object `key` names."""
+        return self._locks.hold(key)
+
+    def census(self, kind: str) -> metrics.ConditionCensus:
+        """The condition census of `kind` (Tenant, VectorIndex, Engine or WorkerPool)."""
+        by_kind = {c.kind: c for c in (self.tenants, self.vector_indexes, self.engines, self.worker_pools)}
+        return by_kind[kind]
 
     async def keda_installed(self) -> bool:
         """Whether KEDA's ScaledObject CRD is installed, asked of the API at most once per

@@ -1,5 +1,6 @@
-"""What the Engine and WorkerPool handlers share: apply owned children through the apply diff, observe a
-Deployment with its ReplicaSets and pods, and publish conditions and status only when they change.
+"""What the Engine and WorkerPool handlers share about their children: apply owned children through the
+apply diff, observe a Deployment with its ReplicaSets and pods, read referenced Secrets by name. (Status is
+published by `reconcile/status.py`, the same for every kind.)
 
 Children are read back by name (a few GETs per pass, no cluster-wide watch on Deployments or pods): the
 resync timer plus the CR's own events bring status up to date, which is what `kubectl wait` needs.
@@ -7,30 +8,17 @@ resync timer plus the CR's own events bring status up to date, which is what `ku
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from neuroedge_operator import metrics
-from neuroedge_operator.builders import jwt_keys
 from neuroedge_operator.clients import kube
 from neuroedge_operator.plan import kubernetes as kube_plan
 from neuroedge_operator.plan import workload_status
 from neuroedge_operator.reconcile.context import Context
-from neuroedge_operator.resources import conditions, workload
+from neuroedge_operator.resources import workload
 
 API_ERROR = "KubernetesError"
 UNREACHABLE_KUBE = (kube.ApiError, OSError)
-
-
-def key(body: Mapping[str, Any]) -> str:
-    meta = body["metadata"]
-    return f"{meta.get('namespace', '')}/{meta['name']}"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def apply(
@@ -91,62 +79,3 @@ def api_blocker(exc: BaseException) -> workload_status.Blocker:
 async def existing_secrets(ctx: Context, namespace: str, names: Sequence[str]) -> tuple[str, ...]:
     """Which of `names` exist as Secrets in `namespace` (read by name: no list of every Secret)."""
     return tuple([n for n in dict.fromkeys(names) if await ctx.kube.get("v1", "Secret", n, namespace)])
-
-
-Outcome = Callable[[Context, Mapping[str, Any]], Awaitable[tuple[list[conditions.Condition], dict[str, Any]]]]
-
-
-async def reconcile(
-    ctx: Context, body: Mapping[str, Any], kind: str, outcome: Outcome, census: metrics.ConditionCensus
-) -> list[conditions.Condition]:
-    """An Engine's or WorkerPool's reconcile: under the object's lock, compute the outcome (conditions and
-    status fields), publish it, and count and time it by result."""
-    async with ctx.lock(f"{kind}/{key(body)}"):
-        started, result = time.monotonic(), "error"
-        try:
-            wanted, fields = await outcome(ctx, body)
-            await publish(ctx, body, wanted, fields, census)
-            result = "ready" if all(c.ok for c in wanted if c.type == conditions.READY) else "not_ready"
-        finally:
-            metrics.RECONCILES.labels(kind, result).inc()
-            metrics.RECONCILE_SECONDS.labels(kind, result).observe(time.monotonic() - started)
-        return wanted
-
-
-async def publish(
-    ctx: Context,
-    body: Mapping[str, Any],
-    wanted: Sequence[conditions.Condition],
-    fields: Mapping[str, Any],
-    census: metrics.ConditionCensus,
-) -> None:
-    """Events on condition transitions, then status (conditions merged, keeping transition times, plus
-    `fields`), patched only when something differs from what the object already says."""
-    meta = body["metadata"]
-    status = body.get("status") or {}
-    current = status.get("conditions") or []
-    stamp = jwt_keys.timestamp(now())
-    generation = int(meta.get("generation") or 0)
-    merged = conditions.merge(current, wanted, stamp, generation)
-    census.record(key(body), merged)
-    involved = {"apiVersion": workload.API_VERSION, "kind": body.get("kind", ""), "metadata": meta}
-    for cond in conditions.transitions(current, wanted):
-        warning = cond.type == conditions.DEGRADED and cond.ok  # a rollout's Ready=False is no warning
-        await ctx.kube.event(
-            involved, "Warning" if warning else "Normal", cond.reason, f"{cond.type}: {cond.message}", stamp
-        )
-    new_status = {**fields, "conditions": merged}
-    if all(status.get(k) == v for k, v in new_status.items()):
-        return
-    await ctx.kube.patch_status(
-        workload.API_VERSION, str(body.get("kind", "")), meta["name"], new_status, namespace=meta["namespace"]
-    )
-
-
-async def event(ctx: Context, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-    involved = {
-        "apiVersion": workload.API_VERSION,
-        "kind": body.get("kind", ""),
-        "metadata": body["metadata"],
-    }
-    await ctx.kube.event(involved, kind, reason, message, jwt_keys.timestamp(now()))

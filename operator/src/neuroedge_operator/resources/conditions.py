@@ -2,6 +2,10 @@
 
 A condition keeps its `lastTransitionTime` while its status stays the same, so that re-applying the same
 conditions is a no-op and an idle operator never rewrites a Tenant's status.
+
+Every condition type is named here with the status of it that is a Warning (`WARNING_WHEN`): a transition
+into that status is published as a Warning Event, every other transition as a Normal one. The rule is the
+same for all four kinds, so `kubectl get events --field-selector type=Warning` lists what needs a person.
 """
 
 from __future__ import annotations
@@ -16,8 +20,28 @@ DATABASE_READY = "DatabaseReady"
 CACHE_READY = "CacheReady"
 CREDENTIALS_READY = "CredentialsReady"
 TENANT_PARTS = (NAMESPACES_READY, DATABASE_READY, CACHE_READY, CREDENTIALS_READY)
+DEGRADED = "Degraded"
+PROGRESSING = "Progressing"
+AUTOSCALING = "Autoscaling"
+MODEL_READY = "ModelReady"
 
 Status = Literal["True", "False", "Unknown"]
+Severity = Literal["Normal", "Warning"]
+
+WARNING_WHEN: Mapping[str, Status | None] = {
+    READY: None,
+    # Ready is the summary, never a Warning itself: False also means "rolling out" or "suspended as asked";
+    # when something needs a person, the condition that names it (a Tenant part, Degraded) is the Warning.
+    NAMESPACES_READY: "False",
+    DATABASE_READY: "False",
+    CACHE_READY: "False",
+    CREDENTIALS_READY: "False",
+    DEGRADED: "True",
+    PROGRESSING: None,  # a rollout starting or finishing is news, not trouble
+    AUTOSCALING: None,  # which autoscaler acts is information (KedaNotInstalled still scales)
+    MODEL_READY: "False",  # a model that cannot be loaded (unreachable, digest mismatch, invalid, too large)
+}
+"""Per condition type, the status whose transitions are Warning Events (None: never a Warning)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,17 @@ def ok(kind: str, reason: str, message: str) -> Condition:
 def failed(kind: str, reason: str, message: str) -> Condition:
     """A False condition: `reason` is CamelCase for machines, `message` tells the user what to fix."""
     return Condition(kind, "False", reason, message)
+
+
+def severity(cond: Condition) -> Severity:
+    """The type of the Event announcing a transition into `cond` (a type not in `WARNING_WHEN`: Normal)."""
+    return "Warning" if WARNING_WHEN.get(cond.type) == cond.status else "Normal"
+
+
+def needs_attention(reason: str, message: str) -> list[Condition]:
+    """Not Ready, and Degraded for the same reason: something a person must fix or wait for (the Degraded
+    transition is the Warning Event). Used by the kinds that have a Degraded condition."""
+    return [failed(READY, reason, message), ok(DEGRADED, reason, message)]
 
 
 def namespaces_ready(count: int) -> Condition:
@@ -99,11 +134,18 @@ def suspended() -> Condition:
     return failed(READY, "Suspended", "spec.suspend is true: database and Redis logins are disabled")
 
 
-def deletion_blocked(error: str) -> Condition:
-    return failed(READY, "DeletionBlocked", f"deletion waits until PostgreSQL and Redis answer: {error}")
+def tenant_parts_waiting(why: str) -> list[Condition]:
+    """The parts after NamespacesReady, not attempted because an earlier step failed."""
+    return [
+        failed(kind, "Waiting", f"not provisioned: {why}")
+        for kind in (DATABASE_READY, CACHE_READY, CREDENTIALS_READY)
+    ]
 
 
-DEGRADED = "Degraded"
+def deletion_blocked(part: str, error: str) -> list[Condition]:
+    """A Tenant's finalizer waits on `part` (DatabaseReady or CacheReady): both it and Ready say why."""
+    message = f"deletion waits until PostgreSQL and Redis answer: {error}"
+    return [failed(READY, "DeletionBlocked", message), failed(part, "DeletionBlocked", message)]
 
 
 def vector_ready(backend: str, storage_name: str) -> Condition:
@@ -127,33 +169,32 @@ def spec_diverged(divergences: Sequence[str]) -> list[Condition]:
     ]
 
 
-def no_tenant(namespace: str, why: str) -> Condition:
-    return failed(
-        READY,
+def no_tenant(namespace: str, why: str) -> list[Condition]:
+    return needs_attention(
         "NoTenant",
         f"namespace {namespace} {why}; a VectorIndex must live in a namespace of a Tenant "
         "(labelled neuroedge.io/tenant by the Tenant reconciler)",
     )
 
 
-def tenant_not_provisioned(tenant: str, missing: str) -> Condition:
-    return failed(READY, "TenantNotReady", f"tenant {tenant} has no {missing} yet; waiting for the Tenant")
+def tenant_not_provisioned(tenant: str, missing: str) -> list[Condition]:
+    return needs_attention("TenantNotReady", f"tenant {tenant} has no {missing} yet; waiting for the Tenant")
 
 
-def backend_unavailable(backend: str, why: str) -> Condition:
-    return failed(READY, "BackendUnavailable", f"backend {backend}: {why}")
+def backend_unavailable(backend: str, why: str) -> list[Condition]:
+    return needs_attention("BackendUnavailable", f"backend {backend}: {why}")
 
 
-def backend_error(error: str) -> Condition:
-    return failed(READY, "BackendError", error)
+def backend_error(error: str) -> list[Condition]:
+    return needs_attention("BackendError", error)
 
 
 def invalid_vector_spec(message: str) -> list[Condition]:
-    return [failed(READY, "InvalidSpec", message)]
+    return needs_attention("InvalidSpec", message)
 
 
-def vector_deletion_blocked(error: str) -> Condition:
-    return failed(READY, "DeletionBlocked", f"deletion waits: {error}")
+def vector_deletion_blocked(error: str) -> list[Condition]:
+    return needs_attention("DeletionBlocked", f"deletion waits: {error}")
 
 
 def summary(parts: Iterable[Condition]) -> Condition:
@@ -203,9 +244,6 @@ def transitions(current: Sequence[Mapping[str, Any]], wanted: Iterable[Condition
     ]
 
 
-MODEL_READY = "ModelReady"
-
-
 def model_builtin() -> Condition:
     """A predictive Engine without spec.model: its built-in linear/logistic model needs no loading."""
     return ok(MODEL_READY, "BuiltIn", "no spec.model: the engine uses its built-in linear/logistic model")
@@ -226,12 +264,9 @@ def model_failed(reason: str, message: str) -> Condition:
     return failed(MODEL_READY, reason, message)
 
 
-AUTOSCALING = "Autoscaling"
-
-
 def invalid_workload_spec(message: str) -> list[Condition]:
     """An Engine or WorkerPool the operator refuses to build: nothing is written until the spec is fixed."""
-    return [failed(READY, "InvalidSpec", message), ok(DEGRADED, "InvalidSpec", message)]
+    return needs_attention("InvalidSpec", message)
 
 
 def workload_no_tenant(kind: str, namespace: str, why: str) -> list[Condition]:
@@ -239,7 +274,7 @@ def workload_no_tenant(kind: str, namespace: str, why: str) -> list[Condition]:
         f"namespace {namespace} {why}; an {kind} must live in a namespace of a Tenant "
         "(labelled neuroedge.io/tenant by the Tenant reconciler)"
     )
-    return [failed(READY, "NoTenant", message), ok(DEGRADED, "NoTenant", message)]
+    return needs_attention("NoTenant", message)
 
 
 def autoscaled_by_operator(target: int) -> Condition:

@@ -163,6 +163,28 @@ def parse(body: Mapping[str, Any]) -> Tenant:
     )
 
 
+@dataclass(frozen=True)
+class Departing:
+    """What the finalizer needs of a Tenant being deleted, read even from a spec that no longer validates
+    (the CRD changed, a field was edited into nonsense): the tenant must still be removable."""
+
+    name: str
+    uid: str
+    reclaim_policy: Literal["Retain", "Delete"]
+
+
+def parse_lenient(body: Mapping[str, Any]) -> Departing:
+    """The Tenant's identity and reclaim policy, never raising: the policy is Delete only when the spec says
+    so validly; anything unreadable keeps the data (Retain), since dropping it cannot be undone."""
+    meta = body.get("metadata") or {}
+    raw = body.get("spec")
+    try:
+        database = Database.model_validate((raw if isinstance(raw, Mapping) else {}).get("database") or {})
+    except pydantic.ValidationError:
+        database = Database()
+    return Departing(str(meta.get("name", "")), str(meta.get("uid", "")), database.reclaim_policy)
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     path = ".".join(str(part) for part in ("spec", *error.get("loc", ())))
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")

@@ -112,6 +112,32 @@ def parse(body: Mapping[str, Any]) -> VectorIndex:
     )
 
 
+@dataclass(frozen=True)
+class Departing:
+    """What the finalizer needs of a VectorIndex being deleted, read even from a spec that no longer
+    validates: identity, the backend as written (an unknown one is reported by name) and the policy."""
+
+    name: str
+    namespace: str
+    backend: str
+    reclaim_policy: Literal["Retain", "Delete"]
+
+
+def parse_lenient(body: Mapping[str, Any]) -> Departing:
+    """The VectorIndex's identity, backend and reclaim policy, never raising: the policy is Delete only when
+    the spec says exactly that; anything else keeps the data (Retain), since dropping it cannot be undone."""
+    meta = body.get("metadata") or {}
+    raw = body.get("spec")
+    spec: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    backend = spec.get("backend")
+    return Departing(
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace") or ""),
+        backend=backend if isinstance(backend, str) else "",
+        reclaim_policy="Delete" if spec.get("reclaimPolicy") == "Delete" else "Retain",
+    )
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     path = ".".join(str(part) for part in ("spec", *error.get("loc", ())))
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")

@@ -152,6 +152,24 @@ def identity(kind: str, body: Mapping[str, Any]) -> Identity:
     )
 
 
+def lenient_identity(kind: str, body: Mapping[str, Any]) -> Identity:
+    """Identity as the object says it, never raising: what a finalizer needs to remove what the object
+    created, even when its name, times or spec no longer pass `identity` and the models."""
+    meta = body.get("metadata") or {}
+    try:
+        created = parse_time(meta.get("creationTimestamp"))
+    except InvalidResourceError:
+        created = None
+    return Identity(
+        kind=kind,
+        name=str(meta.get("name", "")),
+        namespace=str(meta.get("namespace") or ""),
+        uid=str(meta.get("uid", "")),
+        generation=int(meta.get("generation") or 0),
+        created=created or datetime.fromtimestamp(0, UTC),
+    )
+
+
 def parse_time(value: object) -> datetime | None:
     """An RFC 3339 time from a body (`...Z`), as an aware UTC datetime; None when absent."""
     if value is None or value == "":
