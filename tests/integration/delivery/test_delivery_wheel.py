@@ -1,8 +1,8 @@
 """PACKAGING TEST (about 1-2 min; the first run on a machine also builds the dependency wheelhouse, minutes):
-the images' install steps, run here. Each Dockerfile does `pip wheel --wheel-dir /wheels ./queue ./<part>` then
-`pip install --no-index --find-links /wheels neuroedge-<part>` in a fresh virtualenv; this test does the same
-for each part and proves what each part does NOT carry: the operator part cannot import the runtime (nor the
-libraries only the runtime's engines need) or the dev stack; the runtime part cannot import kopf, the
+the images' install steps, run here. Each Dockerfile does `pip wheel --wheel-dir /wheels ./queue ./<part>`
+then `pip install --no-index --find-links /wheels neuroedge-<part>` in a fresh virtualenv; this test does the
+same for each part and proves what each part does NOT carry: the operator part cannot import the runtime (nor
+the libraries only the runtime's engines need) or the dev stack; the runtime part cannot import kopf, the
 Kubernetes client or the operator.
 
 The dependencies' wheels are cached per dependency list (~/.cache/neuroedge/wheels/<hash>) because downloading

@@ -30,7 +30,7 @@ from neuroedge_dev import controlplane, procs
 from neuroedge_dev import stack as dev_stack
 from neuroedge_queue import keys
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NEUROEDGE = [sys.executable, "-m", "neuroedge_dev.cli"]
 SAMPLE = REPO / "crds" / "examples" / "tenant.yaml"
 WORKER = "runtime-worker-acme-general"
