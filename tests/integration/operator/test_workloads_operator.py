@@ -288,10 +288,34 @@ async def test_missing_references_name_what_is_missing_and_recover(
     assert not exists(kubeconfig, "deployment", f"engine-{engine}", "-n", ns)
 
     kubectl(kubeconfig, "create", "secret", "generic", model_secret, "-n", ns, "--from-literal=key=v")
-    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1})  # does not list the engine yet
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1, "engines": ["another"]})  # not this engine yet
     await eventually(lambda: cond(kubeconfig, f"engine/{engine}", ns).get("reason") == "NotServedByPool")
-    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": [engine]})
+    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": ["another", engine]})
     wait_ready_cr(kubeconfig, f"engine/{engine}", ns)  # recovered on its own, by the resync timer
+
+
+async def test_a_pool_without_an_engines_list_serves_every_engine_naming_it(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str
+) -> None:
+    ns, pool, first, second = tenant, unique("open"), unique("first"), unique("second")
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1})  # no spec.engines at all
+    wait_ready_cr(kubeconfig, f"workerpool/{pool}", ns)
+    assert "engines" not in get(kubeconfig, f"workerpool/{pool}", "-n", ns)["spec"]
+    for engine in (first, second):  # naming the pool is enough: no edit of the pool
+        apply(kubeconfig, "Engine", ns, engine, {"type": "analytics", "workerPoolRef": {"name": pool}})
+    for engine in (first, second):
+        wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+
+    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": [first]})  # a non-empty list is an allowlist
+    await eventually(lambda: cond(kubeconfig, f"engine/{second}", ns).get("reason") == "NotServedByPool")
+    ready = cond(kubeconfig, f"engine/{second}", ns)
+    assert ready["status"] == "False"
+    assert f"does not list engine '{second}'" in ready["message"]
+    assert cond(kubeconfig, f"engine/{first}", ns)["status"] == "True"
+
+    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": []})  # empty again: every engine naming it
+    await eventually(lambda: cond(kubeconfig, f"engine/{second}", ns).get("status") == "True")
+    assert cond(kubeconfig, f"engine/{first}", ns)["status"] == "True"
 
 
 async def test_generated_pods_are_admitted_under_restricted_pod_security(
