@@ -9,9 +9,12 @@ them are recorded in the stack, so `neuroedge dev down` stops them.
 What the local processes get:
 - the API: a PostgreSQL login role `neuroedge_runtime_dev` that is a member of `neuroedge_runtime` (subject to
   row-level security like the cluster's runtime), its password generated into `<state>/secrets/`; the stack's
-  Redis (rate limits span tenants); every sample tenant's credentials Secret materialised as
-  `<state>/credentials/<tenant>/<KEY>` files (mode 0600), the layout of the Secret mounted in a pod; and
-  `NEUROEDGE_POOL`, the sample Engine's `workerPoolRef`, for `/engine/run`;
+  Redis (rate limits span tenants); every tenant's credentials Secret materialised as
+  `<state>/credentials/<tenant>/<KEY>` files (mode 0600), the layout of the Secret mounted in a pod, kept in
+  step with the cluster by the `credentials-sync` process (secret_sync.py): a Tenant applied while the stack
+  is up can log in within seconds, a deleted one cannot; and `NEUROEDGE_POOL`, the sample Engine's
+  `workerPoolRef`, for `/engine/run`. Nothing is granted per tenant: the login role is a member of
+  `neuroedge_runtime`, which the operator grants every tenant table (row-level security keeps them apart);
 - each worker: its tenant's own `REDIS_URL` from that Secret (the ACL user confined to `ne:<tenant>:*`).
 
 Workers are started for the sample WorkerPools whether or not their resources are Ready: the queue needs no
@@ -33,12 +36,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from neuroedge_dev import controlplane, local, procs, stack, workers
+from neuroedge_dev import controlplane, local, procs, secret_sync, stack, tenant_files, workers
 from neuroedge_operator.db import migrate
 
 API = "runtime-api"
+SYNC = "credentials-sync"
 RUNTIME_LOGIN = "neuroedge_runtime_dev"
-CREDENTIALS_SECRET = "neuroedge-tenant-credentials"  # noqa: S105 - the Secret's name, not a secret
 PASSWORD_FILE = "runtime-db-password"  # noqa: S105 - a file name
 
 
@@ -73,11 +76,12 @@ def start_apps(
     """The runtime API and the workers of the sample pools (the samples must have been applied)."""
     tenants = sample_tenants(manifests)
     credentials_dir = Path(running.state_dir) / "credentials"
-    redis_urls = {}
-    for tenant, namespace in tenants.items():
-        values = read_credentials(Path(running.kubeconfig), namespace)
-        write_credentials(credentials_dir, tenant, values)
-        redis_urls[tenant] = values["REDIS_URL"]
+    redis_urls = {
+        tenant: read_credentials(Path(running.kubeconfig), namespace)["REDIS_URL"]
+        for tenant, namespace in tenants.items()
+    }
+    if start_secret_sync(running, credentials_dir):  # the samples' files are written before it is ready
+        report.started.append(SYNC)
     planned = workers.plan(manifests, redis_urls)
     api_env = {
         "DATABASE_URL": runtime_database_url(running),
@@ -126,30 +130,41 @@ def engine_pool(manifests: Iterable[Mapping[str, Any]]) -> str | None:
 
 def read_credentials(kubeconfig: Path, namespace: str) -> dict[str, str]:
     """The decoded data of the tenant's credentials Secret in `namespace`."""
-    raw = controlplane.kubectl(kubeconfig, "get", "secret", CREDENTIALS_SECRET, "-n", namespace, "-o", "json")
+    raw = controlplane.kubectl(
+        kubeconfig, "get", "secret", tenant_files.SECRET_NAME, "-n", namespace, "-o", "json"
+    )
     data = json.loads(raw).get("data") or {}
     values = {key: base64.b64decode(value).decode() for key, value in data.items()}
     if "REDIS_URL" not in values:
-        raise procs.StackError(f"secret {namespace}/{CREDENTIALS_SECRET} has no REDIS_URL")
+        raise procs.StackError(f"secret {namespace}/{tenant_files.SECRET_NAME} has no REDIS_URL")
     return values
 
 
-def write_credentials(root: Path, tenant: str, values: Mapping[str, str]) -> None:
-    """`<root>/<tenant>/<KEY>` files (directories 0700, files 0600), each replaced atomically and only when
-    its content changed, so the API's change detection sees a rotation and nothing else."""
-    directory = root / tenant
-    directory.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)
-    directory.chmod(0o700)
-    for key, value in values.items():
-        target = directory / key
-        if target.exists() and target.read_text() == value:
-            continue
-        tmp = directory / f".{key}.tmp"
-        tmp.touch(mode=0o600)
-        tmp.chmod(0o600)
-        tmp.write_text(value)
-        tmp.replace(target)
+def start_secret_sync(running: stack.Stack, credentials_dir: Path) -> bool:
+    """Start the loop that mirrors every tenant's credentials Secret into `credentials_dir`, unless it runs;
+    waits for its first full sync. True when it was started."""
+    known = running.processes.get(SYNC)
+    if known is not None and procs.is_alive(known.pid):
+        return False
+    log = Path(running.state_dir) / "logs" / f"{SYNC}.log"
+    offset = log.stat().st_size if log.exists() else 0  # the log is appended to: look only at this run's
+    command = [sys.executable, "-m", "neuroedge_dev.secret_sync", "--kubeconfig", running.kubeconfig]
+    pid = procs.spawn([*command, "--dir", str(credentials_dir)], log)
+    procs.wait_until(
+        "credentials sync",
+        lambda: _logged_since(log, offset, secret_sync.READY_LINE),
+        timeout=60,
+        pid=pid,
+        log=log,
+    )
+    stack.add_process(running, SYNC, pid, 0, log)
+    return True
+
+
+def _logged_since(log: Path, offset: int, line: str) -> bool:
+    with log.open("rb") as f:
+        f.seek(offset)
+        return line.encode() in f.read()
 
 
 def runtime_database_url(running: stack.Stack) -> str:

@@ -37,8 +37,9 @@ def _dev(args: argparse.Namespace) -> int:
             if not rows:
                 print("not running")
                 return 1
+            width = max(len(name) for name, _, _, _ in rows) + 2  # worker names are long
             for name, alive, port, log in rows:
-                print(f"{name:<26}{'up' if alive else 'DOWN':<6}port {port:<7}{log}")
+                print(f"{name:<{width}}{'up' if alive else 'DOWN':<6}port {port:<7}{log}")
             return 0 if all(alive for _, alive, _, _ in rows) else 1
         if args.action == "operator":
             from neuroedge_dev import local  # noqa: PLC0415

@@ -128,9 +128,9 @@ def dead_processes(stack: Stack) -> list[str]:
 
 
 def is_app(name: str) -> bool:
-    """The operator and the runtime's processes run on top of the stack; `up` restarts them one by one
-    (`dev/apps.py`), whereas a dead daemon of the stack itself means starting the stack afresh."""
-    return name == "operator" or name.startswith("runtime-")
+    """The operator, the runtime's processes and the credentials sync run on top of the stack; `up` restarts
+    them one by one (`dev/apps.py`), whereas a dead daemon of the stack itself means starting it afresh."""
+    return name in {"operator", "credentials-sync"} or name.startswith("runtime-")
 
 
 def _prepare_state_dir(state_dir: Path) -> None:

@@ -6,6 +6,7 @@ import workload_samples as samples
 
 from neuroedge_operator.plan import references
 from neuroedge_operator.plan import workload_status as ws
+from neuroedge_operator.resources import engine as engine_model
 
 ALL_THERE = references.ObservedNames(
     worker_pools={"general"},
@@ -60,6 +61,33 @@ def test_pool_that_does_not_list_the_engine_blocks_it() -> None:
         worker_pools={"general"}, secrets=ALL_THERE.secrets, pool_engines={"general": ["support-assistant"]}
     )
     assert references.engine_blockers(engine, listed) == []
+
+
+def test_a_pool_without_an_engines_list_serves_every_engine_that_names_it() -> None:
+    assert references.serves((), "support-assistant")
+    assert references.serves([], "anything")
+    assert references.serves(["support-assistant"], "support-assistant")
+    assert not references.serves(["other-engine"], "support-assistant")
+
+
+def test_engine_naming_a_pool_with_no_engines_list_is_served() -> None:
+    engine = samples.engine()
+    names = references.ObservedNames(
+        worker_pools={"general"}, secrets=ALL_THERE.secrets, pool_engines={"general": ()}
+    )
+    assert references.engine_blockers(engine, names) == []
+
+
+def test_a_non_empty_engines_list_stays_an_allowlist_for_engines_naming_the_pool() -> None:
+    names = references.ObservedNames(
+        worker_pools={"general"}, secrets=ALL_THERE.secrets, pool_engines={"general": ["support-assistant"]}
+    )
+    assert references.engine_blockers(samples.engine(), names) == []
+    body = samples.engine_body()
+    body["metadata"]["name"] = "intruder"
+    (blocker,) = references.engine_blockers(engine_model.parse(body), names)
+    assert blocker.reason == "NotServedByPool"
+    assert "'intruder'" in blocker.message and "allowlist" in blocker.message
 
 
 def test_pool_needs_only_the_credentials_secret() -> None:

@@ -26,7 +26,8 @@ class ObservedNames:
     config_maps: Collection[str] = ()
     secrets: Collection[str] = ()
     pool_engines: Mapping[str, Collection[str]] | None = None
-    """WorkerPool name -> its spec.engines, when the handler read the pools (None skips that check)."""
+    """WorkerPool name -> its spec.engines (empty: every Engine naming the pool), when the handler read the
+    pools (None skips that check)."""
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,21 @@ def as_blockers(missing: Sequence[Missing]) -> list[workload_status.Blocker]:
     return [workload_status.Blocker(workload_status.MISSING_REFERENCE, m.message) for m in missing]
 
 
+def serves(pool_engines: Collection[str], engine: str) -> bool:
+    """Whether a pool whose `spec.engines` is `pool_engines` runs the jobs of `engine`, an Engine whose
+    workerPoolRef names the pool: an empty or absent list serves every such Engine (so naming the pool is
+    enough, no second edit), a non-empty list is an allowlist."""
+    return not pool_engines or engine in pool_engines
+
+
 def _not_served(engine: engine_model.Engine, names: ObservedNames) -> workload_status.Blocker | None:
     ref = engine.spec.worker_pool_ref
     if ref is None or names.pool_engines is None or ref.name not in names.pool_engines:
         return None
-    if engine.name in names.pool_engines[ref.name]:
+    if serves(names.pool_engines[ref.name], engine.name):
         return None
     return workload_status.Blocker(
         NOT_SERVED,
-        f"{pool_model.KIND} {ref.name!r} does not list engine {engine.name!r} in spec.engines: "
-        "its workers would not run this engine's jobs",
+        f"{pool_model.KIND} {ref.name!r} does not list engine {engine.name!r} in spec.engines (an "
+        "allowlist when not empty): its workers would not run this engine's jobs",
     )

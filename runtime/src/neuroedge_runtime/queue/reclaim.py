@@ -101,6 +101,15 @@ async def delivery_counts(
     return {row["message_id"]: int(row["times_delivered"]) for row in rows if row["message_id"] in wanted}
 
 
+def raise_if_cancelled() -> None:
+    """Stop a loop whose task was cancelled even if a client library swallowed the CancelledError: redis-py
+    can, when the cancel lands inside a command under load, and the loop then ran on, so SIGTERM never
+    ended the worker (its shutdown awaits this task)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Reclaimer:
     """The housekeeping loop of one worker process."""
 
@@ -132,6 +141,7 @@ class Reclaimer:
                 log.warning("queue housekeeping failed (%s); retrying next tick", exc)
             except Exception:
                 log.exception("queue housekeeping failed; retrying next tick")
+            raise_if_cancelled()
             await asyncio.sleep(max(0.005, min(wait, next_claim - time.monotonic())))
 
     async def promote(self) -> float:

@@ -182,6 +182,7 @@ class Settler:
             while self._ops:
                 batch, self._ops = self._ops[: self._max_ops], self._ops[self._max_ops :]
                 await self._write(batch)
+                _raise_if_cancelled()
             self._idle.set()
 
     async def drain(self) -> None:
@@ -200,3 +201,11 @@ class Settler:
             # Whatever went wrong, nothing of this batch was acknowledged unless its script ran: the entries
             # stay pending and are claimed again later. The writer itself must never die.
             log.exception("could not settle %d job operations; their jobs will be redelivered", len(batch))
+
+
+def _raise_if_cancelled() -> None:
+    """Stop the writer once cancelled even if redis-py swallowed the CancelledError inside a command (the
+    worker's shutdown awaits it; see reclaim.raise_if_cancelled)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -1,7 +1,7 @@
 """The CRDs as files: documented at every depth, wired for kubectl (status, scale, short names, columns), and
 the regular expressions they embed agree with the libraries the operator uses (croniter for cron strings).
 
-What the API server makes of them is tested in tests/integration/test_crds_api.py.
+What the API server makes of them is tested in tests/integration/operator/test_crds_api.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import yaml
 from croniter import croniter
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CRDS = REPO / "crds"
 EXAMPLES = CRDS / "examples"
 

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 import tenant_operator_process as operator_process
 from operator_helpers import apply_tenant, eventually, exists, get, kubectl, wait_ready
 
-from neuroedge_dev import procs
+from neuroedge_dev import procs, toolchain
 from neuroedge_queue import jobs, keys, producer
 
 pytestmark = pytest.mark.cluster
@@ -288,10 +288,34 @@ async def test_missing_references_name_what_is_missing_and_recover(
     assert not exists(kubeconfig, "deployment", f"engine-{engine}", "-n", ns)
 
     kubectl(kubeconfig, "create", "secret", "generic", model_secret, "-n", ns, "--from-literal=key=v")
-    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1})  # does not list the engine yet
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1, "engines": ["another"]})  # not this engine yet
     await eventually(lambda: cond(kubeconfig, f"engine/{engine}", ns).get("reason") == "NotServedByPool")
-    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": [engine]})
+    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": ["another", engine]})
     wait_ready_cr(kubeconfig, f"engine/{engine}", ns)  # recovered on its own, by the resync timer
+
+
+async def test_a_pool_without_an_engines_list_serves_every_engine_naming_it(
+    operator: operator_process.OperatorProcess, kubeconfig: Path, tenant: str
+) -> None:
+    ns, pool, first, second = tenant, unique("open"), unique("first"), unique("second")
+    apply(kubeconfig, "WorkerPool", ns, pool, {"replicas": 1})  # no spec.engines at all
+    wait_ready_cr(kubeconfig, f"workerpool/{pool}", ns)
+    assert "engines" not in get(kubeconfig, f"workerpool/{pool}", "-n", ns)["spec"]
+    for engine in (first, second):  # naming the pool is enough: no edit of the pool
+        apply(kubeconfig, "Engine", ns, engine, {"type": "analytics", "workerPoolRef": {"name": pool}})
+    for engine in (first, second):
+        wait_ready_cr(kubeconfig, f"engine/{engine}", ns)
+
+    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": [first]})  # a non-empty list is an allowlist
+    await eventually(lambda: cond(kubeconfig, f"engine/{second}", ns).get("reason") == "NotServedByPool")
+    ready = cond(kubeconfig, f"engine/{second}", ns)
+    assert ready["status"] == "False"
+    assert f"does not list engine '{second}'" in ready["message"]
+    assert cond(kubeconfig, f"engine/{first}", ns)["status"] == "True"
+
+    patch(kubeconfig, f"workerpool/{pool}", ns, {"engines": []})  # empty again: every engine naming it
+    await eventually(lambda: cond(kubeconfig, f"engine/{second}", ns).get("status") == "True")
+    assert cond(kubeconfig, f"engine/{first}", ns)["status"] == "True"
 
 
 async def test_generated_pods_are_admitted_under_restricted_pod_security(
@@ -321,18 +345,61 @@ async def test_generated_pods_are_admitted_under_restricted_pod_security(
         assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods), selector
 
 
-async def scale_sequence(kubeconfig: Path, ns: str, pool: str, until: int, timeout: float) -> list[int]:
-    """The distinct spec.replicas values of the pool, in order, until it reaches `until`."""
-    seen: list[int] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        replicas = get(kubeconfig, "workerpool", pool, "-n", ns)["spec"].get("replicas")
-        if not seen or seen[-1] != replicas:
-            seen.append(replicas)
-        if replicas == until:
-            return seen
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"pool never reached {until} replicas: {seen}")
+class ReplicaWatch:
+    """Every spec.replicas value the API server reports for a pool, from a watch opened before the change it
+    observes: a poll begun after the trigger misses a scale-up done before its first read (seen as `[4]`
+    instead of `[1, 4]` on a busy machine), and one slower than the cooldown misses steps. A watch delivers
+    every write in order, however late it is read."""
+
+    def __init__(self, kubeconfig: Path, ns: str, pool: str) -> None:
+        self._argv = [
+            str(toolchain.kubectl()),
+            f"--kubeconfig={kubeconfig}",
+            "get",
+            f"workerpool/{pool}",
+            "-n",
+            ns,
+            "--watch",
+            "-o",
+            'jsonpath={.spec.replicas}{"\\n"}',
+        ]
+        self._proc: asyncio.subprocess.Process | None = None
+        self._last: int | None = None
+
+    async def __aenter__(self) -> ReplicaWatch:
+        self._proc = await asyncio.create_subprocess_exec(
+            *self._argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        await self._next(30)  # the current value: the watch is open before the caller triggers anything
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._proc is not None
+        self._proc.kill()
+        await self._proc.wait()
+
+    async def _next(self, timeout: float) -> int:
+        assert self._proc is not None and self._proc.stdout is not None
+        line = await asyncio.wait_for(self._proc.stdout.readline(), timeout)
+        if not line:
+            raise AssertionError("the watch on the pool ended")
+        self._last = int(line.decode().strip())
+        return self._last
+
+    async def sequence(self, until: int, timeout: float) -> list[int]:
+        """The distinct values, in order, from the last one seen until `until`."""
+        assert self._last is not None
+        seen = [self._last]
+        deadline = time.monotonic() + timeout
+        while seen[-1] != until:
+            remaining = deadline - time.monotonic()
+            try:
+                value = await self._next(max(remaining, 0.01))
+            except TimeoutError:
+                raise AssertionError(f"pool never reached {until} replicas: {seen}") from None
+            if value != seen[-1]:
+                seen.append(value)
+        return seen
 
 
 async def test_autoscaling_follows_the_backlog_up_at_once_and_down_by_steps(
@@ -352,28 +419,24 @@ async def test_autoscaling_follows_the_backlog_up_at_once_and_down_by_steps(
 
     queue_keys = keys.QueueKeys(tenant, pool)
     queue = producer.Producer(admin_redis, queue_keys, 3600)
-    await queue.enqueue_many(
-        [producer.JobRequest(engine="e", input=i) for i in range(55)]
-    )  # wants 6 -> max 4
-    assert await scale_sequence(kubeconfig, ns, pool, until=4, timeout=30) == [1, 4]  # up at once
-    await eventually(
-        lambda: settled(kubeconfig, f"workerpool/{pool}", ns), timeout=60, what="4 workers Ready"
-    )
-    assert status(kubeconfig, f"workerpool/{pool}", ns)["readyReplicas"] == 4
-    await eventually(lambda: status(kubeconfig, f"workerpool/{pool}", ns)["queue"]["lag"] == 55)
+    async with ReplicaWatch(kubeconfig, ns, pool) as replicas:  # watching before the backlog appears
+        await queue.enqueue_many(
+            [producer.JobRequest(engine="e", input=i) for i in range(55)]
+        )  # wants 6 -> max 4
+        assert await replicas.sequence(until=4, timeout=30) == [1, 4]  # up at once
+        await eventually(
+            lambda: settled(kubeconfig, f"workerpool/{pool}", ns), timeout=60, what="4 workers Ready"
+        )
+        assert status(kubeconfig, f"workerpool/{pool}", ns)["readyReplicas"] == 4
+        await eventually(lambda: status(kubeconfig, f"workerpool/{pool}", ns)["queue"]["lag"] == 55)
 
-    # Drain as a worker would: read, acknowledge and delete every entry.
-    entries = await admin_redis.xreadgroup(keys.GROUP, "drainer", {queue_keys.stream: ">"}, count=100)
-    ids = [entry_id for _stream, batch in entries for entry_id, _fields in batch]
-    assert len(ids) == 55
-    await admin_redis.xack(queue_keys.stream, keys.GROUP, *ids)
-    await admin_redis.xdel(queue_keys.stream, *ids)
-    assert await scale_sequence(kubeconfig, ns, pool, until=1, timeout=60) == [
-        4,
-        3,
-        2,
-        1,
-    ]  # step 1 per cooldown
+        # Drain as a worker would: read, acknowledge and delete every entry.
+        entries = await admin_redis.xreadgroup(keys.GROUP, "drainer", {queue_keys.stream: ">"}, count=100)
+        ids = [entry_id for _stream, batch in entries for entry_id, _fields in batch]
+        assert len(ids) == 55
+        await admin_redis.xack(queue_keys.stream, keys.GROUP, *ids)
+        await admin_redis.xdel(queue_keys.stream, *ids)
+        assert await replicas.sequence(until=1, timeout=60) == [4, 3, 2, 1]  # step 1 per cooldown
     events = get(kubeconfig, "events", "-n", ns, "--field-selector", f"involvedObject.name={pool}")["items"]
     reasons = [e["reason"] for e in events if e["reason"] in {"ScaleUp", "ScaleDown"}]
     assert reasons.count("ScaleUp") == 1 and reasons.count("ScaleDown") == 3

@@ -3,7 +3,8 @@ Makefile runs) on a throw-away state directory starts the stack, the operator, t
 and the sample pool's worker. The sample tenant's admin (credentials from its Secret) logs in to the local
 API and runs the sample Engine as a job that the local worker completes; a second `up` changes nothing, a
 killed worker and API are restarted by the next `up` (the API on its port), and `down` leaves nothing
-running.
+running. A Tenant applied while the stack is up is served by the running API within seconds (its Secret
+mirrored as files by the credentials sync), and no longer once it is deleted.
 """
 
 from __future__ import annotations
@@ -17,20 +18,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+import operator_helpers
 import pytest
 import redis.asyncio as aioredis
 
-from neuroedge_dev import controlplane, procs
+from neuroedge_dev import apps, controlplane, procs
 from neuroedge_dev import stack as dev_stack
 from neuroedge_queue import keys
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NEUROEDGE = [sys.executable, "-m", "neuroedge_dev.cli"]
 SAMPLE = REPO / "crds" / "examples" / "tenant.yaml"
 WORKER = "runtime-worker-acme-general"
@@ -161,3 +164,49 @@ async def test_make_up_runs_the_product_and_down_stops_it(state: Path) -> None:
     assert [name for name, pid in everything.items() if procs.is_alive(pid)] == []
     assert procs.pids_mentioning(str(state)) == []
     assert dev_stack.load(state) is None
+
+
+async def login_status(
+    runtime_url: str, tenant: str, email: str, password: str
+) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession(runtime_url) as http:
+        resp = await http.post("/auth/login", json={"tenant": tenant, "email": email, "password": password})
+        body = await resp.json(content_type=None)
+        return resp.status, body if isinstance(body, dict) else {}
+
+
+async def test_make_up_serves_a_tenant_applied_later_and_forgets_it_once_deleted(state: Path) -> None:
+    up(state)
+    running = dev_stack.load(state)
+    assert running is not None and apps.SYNC in running.processes
+    kubeconfig, name = Path(running.kubeconfig), f"later-{uuid.uuid4().hex[:6]}"
+    operator_helpers.apply_tenant(kubeconfig, name, {"namespaces": [name]})
+    operator_helpers.wait_ready(kubeconfig, name, timeout=120)
+    values = operator_helpers.secret_values(kubeconfig, name)
+    email, password = values["ADMIN_EMAIL"], values["ADMIN_PASSWORD"]
+
+    # Within seconds the Secret is on disk as kubelet would mount it, and the API already running serves it.
+    files = state / "credentials" / name
+    await operator_helpers.eventually((files / "ADMIN_PASSWORD").is_file, what="the files")
+    for key in ("TENANT", "ADMIN_PASSWORD", "JWT_SIGNING_KEYS"):
+        assert (files / key).read_text() == values[key] and (files / key).stat().st_mode & 0o077 == 0
+
+    async def logs_in() -> bool:
+        return (await login_status(running.runtime_url, name, email, password))[0] == 200
+
+    await operator_helpers.eventually(logs_in, timeout=30, what=f"{name}'s admin logging in")
+    status, body = await login_status(running.runtime_url, name, email, password)
+    assert status == 200 and body["access_token"] and body["token_type"].lower() == "bearer"
+    # Its password is no key to another tenant.
+    assert (await login_status(running.runtime_url, "acme", email, password))[0] == 401
+
+    controlplane.kubectl(kubeconfig, "delete", "tenant", name, "--wait=true", "--timeout=120s")
+    await operator_helpers.eventually(lambda: not files.exists(), what=f"{name}'s files removed")
+
+    async def refused() -> bool:
+        return (await login_status(running.runtime_url, name, email, password))[0] == 401
+
+    await operator_helpers.eventually(refused, timeout=30, what=f"{name}'s login refused")
+    assert (state / "credentials" / "acme" / "ADMIN_PASSWORD").is_file()  # the sample tenant stays served
+    cli(state, "down")
+    assert procs.pids_mentioning(str(state)) == []

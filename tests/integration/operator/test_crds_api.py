@@ -3,7 +3,7 @@ defaults applied, `kubectl explain`/`get`/`scale`/`wait` working, and the kwok h
 
 The table of invalid objects is also the source of docs/crd-validation.md: every case checks that the doc
 quotes the server's message verbatim. After a deliberate change, regenerate the doc with
-`NEUROEDGE_WRITE_CRD_DOC=1 .venv/bin/pytest tests/integration/test_crds_api.py`.
+`NEUROEDGE_WRITE_CRD_DOC=1 .venv/bin/pytest tests/integration/operator/test_crds_api.py`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from neuroedge_dev import toolchain
 
 pytestmark = pytest.mark.cluster
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "crds" / "examples"
 DOC = REPO / "docs" / "crd-validation.md"
 WRITE_DOC = bool(os.environ.get("NEUROEDGE_WRITE_CRD_DOC"))
@@ -561,11 +561,11 @@ def render_doc(server_version: str) -> str:
         [
             "# CRD validation: what the API server refuses, and what it says",
             "",
-            "Generated from a real run of `tests/integration/test_crds_api.py` against kube-apiserver "
-            f"{server_version} (regenerate with `NEUROEDGE_WRITE_CRD_DOC=1 .venv/bin/pytest "
-            "tests/integration/test_crds_api.py`; each test checks that its row below is still what the "
-            "server says). Messages are kubectl's output on one line; `<namespace>` stands for the test's "
-            "namespace. Requests show the `spec` sent; patches are JSON merge patches of `spec`.",
+            "Generated from a real run of `tests/integration/operator/test_crds_api.py` against "
+            f"kube-apiserver {server_version} (regenerate with `NEUROEDGE_WRITE_CRD_DOC=1 .venv/bin/pytest "
+            "tests/integration/operator/test_crds_api.py`; each test checks that its row below is still what "
+            "the server says). Messages are kubectl's output on one line; `<namespace>` stands for the "
+            "test's namespace. Requests show the `spec` sent; patches are JSON merge patches of `spec`.",
             "",
             "| case | object | request (spec) | server message |",
             "| --- | --- | --- | --- |",
