@@ -45,6 +45,17 @@ class Layout:
     ef_construct: int = 100
     on_disk: bool = False
     payload_indexes: frozenset[PayloadIndex] = frozenset()
+    embedding: EmbeddingModel | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """The model that embeds the index's texts, as the runtime reads it from the registry row."""
+
+    model: str
+    provider: str
+    base_url: str | None = None
+    api_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,10 @@ class Registered:
     dimension: int
     distance: str
     storage_name: str
+    embedding_model: str | None = None
+    embedding_provider: str | None = None
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +119,19 @@ class Plan:
 
 def registered(layout: Layout) -> Registered:
     """The registry row `layout` should have."""
-    return Registered(layout.backend, layout.dimension, layout.distance, layout.storage_name)
+    embedding = layout.embedding
+    if embedding is None:
+        return Registered(layout.backend, layout.dimension, layout.distance, layout.storage_name)
+    return Registered(
+        layout.backend,
+        layout.dimension,
+        layout.distance,
+        layout.storage_name,
+        embedding.model,
+        embedding.provider,
+        embedding.base_url,
+        embedding.api_key,
+    )
 
 
 def divergences(layout: Layout, storage: Storage | None, row: Registered | None) -> list[str]:

@@ -152,6 +152,14 @@ def invalid_vector_spec(message: str) -> list[Condition]:
     return [failed(READY, "InvalidSpec", message)]
 
 
+def embedding_mismatch(message: str) -> list[Condition]:
+    return [failed(READY, "EmbeddingDimensionMismatch", f"{message}; nothing was created")]
+
+
+def embedding_secret_missing(message: str) -> list[Condition]:
+    return [failed(READY, "EmbeddingSecretMissing", message)]
+
+
 def vector_deletion_blocked(error: str) -> Condition:
     return failed(READY, "DeletionBlocked", f"deletion waits: {error}")
 
