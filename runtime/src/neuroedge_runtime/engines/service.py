@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from neuroedge_runtime import problems
-from neuroedge_runtime.engines import base, registry
+from neuroedge_runtime.engines import base, context, registry
 from neuroedge_runtime.tenancy import db
 
 
@@ -56,7 +56,10 @@ class EngineService:
             raise problems.conflict(
                 f"engine {name!r} is of kind {engine.kind}, served by /engine/{engine.operation.value}"
             )
+        token = context.TENANT.set(tenant)
         try:
             return await engine(found.config, inputs)
         except base.EngineInputError as exc:
             raise problems.invalid(str(exc), exc.errors) from None
+        finally:
+            context.TENANT.reset(token)

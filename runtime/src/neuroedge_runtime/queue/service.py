@@ -13,15 +13,19 @@ from collections.abc import Mapping
 import prometheus_client
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.engines import registry, testing
+from neuroedge_runtime.engines import context, registry, testing
 from neuroedge_runtime.queue import metrics, settings, worker
+from neuroedge_runtime.vectors import ingest_worker, retrieval, worker_context
+from neuroedge_runtime.vectors.service import VectorService
 
 log = logging.getLogger("neuroedge_runtime.worker")
 
 
-def engines_for(config: settings.WorkerSettings) -> registry.Registry:
-    """The engines this worker runs."""
-    engines = registry.builtin()
+def engines_for(config: settings.WorkerSettings, vectors: VectorService | None = None) -> registry.Registry:
+    """The engines this worker runs (with `vectors`: ingestion jobs, and conversations over an index)."""
+    engines = registry.builtin(retrieval.IndexRetriever(vectors) if vectors else None)
+    if vectors is not None:
+        engines.register(ingest_worker.ENGINE, ingest_worker.handler(vectors, config.tenant))
     if config.test_engines:
         testing.register(engines)
     return engines
@@ -45,9 +49,14 @@ async def serve(config: settings.WorkerSettings) -> None:
         socket_timeout=config.block_ms / 1000 + 10,
         health_check_interval=30,
     )
-    consumer = worker.Worker(
-        config, client, engines_for(config), metrics.WorkerMetrics(prometheus_client.REGISTRY)
-    )
+    context.TENANT.set(config.tenant)  # every job of this worker runs for its tenant
+    async with worker_context.vectors(config) as vectors:
+        engines = engines_for(config, vectors)
+        consumer = worker.Worker(config, client, engines, metrics.WorkerMetrics(prometheus_client.REGISTRY))
+        await _run(config, client, consumer)
+
+
+async def _run(config: settings.WorkerSettings, client: aioredis.Redis, consumer: worker.Worker) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, consumer.stop)

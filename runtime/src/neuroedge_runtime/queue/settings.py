@@ -48,6 +48,13 @@ class WorkerSettings:
     """Port of the Prometheus endpoint; 0 disables it."""
     test_engines: bool = False
     """Register the misbehaving engines of `engines.testing` (tests only)."""
+    database_url: str | None = None
+    """`DATABASE_URL`: with it the worker also runs ingestion jobs (`vector.ingest`), writing to the tenant's
+    vector indexes (pgvector under RLS); None: it does not."""
+    qdrant_url: str | None = None
+    """`NEUROEDGE_QDRANT_URL`: the Qdrant server of Qdrant-backed indexes (ingestion jobs)."""
+    qdrant_api_key: str | None = None
+    """`NEUROEDGE_QDRANT_API_KEY`."""
 
     def __post_init__(self) -> None:
         keys.check_tenant(self.tenant)
@@ -96,6 +103,9 @@ def from_env(env: Mapping[str, str]) -> WorkerSettings:
         "pool": _required(env, "NEUROEDGE_POOL"),
         "consumer": env.get("NEUROEDGE_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}",
         "test_engines": env.get("NEUROEDGE_TEST_ENGINES", "") in {"1", "true", "yes"},
+        "database_url": env.get("DATABASE_URL") or None,
+        "qdrant_url": env.get("NEUROEDGE_QDRANT_URL") or None,
+        "qdrant_api_key": env.get("NEUROEDGE_QDRANT_API_KEY") or None,
     }
     for field, (name, kind) in _NUMBERS.items():
         if env.get(name):
