@@ -40,7 +40,7 @@ class Document(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: DocumentId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=1_000_000)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
     payload: dict[str, JsonValue] = Field(default_factory=dict)
 
     @field_validator("payload")

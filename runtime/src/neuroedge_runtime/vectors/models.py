@@ -26,7 +26,8 @@ IndexName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-
 PointId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Scalar = Annotated[str, StringConstraints(max_length=1024)] | bool | int | float
 Vector = Annotated[list[float], Field(min_length=1, max_length=16000)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+"""A point's or a query's text (a chunk: longer documents go through /vector/ingest, which splits them)."""
 MAX_POINTS = 1000
 TEXT_FIELD = "text"
 """Payload field a point's text is kept in when the point was given as text (search hits show it)."""
