@@ -129,6 +129,7 @@ def main() -> int:
         "NEUROEDGE_POOL": POOL,
         "NEUROEDGE_MAX_BODY_BYTES": str(16 << 20),
         "NEUROEDGE_TENANT": tenant,
+        "NEUROEDGE_WORKER_VECTORS": "1",
     }
     cli = [sys.executable, "-m", "neuroedge_operator.cli", "runtime"]
     with (tmp / "runtime.log").open("w") as log, (tmp / "worker.log").open("w") as worker_log:

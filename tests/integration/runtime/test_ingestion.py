@@ -46,6 +46,7 @@ def spawn_worker(
             **os.environ,
             "REDIS_URL": redis_url,
             "DATABASE_URL": runtime_database_url,
+            "NEUROEDGE_WORKER_VECTORS": "1",
             "NEUROEDGE_TENANT": tenant,
             "NEUROEDGE_POOL": pool,
             "NEUROEDGE_CONSUMER": consumer,

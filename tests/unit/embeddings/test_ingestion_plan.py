@@ -8,7 +8,7 @@ import json
 import pydantic
 import pytest
 
-from neuroedge_runtime.queue import jobs
+from neuroedge_runtime.queue import jobs, settings
 from neuroedge_runtime.vectors import ingest_service, ingestion
 
 
@@ -77,3 +77,14 @@ def test_progress_counts_succeeded_jobs_only() -> None:
         [state(jobs.Status.SUCCEEDED), state(jobs.Status.DEAD, "boom"), state(jobs.Status.SUCCEEDED)],
     )
     assert (failed.status, failed.chunks_done, failed.errors) == ("failed", 40, ["boom"])
+
+
+def test_workers_write_to_indexes_only_when_asked() -> None:
+    base = {
+        "REDIS_URL": "redis://x",
+        "NEUROEDGE_TENANT": "acme",
+        "NEUROEDGE_POOL": "p",
+        "DATABASE_URL": "pg://x",
+    }
+    assert settings.from_env(base).database_url is None
+    assert settings.from_env({**base, "NEUROEDGE_WORKER_VECTORS": "1"}).database_url == "pg://x"

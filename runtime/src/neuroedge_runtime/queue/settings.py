@@ -49,8 +49,9 @@ class WorkerSettings:
     test_engines: bool = False
     """Register the misbehaving engines of `engines.testing` (tests only)."""
     database_url: str | None = None
-    """`DATABASE_URL`: with it the worker also runs ingestion jobs (`vector.ingest`), writing to the tenant's
-    vector indexes (pgvector under RLS); None: it does not."""
+    """`DATABASE_URL`, read only with `NEUROEDGE_WORKER_VECTORS=1`: the worker then also loads the embedding
+    model and runs ingestion jobs (`vector.ingest`) and conversations over an index, writing to the tenant's
+    vector indexes (pgvector under RLS); None: it does neither (and stays as light as before)."""
     qdrant_url: str | None = None
     """`NEUROEDGE_QDRANT_URL`: the Qdrant server of Qdrant-backed indexes (ingestion jobs)."""
     qdrant_api_key: str | None = None
@@ -103,7 +104,9 @@ def from_env(env: Mapping[str, str]) -> WorkerSettings:
         "pool": _required(env, "NEUROEDGE_POOL"),
         "consumer": env.get("NEUROEDGE_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}",
         "test_engines": env.get("NEUROEDGE_TEST_ENGINES", "") in {"1", "true", "yes"},
-        "database_url": env.get("DATABASE_URL") or None,
+        "database_url": (env.get("DATABASE_URL") or None)
+        if env.get("NEUROEDGE_WORKER_VECTORS", "") in {"1", "true", "yes"}
+        else None,
         "qdrant_url": env.get("NEUROEDGE_QDRANT_URL") or None,
         "qdrant_api_key": env.get("NEUROEDGE_QDRANT_API_KEY") or None,
     }
