@@ -17,6 +17,7 @@ from aiohttp import web
 from neuroedge_runtime import keys, logs, problems, ratelimit, routing
 from neuroedge_runtime.auth import roles
 from neuroedge_runtime.routing import Handler
+from neuroedge_runtime.serving import openai_errors
 
 log = logging.getLogger("neuroedge_runtime.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -83,9 +84,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def render(problem: problems.Problem, request: web.Request) -> web.Response:
     """The problem+json response of a problem; on Open Inference Protocol routes (/v2) the protocol's own
-    error body `{"error": "..."}`, which its clients (tritonclient, KServe's) read."""
+    error body `{"error": "..."}`, which its clients (tritonclient, KServe's) read; under /v1/ OpenAI's error
+    shape, for OpenAI clients."""
     if request.path == "/v2" or request.path.startswith("/v2/"):
         return web.json_response({"error": problem.detail}, status=problem.status, headers=problem.headers)
+    if request.path.startswith(openai_errors.PREFIX):
+        return openai_errors.from_problem(problem)
     return web.Response(
         status=problem.status,
         body=json.dumps(problem.body(instance=request.path)),

@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from neuroedge_runtime import problems
 from neuroedge_runtime.routing import PUBLIC, RouteSpec
+from neuroedge_runtime.serving import openai_errors
 
 REF = "#/components/schemas/{model}"
 PROBLEM_SCHEMA = {
@@ -24,6 +25,23 @@ PROBLEM_SCHEMA = {
         "errors": {"type": "array", "items": {"type": "object"}},
     },
 }
+OPENAI_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+"""The error body of the OpenAI-compatible routes (`serving.openai_errors`)."""
 _PARAM = re.compile(r"{(\w+)}")
 
 
@@ -58,6 +76,11 @@ def _operation(spec: RouteSpec, schemas: Mapping[tuple[Any, Any], Any]) -> dict[
         "description": "A problem (RFC 9457)",
         "content": {problems.CONTENT_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}},
     }
+    if spec.path.startswith(openai_errors.PREFIX):
+        problem = {
+            "description": "An error in OpenAI's shape",
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="OpenAIError")}}},
+        }
     success: dict[str, Any] = {"description": spec.summary}
     if spec.response is not None:
         success["content"] = {spec.response_type: {"schema": schemas[(spec.response, "serialization")]}}
@@ -103,7 +126,11 @@ def document(specs: list[RouteSpec], version: str) -> dict[str, Any]:
         "info": {"title": "NeuroEdge runtime API", "version": version},
         "paths": paths,
         "components": {
-            "schemas": {**defs.get("$defs", {}), "Problem": PROBLEM_SCHEMA},
+            "schemas": {
+                **defs.get("$defs", {}),
+                "Problem": PROBLEM_SCHEMA,
+                "OpenAIError": OPENAI_ERROR_SCHEMA,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

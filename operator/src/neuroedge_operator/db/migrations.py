@@ -170,6 +170,21 @@ CREATE TABLE {SCHEMA}.engine_model_reports (
 );
 """
 
+# Version 5: a VectorIndex's embedding model (spec.embedding), so the runtime can embed text for it. The API
+# key of an external provider is copied from the tenant's Secret by the VectorIndex reconciler; RLS keeps each
+# tenant's rows (and keys) to itself. NULL model: the index takes vectors only.
+_EMBEDDING = f"""
+ALTER TABLE {SCHEMA}.vector_indexes
+    ADD COLUMN embedding_model text CHECK (length(embedding_model) BETWEEN 1 AND 256),
+    ADD COLUMN embedding_provider text CHECK (embedding_provider IN ('builtin', 'openai')),
+    ADD COLUMN embedding_base_url text CHECK (embedding_base_url ~ '^https?://'),
+    ADD COLUMN embedding_api_key text,
+    ADD CONSTRAINT vector_indexes_embedding_complete CHECK (
+        (embedding_model IS NULL) = (embedding_provider IS NULL)
+        AND (embedding_provider IS DISTINCT FROM 'openai' OR embedding_base_url IS NOT NULL)
+    );
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -179,6 +194,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "engine registry and per-user rate limits", _ENGINES + _secure("engines")),
     Migration(3, "registry changes notify the runtimes' caches", _REGISTRY_NOTIFY),
     Migration(4, "engine models and their load reports", _MODELS + _secure("engine_model_reports")),
+    Migration(5, "embedding models of vector indexes", _EMBEDDING),
 )
 
 
