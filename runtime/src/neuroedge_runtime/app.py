@@ -19,6 +19,7 @@ from neuroedge_runtime.auth.service import AuthService
 from neuroedge_runtime.engines import registry as engine_registry
 from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.llm import budget, gateway, memory, metering, upstream
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.settings import RuntimeSettings
@@ -86,6 +87,27 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _llm(app: web.Application) -> AsyncIterator[None]:
+    """The LLM gateway: one pooled HTTP session to the upstream LLM servers for the whole process."""
+    session = upstream.new_session()
+    settings = app[keys.SETTINGS]
+    app[keys.LLM] = gateway.Gateway(
+        pool=app[keys.POOL],
+        budgets=budget.Budgets(app[keys.REDIS]),
+        memory=memory.Memory(
+            app[keys.REDIS],
+            memory.MemoryLimits(
+                settings.llm_memory_messages, settings.llm_memory_tokens, settings.llm_memory_ttl_seconds
+            ),
+        ),
+        usage=metering.UsageStore(app[keys.POOL]),
+        metrics=metering.LLMMetrics(app[keys.METRICS].registry),
+        session=session,
+    )
+    yield
+    await session.close()
+
+
 def init_app(settings: RuntimeSettings) -> web.Application:
     """The runtime API application for `settings`."""
     app = web.Application(
@@ -98,5 +120,5 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     specs = routes.table()
     app[keys.ROUTES] = routing.install(app, specs)
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()
-    app.cleanup_ctx.extend([_database, _redis, _qdrant, _services])
+    app.cleanup_ctx.extend([_database, _redis, _qdrant, _services, _llm])
     return app

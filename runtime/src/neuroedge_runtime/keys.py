@@ -11,6 +11,7 @@ from aiohttp import web
 from neuroedge_runtime.auth.service import AuthService, Principal
 from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.llm.gateway import Gateway
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.routing import RouteSpec
@@ -33,6 +34,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 VECTORS = web.AppKey("vectors", VectorService)
 ENGINES = web.AppKey("engines", EngineService)
 JOBS = web.AppKey("jobs", JobService)
+LLM = web.AppKey("llm", Gateway)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

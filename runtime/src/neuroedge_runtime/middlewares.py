@@ -107,8 +107,9 @@ def _from_http(exc: web.HTTPException) -> problems.Problem:
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into problem+json (never a stack trace), and bound the handler's time."""
     timeout = request.app[keys.SETTINGS].request_timeout_seconds
+    spec = request.app[keys.ROUTES].get(request.match_info.route)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(None if spec is not None and spec.own_timeout else timeout):
             return await handler(request)
     except problems.Problem as problem:
         return render(problem, request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from neuroedge_runtime.auth.roles import Role
 from neuroedge_runtime.routing import PUBLIC, RouteSpec
 from neuroedge_runtime.vectors import models
-from neuroedge_runtime.views import auth, data, jobs, ops, users
+from neuroedge_runtime.views import auth, data, jobs, llm, ops, users
 
 
 def table() -> list[RouteSpec]:
@@ -162,5 +162,41 @@ def table() -> list[RouteSpec]:
             "jobs",
             response=jobs.JobOut,
             path_patterns=(("job_id", jobs.JOB_ID_PATTERN),),
+        ),
+        *llm_routes(),
+    ]
+
+
+def llm_routes() -> list[RouteSpec]:
+    """The OpenAI-compatible LLM gateway and its usage meter."""
+    return [
+        RouteSpec(
+            "POST",
+            "/v1/chat/completions",
+            llm.chat_completions,
+            Role.MEMBER,
+            "OpenAI-compatible chat completion with an LLM Engine (model = Engine name); SSE when stream",
+            "llm",
+            body=llm.ChatCompletionBody,
+            own_timeout=True,
+        ),
+        RouteSpec(
+            "GET",
+            "/v1/models",
+            llm.list_models,
+            Role.VIEWER,
+            "The tenant's LLM Engines as OpenAI models",
+            "llm",
+            response=llm.ModelList,
+        ),
+        RouteSpec(
+            "GET",
+            "/usage",
+            llm.usage,
+            Role.VIEWER,
+            "LLM token usage per Engine and UTC day",
+            "llm",
+            query=llm.UsageQuery,
+            response=llm.UsageReport,
         ),
     ]

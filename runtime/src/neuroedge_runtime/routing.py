@@ -35,6 +35,9 @@ class RouteSpec:
     """(parameter, regular expression) of path parameters that are not UUIDs (the OpenAPI default)."""
     headers: tuple[tuple[str, str], ...] = ()
     """(header, description) of headers the success response carries."""
+    own_timeout: bool = False
+    """The handler bounds its own time (the LLM gateway: the Engine's `timeoutSeconds`, per chunk for
+    streams), so the API-wide request timeout does not cut it."""
 
 
 def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:

@@ -64,6 +64,13 @@ class RuntimeSettings:
     Engine's workerPoolRef on its API pods); None: `/engine/run` answers 503."""
     job_result_ttl_seconds: float = 86_400.0
     """How long a job's state and idempotency key are kept (`NEUROEDGE_RESULT_TTL_SECONDS`, as workers)."""
+    llm_memory_messages: int = 40
+    """Messages of one conversation (`X-Conversation-ID`) the LLM gateway remembers
+    (`NEUROEDGE_LLM_MEMORY_MESSAGES`)."""
+    llm_memory_tokens: int = 4000
+    """Estimated tokens of remembered turns prepended to a prompt at most (`NEUROEDGE_LLM_MEMORY_TOKENS`)."""
+    llm_memory_ttl_seconds: int = 86_400
+    """A conversation is forgotten this long after its last turn (`NEUROEDGE_LLM_MEMORY_TTL_SECONDS`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -93,5 +100,10 @@ class RuntimeSettings:
             pool=opt("NEUROEDGE_POOL"),
             job_result_ttl_seconds=float(
                 env.get("NEUROEDGE_RESULT_TTL_SECONDS", str(cls.job_result_ttl_seconds))
+            ),
+            llm_memory_messages=int(env.get("NEUROEDGE_LLM_MEMORY_MESSAGES", str(cls.llm_memory_messages))),
+            llm_memory_tokens=int(env.get("NEUROEDGE_LLM_MEMORY_TOKENS", str(cls.llm_memory_tokens))),
+            llm_memory_ttl_seconds=int(
+                env.get("NEUROEDGE_LLM_MEMORY_TTL_SECONDS", str(cls.llm_memory_ttl_seconds))
             ),
         )

@@ -21,8 +21,9 @@ POLICY_PREFIX = "tenant_"
 SCRAM_ITERATIONS = 4096
 DML = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
 # Registries the operator writes: a tenant's login role only reads them (it must not un-suspend itself or
-# raise its own rate limits). Every other tenant-scoped table is the tenant's own data.
-READ_ONLY_TABLES = frozenset({"tenants", "vector_indexes", "engines"})
+# raise its own rate limits or rewrite its LLM usage meter). Every other tenant-scoped table is the tenant's
+# own data.
+READ_ONLY_TABLES = frozenset({"tenants", "vector_indexes", "engines", "llm_usage"})
 TABLE_PRIVILEGES: Mapping[str, frozenset[str]] = {
     name: frozenset({"SELECT"}) if name in READ_ONLY_TABLES else DML for name in migrations.TENANT_TABLES
 }
