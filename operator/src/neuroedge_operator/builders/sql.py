@@ -165,6 +165,8 @@ REGISTRY_COLUMNS = (
     "refresh_token_ttl_seconds",
     "rate_limit_rps",
     "rate_limit_burst",
+    "llm_tokens_per_minute",
+    "llm_tokens_per_day",
 )
 
 

@@ -45,7 +45,7 @@ class EventSplitter:
     _pending: bytes = b""
 
     def feed(self, data: bytes) -> list[bytes]:
-        buffer = self._pending + data.replace(b"\r\n", b"\n")
+        buffer = (self._pending + data).replace(b"\r\n", b"\n")
         *events, self._pending = buffer.split(b"\n\n")
         return [event + b"\n\n" for event in events if event.strip()]
 
