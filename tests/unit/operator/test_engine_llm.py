@@ -88,4 +88,3 @@ def test_tenant_llm_budget() -> None:
     assert tenant_model.TenantSpec.model_validate({}).llm_budget.tokens_per_day is None
     with pytest.raises(ValueError, match="cannot exceed"):
         tenant_model.TenantSpec.model_validate({"llmBudget": {"tokensPerMinute": 1000, "tokensPerDay": 100}})
-
