@@ -65,7 +65,15 @@ class Stack:
         }
         if self.runtime_url:
             values["RUNTIME_URL"] = self.runtime_url
+        values.update(_llama_env())
         return values
+
+
+def _llama_env() -> dict[str, str]:
+    """`NEUROEDGE_LLAMA_SERVER`: the built llama-server (dev/llama.py), once it has been built."""
+    from neuroedge_operator.dev import llama  # noqa: PLC0415 - keeps this module's imports as they were
+
+    return {"NEUROEDGE_LLAMA_SERVER": str(llama.server_binary())} if llama.is_built() else {}
 
 
 def load(state_dir: Path) -> Stack | None:
@@ -130,7 +138,7 @@ def dead_processes(stack: Stack) -> list[str]:
 def is_app(name: str) -> bool:
     """The operator and the runtime's processes run on top of the stack; `up` restarts them one by one
     (`dev/apps.py`), whereas a dead daemon of the stack itself means starting the stack afresh."""
-    return name == "operator" or name.startswith("runtime-")
+    return name in {"operator", "llama-server"} or name.startswith("runtime-")
 
 
 def _prepare_state_dir(state_dir: Path) -> None:
