@@ -31,3 +31,14 @@ async def make_caller(client: TestClient[Any, Any], tenant: Tenant) -> Caller:
         base_url=str(client.make_url("/v1")), api_key=tokens["access_token"], max_retries=0, timeout=120
     )
     return Caller(tenant, tokens, oai)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of sample `name` with exactly `labels` in a Prometheus text exposition (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0

@@ -11,7 +11,7 @@ import openai
 import pytest
 import redis.asyncio as redis
 from aiohttp.test_utils import TestClient
-from llm_helpers import make_caller
+from llm_helpers import make_caller, metric
 from runtime_helpers import bearer
 
 from neuroedge_runtime.llm import budget
@@ -54,8 +54,13 @@ async def test_metering_equals_the_upstreams_reported_usage(
     total = plain.usage.total_tokens + streamed.total_tokens + other.usage.total_tokens
     assert report["total_tokens"] == total
     metrics = await (await client.get("/metrics")).text()
-    line = f'neuroedge_llm_tokens_total{{tenant="{tenant.name}",engine="chat",type="completion"}}'
-    assert f"{line} {float(rows['chat']['completion_tokens'])}" in metrics
+    labels = {"tenant": tenant.name, "engine": "chat"}
+    metered = metric(metrics, "neuroedge_llm_tokens_total", **labels, type="completion")
+    assert metered == rows["chat"]["completion_tokens"]
+    assert (
+        metric(metrics, "neuroedge_llm_tokens_total", **labels, type="prompt")
+        == rows["chat"]["prompt_tokens"]
+    )
 
 
 async def test_usage_of_one_tenant_is_invisible_to_another(
@@ -81,14 +86,16 @@ async def test_an_exhausted_budget_is_429_with_retry_after_and_resets(
     if left < 15:  # the first two requests must share one minute window
         await asyncio.sleep(left + 0.5)
 
-    first = await caller.openai.chat.completions.create(model="chat", messages=HELLO, max_tokens=100)
+    first = await caller.openai.chat.completions.create(
+        model="chat", messages=HELLO, max_tokens=100, extra_body={"ignore_eos": True}
+    )
     assert first.usage is not None
     r = redis.Redis.from_url(redis_url)
     key = budget.window_keys(tenant.name, datetime.now(UTC))[0]
     assert int(await r.get(key) or 0) == first.usage.total_tokens, "the reservation settled to the real usage"
 
     with pytest.raises(openai.RateLimitError) as raised:
-        await caller.openai.chat.completions.create(model="chat", messages=HELLO, max_tokens=390)
+        await caller.openai.chat.completions.create(model="chat", messages=HELLO, max_tokens=350)
 
     retry_after = int(raised.value.response.headers["Retry-After"])
     assert 1 <= retry_after <= 60
@@ -96,7 +103,7 @@ async def test_an_exhausted_budget_is_429_with_retry_after_and_resets(
     assert int(await r.get(key) or 0) == first.usage.total_tokens, "a refused request holds nothing"
     await r.aclose()
     await asyncio.sleep(retry_after)
-    after = await caller.openai.chat.completions.create(model="chat", messages=HELLO, max_tokens=390)
+    after = await caller.openai.chat.completions.create(model="chat", messages=HELLO, max_tokens=350)
     assert after.usage is not None
 
 
