@@ -14,34 +14,37 @@ from typing import Any
 
 from neuroedge_operator.dev import paths
 
-CHATML_TEMPLATE = "".join(
-    (
-        r"{%- if tools %}{{- '<|im_start|>system\n' }}{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] }}"
-        r"{%- else %}{{- 'You are a helpful assistant.' }}{%- endif %}"
-        r'{{- "\n\n# Tools\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}'
-        r'{%- for tool in tools %}{{- "\n" }}{{- tool | tojson }}{%- endfor %}'
-        r'{{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within '
-        r'<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n'
-        r'</tool_call><|im_end|>\n" }}'
-        r"{%- else %}{%- if messages[0]['role'] == 'system' %}"
-        r"{{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}{%- endif %}{%- endif %}"
-        r'{%- for message in messages %}'
-        r'{%- if (message.role == "user") or (message.role == "system" and not loop.first) '
-        r'or (message.role == "assistant" and not message.tool_calls) %}'
-        r"{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}"
-        r"""{%- elif message.role == "assistant" %}{{- '<|im_start|>' + message.role }}"""
-        r"{%- if message.content %}{{- '\n' + message.content }}{%- endif %}"
-        r'{%- for tool_call in message.tool_calls %}{%- if tool_call.function is defined %}'
-        r'{%- set tool_call = tool_call.function %}{%- endif %}'
-        r"""{{- '\n<tool_call>\n{"name": "' }}{{- tool_call.name }}{{- '", "arguments": ' }}"""
-        r"{{- tool_call.arguments | tojson }}{{- '}\n</tool_call>' }}{%- endfor %}{{- '<|im_end|>\n' }}"
-        r'{%- elif message.role == "tool" %}'
-        r"""{%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}{{- '<|im_start|>user' }}{%- endif %}"""
-        r"{{- '\n<tool_response>\n' }}{{- message.content }}{{- '\n</tool_response>' }}"
-        r"""{%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}{{- '<|im_end|>\n' }}{%- endif %}"""
-        r'{%- endif %}{%- endfor %}'
-        r"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"
-    )
+CHATML_TEMPLATE = (
+    r"{%- if tools %}{{- '<|im_start|>system\n' }}{%- if messages[0]['role'] == 'syste"
+    r"m' %}{{- messages[0]['content'] }}"
+    r"{%- else %}{{- 'You are a helpful assistant.' }}{%- endif %}"
+    r'{{- "\n\n# Tools\n\nYou are provided with function signatures within <tools></to'
+    r'ols> XML tags:\n<tools>" }}'
+    r'{%- for tool in tools %}{{- "\n" }}{{- tool | tojson }}{%- endfor %}'
+    r'{{- "\n</tools>\n\nFor each function call, return a json object with function na'
+    r"me and arguments within "
+    r"<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"ar"
+    r"guments\": <args-json-object>}\n"
+    r'</tool_call><|im_end|>\n" }}'
+    r"{%- else %}{%- if messages[0]['role'] == 'system' %}"
+    r"{{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}{%- endif %}{%- endif %}"
+    r"{%- for message in messages %}"
+    r'{%- if (message.role == "user") or (message.role == "system" and not loop.first) '
+    r'or (message.role == "assistant" and not message.tool_calls) %}'
+    r"{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}"
+    r"""{%- elif message.role == "assistant" %}{{- '<|im_start|>' + message.role }}"""
+    r"{%- if message.content %}{{- '\n' + message.content }}{%- endif %}"
+    r"{%- for tool_call in message.tool_calls %}{%- if tool_call.function is defined %}"
+    r"{%- set tool_call = tool_call.function %}{%- endif %}"
+    r"""{{- '\n<tool_call>\n{"name": "' }}{{- tool_call.name }}{{- '", "arguments": ' }}"""
+    r"{{- tool_call.arguments | tojson }}{{- '}\n</tool_call>' }}{%- endfor %}{{- '<|im_end|>\n' }}"
+    r'{%- elif message.role == "tool" %}'
+    r"""{%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}{{- '<"""
+    r"""|im_start|>user' }}{%- endif %}"""
+    r"{{- '\n<tool_response>\n' }}{{- message.content }}{{- '\n</tool_response>' }}"
+    r"""{%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}{{- '<|im_end|>\n' }}{%- endif %}"""
+    r"{%- endif %}{%- endfor %}"
+    r"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"
 )
 """chatml with Hermes-style tool calls (`<tool_call>{json}</tool_call>`, as Qwen 2.5's template): llama-server
 (`--jinja`) recognises the format, so `tool_choice: "required"` constrains even a random model to a valid
