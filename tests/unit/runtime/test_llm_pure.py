@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from neuroedge_runtime.llm import budget, chat, config, memory, sse
+from neuroedge_runtime.llm import budget, chat, config, memory, retrieval, sse
 
 
 def test_events_are_split_as_they_complete_whatever_the_chunking() -> None:
@@ -94,3 +94,25 @@ def test_llm_config_from_the_registry_row() -> None:
     for kind, cfg in (("predictive", {"llm": "{}"}), ("agent", {}), ("agent", {"llm": "{"})):
         with pytest.raises(config.NotAnLLMEngine):
             config.from_engine(kind, cfg)
+
+
+def test_retrieval_settings_query_and_augmented_prompt() -> None:
+    assert retrieval.settings_of({}) is None
+    assert retrieval.settings_of({"vectorIndex": "kb", "topK": "3"}) == retrieval.Settings("kb", 3)
+    assert retrieval.settings_of({"vectorIndex": "kb", "topK": "x"}) == retrieval.Settings("kb", 4)
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "old"},
+        {"role": "assistant", "content": "a"},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "How do I"}, {"type": "text", "text": "reset?"}],
+        },
+    ]
+    assert retrieval.last_user_text(messages) == "How do I reset?"
+    passages = [retrieval.Passage("reset-password", "Open Settings.", 0.91234567)]
+    augmented = retrieval.augment(messages, passages)
+    assert augmented[0] == messages[0] and augmented[2:] == messages[1:]
+    assert augmented[1]["role"] == "system" and "[reset-password] Open Settings." in augmented[1]["content"]
+    assert retrieval.augment(messages, []) == messages
+    assert retrieval.sources(passages) == [{"id": "reset-password", "score": 0.912346}]

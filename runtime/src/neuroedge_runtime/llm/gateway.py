@@ -15,7 +15,7 @@ import aiohttp
 import asyncpg
 import pydantic
 
-from neuroedge_runtime.llm import budget, catalog, chat, config, memory, metering, upstream
+from neuroedge_runtime.llm import budget, catalog, chat, config, memory, metering, retrieval, upstream
 from neuroedge_runtime.llm.sse import Usage
 from neuroedge_runtime.tenancy.registry import TenantInfo
 
@@ -51,6 +51,7 @@ class Call:
     reservation: budget.Reservation
     conversation: str | None
     remember: list[dict[str, Any]] = field(default_factory=list)
+    passages: list[retrieval.Passage] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +64,8 @@ class Gateway:
     usage: metering.UsageStore
     metrics: metering.LLMMetrics
     session: aiohttp.ClientSession
+    search: retrieval.TextSearch | None = None
+    """Text search of the tenant's VectorIndexes (retrieval); None: Engines with `vectorIndex` are refused."""
 
     async def prepare(self, info: TenantInfo, raw: dict[str, Any], conversation: str | None) -> Call:
         """Everything before the upstream is called; raises GatewayError (400, 404, 429)."""
@@ -72,7 +75,8 @@ class Gateway:
         sent = [m.model_dump(exclude_none=False) for m in request.messages]
         system = [m for m in sent if m.get("role") in {"system", "developer"}]
         turns = [m for m in sent if m.get("role") not in {"system", "developer"}]
-        messages = [*system, *history, *turns]
+        passages = await self._retrieve(info.tenant, engine, [*history, *turns])
+        messages = retrieval.augment([*system, *history, *turns], passages)
         max_tokens = chat.completion_limit(request.requested_max_tokens(), engine.llm.max_tokens)
         body = chat.upstream_body(raw, messages, engine.llm.model, max_tokens, engine.llm.temperature)
         estimate = chat.estimate_prompt_tokens(messages)
@@ -81,7 +85,21 @@ class Gateway:
         if isinstance(held, budget.Denied):
             self.metrics.requests.labels(info.tenant, engine.name, "budget_exhausted").inc()
             raise budget_error(held, estimate + max_tokens)
-        return Call(info.tenant, engine, request, body, estimate, held, conversation, turns)
+        return Call(info.tenant, engine, request, body, estimate, held, conversation, turns, passages)
+
+    async def _retrieve(
+        self, tenant: str, engine: catalog.LLMEngine, messages: list[dict[str, Any]]
+    ) -> list[retrieval.Passage]:
+        wanted = retrieval.settings_of(engine.config)
+        query = retrieval.last_user_text(messages)
+        if wanted is None or query is None:
+            return []
+        if self.search is None:
+            message = (
+                f"model {engine.name!r} retrieves from a VectorIndex, and this runtime has no text search"
+            )
+            raise GatewayError(503, message, "server_error", "retrieval_unavailable")
+        return await self.search(tenant, wanted.index, query, wanted.top_k)
 
     async def _engine(self, tenant: str, name: str) -> catalog.LLMEngine:
         try:

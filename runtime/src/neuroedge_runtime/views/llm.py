@@ -19,10 +19,11 @@ import pydantic
 from aiohttp import web
 
 from neuroedge_runtime import keys
-from neuroedge_runtime.llm import catalog, gateway, memory, sse, upstream
+from neuroedge_runtime.llm import catalog, gateway, memory, retrieval, sse, upstream
 from neuroedge_runtime.serving import openai_errors
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SOURCES_HEADER = "X-NeuroEdge-Sources"
 CLIENT_GONE = (ConnectionResetError, aiohttp.ClientConnectionResetError, BrokenPipeError)
 
 
@@ -104,6 +105,8 @@ async def _relay_whole(service: gateway.Gateway, call: gateway.Call, opened: ups
     completion = gateway.decode(data)
     usage = sse.usage_from(completion) or sse.Usage(call.prompt_estimate, 0, estimated=True)
     await service.finish(call, usage, gateway.reply_of(completion), "ok")
+    if call.passages and isinstance(completion, dict):
+        data = json.dumps({**completion, "sources": retrieval.sources(call.passages)}).encode()
     return web.Response(body=data, content_type="application/json")
 
 
@@ -112,6 +115,8 @@ async def _relay_stream(
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers=STREAM_HEADERS)
     response.content_type = "text/event-stream"
+    if call.passages:  # a stream's sources travel in a header: every chunk stays as the upstream sent it
+        response.headers[SOURCES_HEADER] = json.dumps([p.id for p in call.passages])
     state, splitter, outcome = sse.StreamState(), sse.EventSplitter(), "ok"
     try:
         await response.prepare(request)
