@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from neuroedge_runtime.llm import budget, chat, config, memory, retrieval, sse
+from neuroedge_runtime.llm import budget, chat, config, gateway, memory, retrieval, sse
 
 
 def test_events_are_split_as_they_complete_whatever_the_chunking() -> None:
@@ -116,3 +116,11 @@ def test_retrieval_settings_query_and_augmented_prompt() -> None:
     assert augmented[1]["role"] == "system" and "[reset-password] Open Settings." in augmented[1]["content"]
     assert retrieval.augment(messages, []) == messages
     assert retrieval.sources(passages) == [{"id": "reset-password", "score": 0.912346}]
+
+
+def test_budget_denials_say_when_to_retry_or_that_waiting_cannot_help() -> None:
+    exhausted = gateway.budget_error(budget.Denied("minute", 400, 300, 17), 150)
+    assert exhausted.status == 429 and exhausted.headers == {"Retry-After": "17"}
+    assert exhausted.code == "token_budget_exhausted" and "100 of 400 are left" in exhausted.message
+    too_big = gateway.budget_error(budget.Denied("day", 400, 0, 3600), 401)
+    assert too_big.status == 400 and too_big.param == "max_tokens" and not too_big.headers

@@ -163,6 +163,14 @@ def model_not_found(name: str) -> GatewayError:
 
 
 def budget_error(denied: budget.Denied, needed: int) -> GatewayError:
+    """429 with Retry-After when the window is used up; 400 when the request could never fit the window
+    (waiting would not help: the client must ask for fewer max_tokens)."""
+    if needed > denied.limit:
+        message = (
+            f"this request needs up to {needed} tokens (estimated prompt + max_tokens), more than the "
+            f"tenant's whole LLM token budget per {denied.window} ({denied.limit}); lower max_tokens"
+        )
+        return GatewayError(400, message, "invalid_request_error", "token_budget_too_small", "max_tokens")
     left = max(0, denied.limit - denied.used)
     message = (
         f"the tenant's LLM token budget per {denied.window} is exhausted: this request needs up to {needed} "
