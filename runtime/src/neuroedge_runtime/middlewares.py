@@ -17,6 +17,7 @@ from aiohttp import web
 from neuroedge_runtime import keys, logs, problems, routing
 from neuroedge_runtime.auth import roles
 from neuroedge_runtime.routing import Handler
+from neuroedge_runtime.serving import openai_errors
 
 log = logging.getLogger("neuroedge_runtime.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -82,7 +83,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def render(problem: problems.Problem, request: web.Request) -> web.Response:
-    """The problem+json response of a problem."""
+    """The problem+json response of a problem (OpenAI's error shape on the OpenAI-compatible routes)."""
+    spec = request.app[keys.ROUTES].get(request.match_info.route)
+    if spec is not None and spec.openai_errors:
+        response = openai_errors.from_problem(problem.status, problem.slug, problem.detail)
+        response.headers.update(problem.headers or {})
+        return response
     return web.Response(
         status=problem.status,
         body=json.dumps(problem.body(instance=request.path)),

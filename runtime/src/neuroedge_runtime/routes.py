@@ -178,6 +178,8 @@ def llm_routes() -> list[RouteSpec]:
             "OpenAI-compatible chat completion with an LLM Engine (model = Engine name); SSE when stream",
             "llm",
             body=llm.ChatCompletionBody,
+            response_type="application/json",
+            openai_errors=True,
             own_timeout=True,
         ),
         RouteSpec(
@@ -188,6 +190,7 @@ def llm_routes() -> list[RouteSpec]:
             "The tenant's LLM Engines as OpenAI models",
             "llm",
             response=llm.ModelList,
+            openai_errors=True,
         ),
         RouteSpec(
             "GET",

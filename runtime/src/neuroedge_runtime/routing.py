@@ -35,6 +35,9 @@ class RouteSpec:
     """(parameter, regular expression) of path parameters that are not UUIDs (the OpenAPI default)."""
     headers: tuple[tuple[str, str], ...] = ()
     """(header, description) of headers the success response carries."""
+    openai_errors: bool = False
+    """Errors (the middlewares' too: 401, 403, 429, 5xx) are answered in OpenAI's shape, not problem+json:
+    the OpenAI-compatible `/v1` routes, whose clients parse `{"error": {...}}`."""
     own_timeout: bool = False
     """The handler bounds its own time (the LLM gateway: the Engine's `timeoutSeconds`, per chunk for
     streams), so the API-wide request timeout does not cut it."""

@@ -35,10 +35,15 @@ from neuroedge_runtime.settings import RuntimeSettings
 
 @schemathesis.check
 def errors_are_problem_json(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Every 4xx/5xx response is application/problem+json with a stable type."""
+    """Every 4xx/5xx response is application/problem+json with a stable type (on the OpenAI-compatible `/v1`
+    routes: OpenAI's error shape, which their clients parse)."""
     if response.status_code >= 400:
         values = [v for k, v in response.headers.items() if k.lower() == "content-type"] or [""]
         content_type = values[0][0] if isinstance(values[0], list) else values[0]
+        if case.path.startswith("/v1/"):
+            error = json.loads(response.content)["error"]
+            assert content_type.startswith("application/json") and error["message"] and error["type"]
+            return None
         assert content_type.startswith("application/problem+json"), (
             f"{response.status_code} as {content_type}"
         )

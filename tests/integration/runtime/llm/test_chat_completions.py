@@ -249,3 +249,15 @@ async def test_a_bad_request_is_400_in_openais_shape(
     assert isinstance(raised.value.body, dict)
     assert raised.value.body["type"] == "invalid_request_error"
     assert raised.value.body["param"] == "messages"
+
+
+async def test_auth_failures_on_the_openai_routes_are_in_openais_shape(client: TestClient[Any, Any]) -> None:
+    stranger = openai.AsyncOpenAI(base_url=str(client.make_url("/v1")), api_key="not-a-token", max_retries=0)
+
+    with pytest.raises(openai.AuthenticationError) as raised:
+        await stranger.chat.completions.create(model="chat", messages=HELLO)
+    with pytest.raises(openai.AuthenticationError):
+        await stranger.models.list()
+
+    assert isinstance(raised.value.body, dict) and raised.value.body["type"] == "authentication_error"
+    assert raised.value.response.headers["WWW-Authenticate"] == "Bearer"
