@@ -28,6 +28,8 @@ from neuroedge_runtime.embeddings import resolver as embedding_resolver
 from neuroedge_runtime.engines import registry as engine_registry
 from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.llm import budget, gateway, memory, metering, upstream
+from neuroedge_runtime.llm import catalog as llm_catalog
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.serving import artifacts, models_catalog, service
@@ -176,6 +178,34 @@ async def _serving(app: web.Application) -> AsyncIterator[None]:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
+async def _llm(app: web.Application) -> AsyncIterator[None]:
+    """The LLM gateway: one pooled HTTP session to the upstream LLM servers for the whole process."""
+    session = upstream.new_session()
+    settings = app[keys.SETTINGS]
+    app[keys.LLM] = gateway.Gateway(
+        pool=app[keys.POOL],
+        budgets=budget.Budgets(app[keys.REDIS]),
+        memory=memory.Memory(
+            app[keys.REDIS],
+            memory.MemoryLimits(
+                settings.llm_memory_messages, settings.llm_memory_tokens, settings.llm_memory_ttl_seconds
+            ),
+        ),
+        usage=metering.UsageStore(app[keys.POOL]),
+        metrics=metering.LLMMetrics(app[keys.METRICS].registry),
+        session=session,
+    )
+    pool = app[keys.POOL]
+
+    async def llm_engines(tenant: str) -> list[models_catalog.ModelCard]:
+        """The tenant's LLM Engines, for GET /v1/models beside the built-in embedding model."""
+        return [models_catalog.ModelCard(**card) for card in await llm_catalog.models(pool, tenant)]
+
+    app[keys.MODEL_SOURCES].append(llm_engines)
+    yield
+    await session.close()
+
+
 def init_app(settings: RuntimeSettings) -> web.Application:
     """The runtime API application for `settings`."""
     app = web.Application(
@@ -190,5 +220,7 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     sources: list[models_catalog.ModelSource] = []
     app[keys.MODEL_SOURCES] = sources
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()
-    app.cleanup_ctx.extend([_database, _redis, _qdrant, _registry_feed, _serving, _embeddings, _services])
+    app.cleanup_ctx.extend(
+        [_database, _redis, _qdrant, _registry_feed, _serving, _embeddings, _services, _llm]
+    )
     return app

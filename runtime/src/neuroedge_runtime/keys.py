@@ -13,6 +13,7 @@ from neuroedge_runtime.embeddings.providers import Embedder
 from neuroedge_runtime.embeddings.resolver import Resolver
 from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.llm.gateway import Gateway
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.routing import RouteSpec
@@ -48,6 +49,7 @@ EMBEDDING_RESOLVER = web.AppKey("embedding_resolver", Resolver)
 """The embedder of a VectorIndex (built-in, or an external provider through one shared HTTP session)."""
 MODEL_SOURCES: web.AppKey[list[ModelSource]] = web.AppKey("model_sources")
 """What GET /v1/models lists: each source adds its models for a tenant (see serving.models_catalog)."""
+LLM = web.AppKey("llm", Gateway)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

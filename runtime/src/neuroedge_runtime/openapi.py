@@ -25,23 +25,6 @@ PROBLEM_SCHEMA = {
         "errors": {"type": "array", "items": {"type": "object"}},
     },
 }
-OPENAI_ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["message", "type", "param", "code"],
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-        }
-    },
-}
-"""The error body of the OpenAI-compatible routes (`serving.openai_errors`)."""
 _PARAM = re.compile(r"{(\w+)}")
 
 
@@ -76,7 +59,7 @@ def _operation(spec: RouteSpec, schemas: Mapping[tuple[Any, Any], Any]) -> dict[
         "description": "A problem (RFC 9457)",
         "content": {problems.CONTENT_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}},
     }
-    if spec.path.startswith(openai_errors.PREFIX):
+    if spec.openai_errors or spec.path.startswith(openai_errors.PREFIX):
         problem = {
             "description": "An error in OpenAI's shape",
             "content": {"application/json": {"schema": {"$ref": REF.format(model="OpenAIError")}}},
@@ -129,7 +112,7 @@ def document(specs: list[RouteSpec], version: str) -> dict[str, Any]:
             "schemas": {
                 **defs.get("$defs", {}),
                 "Problem": PROBLEM_SCHEMA,
-                "OpenAIError": OPENAI_ERROR_SCHEMA,
+                "OpenAIError": openai_errors.ERROR_SCHEMA,
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },

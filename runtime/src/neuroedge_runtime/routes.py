@@ -8,7 +8,7 @@ from neuroedge_runtime.auth.roles import Role
 from neuroedge_runtime.routing import PUBLIC, Handler, RouteSpec
 from neuroedge_runtime.serving import models_catalog
 from neuroedge_runtime.vectors import ingest_service, ingestion, models
-from neuroedge_runtime.views import auth, data, inference, ingest, jobs, openai_embeddings, ops, users
+from neuroedge_runtime.views import auth, data, inference, ingest, jobs, llm, openai_embeddings, ops, users
 
 
 def table() -> list[RouteSpec]:
@@ -258,6 +258,35 @@ def _core() -> list[RouteSpec]:
             path_patterns=(("job_id", jobs.JOB_ID_PATTERN),),
         ),
         *inference_routes(),
+        *llm_routes(),
+    ]
+
+
+def llm_routes() -> list[RouteSpec]:
+    """The OpenAI-compatible LLM gateway and its usage meter."""
+    return [
+        RouteSpec(
+            "POST",
+            "/v1/chat/completions",
+            llm.chat_completions,
+            Role.MEMBER,
+            "OpenAI-compatible chat completion with an LLM Engine (model = Engine name); SSE when stream",
+            "llm",
+            body=llm.ChatCompletionBody,
+            response_type="application/json",
+            openai_errors=True,
+            own_timeout=True,
+        ),
+        RouteSpec(
+            "GET",
+            "/usage",
+            llm.usage,
+            Role.VIEWER,
+            "LLM token usage per Engine and UTC day",
+            "llm",
+            query=llm.UsageQuery,
+            response=llm.UsageReport,
+        ),
     ]
 
 

@@ -68,6 +68,30 @@ def error_response(
     )
 
 
+def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> bytes:
+    """The JSON body of one error (also written as an SSE event when a stream fails midway)."""
+    return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+"""OpenAI's error object, for the OpenAPI document."""
+
+
 def _param(errors: list[dict[str, Any]]) -> str | None:
     if not errors:
         return None
