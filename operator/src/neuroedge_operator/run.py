@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from neuroedge_operator import metrics
 from neuroedge_operator.handlers import deployments as deployment_handlers
 from neuroedge_operator.handlers import engine as engine_handlers
 from neuroedge_operator.handlers import tenant as tenant_handlers
@@ -40,8 +41,10 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
 
     async def startup(memo: kopf.Memo, **_: Any) -> None:
         memo.context = await context.open_context(settings)
+        metrics.LEADER.set(1)
 
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        metrics.LEADER.set(0)
         ctx = getattr(memo, "context", None)
         if ctx is not None:
             await ctx.close()

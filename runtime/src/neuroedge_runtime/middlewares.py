@@ -63,6 +63,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics.in_flight.dec()
         metrics.requests.labels(request.method, route, str(status)).inc()
         metrics.latency.labels(request.method, route, str(status)).observe(elapsed)
+        principal = request.get(keys.PRINCIPAL)
+        if principal is not None:
+            metrics.tenant_requests.labels(principal.tenant, route, str(status)).inc()
+            metrics.tenant_latency.labels(principal.tenant).observe(elapsed)
         log.info(
             "%s %s %s",
             request.method,
@@ -143,6 +147,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     decision = await request.app[keys.LIMITER].check(principal.info, principal.user_id)
     if not decision.allowed:
         request.app[keys.METRICS].rate_limited.labels(decision.scope).inc()
+        request.app[keys.METRICS].tenant_rate_limited.labels(principal.tenant, decision.scope).inc()
         raise problems.Problem(
             429,
             "rate-limited",

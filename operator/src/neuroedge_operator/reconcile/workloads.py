@@ -19,6 +19,7 @@ from neuroedge_operator.plan import kubernetes as kube_plan
 from neuroedge_operator.plan import workload_status
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, workload
+from neuroedge_operator.resources import workerpool as pool_model
 
 API_ERROR = "KubernetesError"
 UNREACHABLE_KUBE = (kube.ApiError, OSError)
@@ -106,11 +107,26 @@ async def reconcile(
         try:
             wanted, fields = await outcome(ctx, body)
             await publish(ctx, body, wanted, fields, census)
+            _record_replicas(body, fields, census)
             result = "ready" if all(c.ok for c in wanted if c.type == conditions.READY) else "not_ready"
         finally:
             metrics.RECONCILES.labels(kind, result).inc()
             metrics.RECONCILE_SECONDS.labels(kind, result).observe(time.monotonic() - started)
         return wanted
+
+
+def _record_replicas(
+    body: Mapping[str, Any], fields: Mapping[str, Any], census: metrics.ConditionCensus
+) -> None:
+    """A WorkerPool's replicas beside its maxReplicas (an Engine does not scale: its maximum is its spec's
+    replicas)."""
+    spec = body.get("spec") or {}
+    replicas = int(fields.get("replicas") or 0)
+    if body.get("kind") == pool_model.KIND:
+        maximum = spec.get("maxReplicas", pool_model.MAX_REPLICAS_DEFAULT)
+    else:
+        maximum = spec.get("replicas", 1)
+    census.record_replicas(key(body), replicas, int(maximum))
 
 
 async def publish(
