@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import prometheus_client
 import redis.asyncio as aioredis
 
+from neuroedge_runtime import tracing
 from neuroedge_runtime.engines import registry, testing
 from neuroedge_runtime.queue import metrics, settings, worker
 
@@ -77,10 +78,16 @@ def main(env: Mapping[str, str] | None = None) -> int:
     )
     try:
         config = settings.from_env(os.environ if env is None else env)
-    except settings.SettingsError as exc:
+        traces = tracing.Settings.from_env(os.environ if env is None else env, "neuroedge-runtime-worker")
+    except (settings.SettingsError, tracing.TracingConfigError) as exc:
         print(f"neuroedge-runtime worker: {exc}", file=sys.stderr)
         return 2
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
-    asyncio.run(serve(config))
+    provider = tracing.install(traces)
+    try:
+        asyncio.run(serve(config))
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flushes the spans still batched
     return 0
