@@ -172,10 +172,13 @@ def job_span(
         yield span
 
 
+_OUTCOMES = {"ok": "succeeded", "retry": "retried", "fail": "failed", "dead": "dead_lettered"}
+
+
 def record_outcome(span: trace.Span | None, settled: str, error: str | None) -> None:
-    """What became of the attempt (succeed, retry, fail, dead) on its span."""
+    """What became of the attempt (the settle op's kind: succeeded, retried, failed, dead_lettered)."""
     if span is None:
         return
-    span.set_attribute("neuroedge.job.outcome", settled)
+    span.set_attribute("neuroedge.job.outcome", _OUTCOMES.get(settled, settled))
     if error is not None:
         span.set_status(trace.Status(trace.StatusCode.ERROR, error[:200]))
