@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from neuroedge_operator import metrics
+from neuroedge_operator import metrics, tracing
 from neuroedge_operator.builders import jwt_keys
 from neuroedge_operator.clients import kube
 from neuroedge_operator.plan import kubernetes as kube_plan
@@ -112,6 +112,7 @@ async def reconcile(
         finally:
             metrics.RECONCILES.labels(kind, result).inc()
             metrics.RECONCILE_SECONDS.labels(kind, result).observe(time.monotonic() - started)
+            tracing.record_outcome(result)
         return wanted
 
 
