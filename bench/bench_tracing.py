@@ -1,0 +1,149 @@
+"""Benchmark of tracing's cost: authenticated `/engine/predict` requests per second of the runtime API with
+tracing off (no OTEL_* variable: nothing installed) beside the same with tracing on at 100% and at 10%
+sampling (`parentbased_traceidratio`), in one run. Goals: off costs nothing measurable (< 2%; its baseline is
+a second off run, the noise floor), 10% sampling costs < 10%.
+
+Each configuration is its own `neuroedge-runtime api` process against the same tenant and engine, measured
+with the load generator of bench_runtime.py; with tracing on, spans go over OTLP/HTTP to a sink process that
+accepts and discards them, so the figure is the runtime's own cost (SDK, span processing, export), not a
+collector's. Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import bench_runtime as rt
+
+SINK = """
+from aiohttp import web
+import sys
+async def accept(request):
+    await request.read()
+    return web.Response(body=b"", content_type="application/x-protobuf")
+app = web.Application(client_max_size=64 * 1024 * 1024)
+app.router.add_post("/v1/traces", accept)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+CONFIGURATIONS: dict[str, dict[str, str]] = {
+    "off": {},
+    "on_100pct": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+    "on_10pct": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+}
+
+
+def start_api(
+    name: str, base_env: dict[str, str], extra: dict[str, str], tmp: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = rt.free_port()
+    env = {k: v for k, v in base_env.items() if not k.startswith("OTEL_")}
+    env.update(extra)
+    env["NEUROEDGE_RUNTIME_PORT"] = str(port)
+    with (tmp / f"runtime-{name}.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "neuroedge_runtime.cli", "api"],
+            env=env,
+            stderr=log,
+            stdout=subprocess.DEVNULL,
+        )
+    base = f"http://127.0.0.1:{port}"
+    rt.wait_http(f"{base}/health")
+    return proc, base
+
+
+def main() -> int:
+    admin_dsn, redis_url = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
+    credentials = tmp / "credentials"
+    dsn, tenant, email, password = asyncio.run(rt.provision(admin_dsn, credentials))
+    sink_port = rt.free_port()
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)])
+    base_env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "REDIS_URL": redis_url,
+        "NEUROEDGE_CREDENTIALS_DIR": str(credentials),
+    }
+    tracing_env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+        "OTEL_SERVICE_NAME": "bench",
+    }
+    use_wrk = shutil.which("wrk") is not None
+    script = tmp / "bench.lua"
+    script.write_text(rt.WRK_SCRIPT)
+    rng = random.Random(11)
+    body = json.dumps(
+        {"engine": "score", "input": {"features": {f"f{i}": rng.uniform(0, 5) for i in range(8)}}}
+    )
+    print(
+        f"load generator: {'wrk' if use_wrk else 'aiohttp client'}, {rt.CONNECTIONS} connections, "
+        f"{rt.DURATION:g}s per run; tracing exports to an OTLP/HTTP sink",
+        flush=True,
+    )
+
+    def measure(name: str, extra: dict[str, str]) -> float:
+        proc, base = start_api(name, base_env, extra, tmp)
+        try:
+            token = asyncio.run(rt.access_token(base, tenant, email, password))
+            auth, url = f"Bearer {token}", f"{base}/engine/predict"
+
+            def load() -> dict[str, float]:
+                if use_wrk:
+                    return rt.run_wrk("POST", url, body, auth, script)
+                return rt.run_client("POST", url, body, auth)
+
+            load()  # warm-up: pools, caches, the exporter's connection
+            result = load()
+            if result["failed"]:
+                raise RuntimeError(f"{name}: {result['failed']} failed requests")
+            return result["rps"]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    try:
+        rps = {
+            "off": measure("off", {}),
+            "on_100pct": measure("on_100pct", {**tracing_env, **CONFIGURATIONS["on_100pct"]}),
+            "on_10pct": measure("on_10pct", {**tracing_env, **CONFIGURATIONS["on_10pct"]}),
+            "off_again": measure("off_again", {}),
+        }
+        off = (rps["off"] + rps["off_again"]) / 2
+        rt.emit(
+            "engine_predict_rps_tracing_off",
+            rps["off"],
+            "req/s",
+            "engine_predict_rps_tracing_off_repeat",
+            rps["off_again"],
+        )
+        rt.emit(
+            "engine_predict_rps_tracing_100pct",
+            rps["on_100pct"],
+            "req/s",
+            "engine_predict_rps_tracing_off",
+            off,
+        )
+        rt.emit(
+            "engine_predict_rps_tracing_10pct",
+            rps["on_10pct"],
+            "req/s",
+            "engine_predict_rps_tracing_off",
+            off,
+        )
+    finally:
+        sink.terminate()
+        sink.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
