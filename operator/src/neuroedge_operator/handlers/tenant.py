@@ -14,7 +14,7 @@ from typing import Any, Literal
 import asyncpg
 import kopf
 
-from neuroedge_operator import metrics
+from neuroedge_operator import metrics, tracing
 from neuroedge_operator.builders import jwt_keys, meta, namespaces, networkpolicy, quota, rbac, redis_acl, sql
 from neuroedge_operator.builders import secret as secret_builder
 from neuroedge_operator.clients import kube, postgres
@@ -62,6 +62,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> None:
         finally:
             metrics.RECONCILES.labels("Tenant", outcome).inc()
             metrics.RECONCILE_SECONDS.labels("Tenant", outcome).observe(time.monotonic() - started)
+            tracing.record_outcome(outcome)
 
 
 Facts = dict[str, Any]

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import kopf
 
-from neuroedge_operator import metrics
+from neuroedge_operator import metrics, tracing
 from neuroedge_operator.builders import jwt_keys
 from neuroedge_operator.builders import pgvector as pgvector_ddl
 from neuroedge_operator.clients import kube, postgres, vector_store
@@ -68,6 +68,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
         finally:
             metrics.RECONCILES.labels(model.KIND, result).inc()
             metrics.RECONCILE_SECONDS.labels(model.KIND, result).observe(time.monotonic() - started)
+            tracing.record_outcome(result)
         return outcome
 
 
