@@ -12,8 +12,9 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from neuroedge_queue import jobs, producer, tracecontext
+from neuroedge_queue import jobs, producer, retry, tracecontext
 from neuroedge_runtime import tracing
+from neuroedge_runtime.queue import execute
 
 ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
 
@@ -109,3 +110,20 @@ def test_a_process_without_otel_settings_installs_nothing_and_starts_no_thread()
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "off"
+
+
+def test_a_retried_job_keeps_its_trace_context() -> None:
+    """The retry's attempt (and a re-drive from the dead letters) continues the same trace."""
+    carried = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    job = producer.build_job(producer.JobRequest("echo"), 1.0, traceparent=carried)
+    op = execute.settle_op(
+        job,
+        entry_id="1-0",
+        attempt=1,
+        outcome=execute.Outcome(None, "boom", 0.1),
+        policy=retry.RetryPolicy(base=1.0, cap=30.0, max_attempts=3),
+        now=2.0,
+        draw=0.5,
+    )
+    assert op.kind == "retry"
+    assert jobs.decode(op.c.encode()).traceparent == carried
