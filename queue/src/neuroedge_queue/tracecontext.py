@@ -8,6 +8,7 @@ nothing is injected, no span is made, and a job's JSON is byte for byte what it 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 from opentelemetry import context, trace
@@ -56,3 +57,15 @@ def enqueue_span(queue: str, engine: str) -> Iterator[None]:
         f"enqueue {engine}", kind=trace.SpanKind.PRODUCER, attributes=attributes
     ):
         yield
+
+
+class TraceFormatter(logging.Formatter):
+    """A plain-text log formatter that appends `trace_id=... span_id=...` while a span is active (the
+    operator's and the worker's logs; the API's JSON logs carry them as fields)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        span = trace.get_current_span().get_span_context()
+        if not span.is_valid:
+            return text
+        return f"{text} trace_id={span.trace_id:032x} span_id={span.span_id:016x}"

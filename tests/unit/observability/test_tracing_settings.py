@@ -3,6 +3,7 @@ imported, no thread, no trace context in jobs) when none is set."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -127,3 +128,13 @@ def test_a_retried_job_keeps_its_trace_context() -> None:
     )
     assert op.kind == "retry"
     assert jobs.decode(op.c.encode()).traceparent == carried
+
+
+def test_plain_logs_carry_the_trace_and_span_ids_only_inside_a_span() -> None:
+    formatter = tracecontext.TraceFormatter("%(levelname)s %(message)s")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "reconciled", None, None)
+    assert formatter.format(record) == "INFO reconciled"
+    with TracerProvider().get_tracer("t").start_as_current_span("pass") as span:
+        context = span.get_span_context()
+        text = formatter.format(record)
+    assert text == f"INFO reconciled trace_id={context.trace_id:032x} span_id={context.span_id:016x}"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import prometheus_client
 import redis.asyncio as aioredis
 
+from neuroedge_queue import tracecontext
 from neuroedge_runtime import tracing
 from neuroedge_runtime.engines import registry, testing
 from neuroedge_runtime.queue import metrics, settings, worker
@@ -71,10 +72,10 @@ async def serve(config: settings.WorkerSettings) -> None:
 
 def main(env: Mapping[str, str] | None = None) -> int:
     """Entry point; exit status 2 on bad settings."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(tracecontext.TraceFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=(env or os.environ).get("NEUROEDGE_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=(env or os.environ).get("NEUROEDGE_LOG_LEVEL", "INFO").upper(), handlers=[handler]
     )
     try:
         config = settings.from_env(os.environ if env is None else env)
