@@ -10,6 +10,7 @@ pass's Kubernetes API calls (the kube client is aiohttp), SQL statements (asyncp
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 _TRACER = "neuroedge_operator"
+
+
+@functools.cache
+def _tracer() -> trace.Tracer:
+    """One tracer per process (a proxy until the SDK is installed, then the SDK's)."""
+    return trace.get_tracer(_TRACER)
 
 
 class TracingConfigError(ValueError):
@@ -105,7 +112,7 @@ def step_span(action: str, body: Mapping[str, Any]) -> Iterator[trace.Span]:
         "k8s.namespace.name": str(meta.get("namespace") or ""),
         "neuroedge.name": str(meta.get("name", "")),
     }
-    with trace.get_tracer(_TRACER).start_as_current_span(f"{action} {kind}", attributes=attributes) as span:
+    with _tracer().start_as_current_span(f"{action} {kind}", attributes=attributes) as span:
         try:
             yield span
         except BaseException:

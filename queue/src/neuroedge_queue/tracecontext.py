@@ -8,6 +8,7 @@ nothing is injected, no span is made, and a job's JSON is byte for byte what it 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 
@@ -18,6 +19,12 @@ TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 """A W3C `traceparent` header value (version-trace id-parent span id-flags)."""
 _PROPAGATOR = tracecontext.TraceContextTextMapPropagator()
 _TRACER = "neuroedge_queue"
+
+
+@functools.cache
+def _tracer() -> trace.Tracer:
+    """One tracer per process (a proxy until the SDK is installed, then the SDK's)."""
+    return trace.get_tracer(_TRACER)
 
 
 def active() -> bool:
@@ -47,7 +54,7 @@ def enqueue_span(queue: str, engine: str) -> Iterator[None]:
     if not active():
         yield
         return
-    tracer = trace.get_tracer(_TRACER)
+    tracer = _tracer()
     attributes = {
         "messaging.system": "redis",
         "messaging.destination.name": queue,

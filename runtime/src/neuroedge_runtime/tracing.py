@@ -18,6 +18,7 @@ OTLP/HTTP in batches.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
 EXPORTERS = ("otlp", "console")
 _TRACER = "neuroedge_runtime"
 _PROPAGATOR = w3c.TraceContextTextMapPropagator()
+
+
+@functools.cache
+def _tracer() -> trace.Tracer:
+    """One tracer per process (a proxy until the SDK is installed, then the SDK's)."""
+    return trace.get_tracer(_TRACER)
 
 
 class TracingConfigError(ValueError):
@@ -119,7 +126,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     route = _route(request)
     attributes = {"http.request.method": request.method, "http.route": route, "url.path": request.path}
     span_kind = trace.SpanKind.SERVER
-    with trace.get_tracer(_TRACER).start_as_current_span(
+    with _tracer().start_as_current_span(
         f"{request.method} {route}",
         context=_PROPAGATOR.extract(request.headers),
         kind=span_kind,
@@ -163,7 +170,7 @@ def job_span(
         "neuroedge.pool": pool,
         "neuroedge.consumer": consumer,
     }
-    with trace.get_tracer(_TRACER).start_as_current_span(
+    with _tracer().start_as_current_span(
         f"run {job.engine}",
         context=tracecontext.context_of(job.traceparent),
         kind=trace.SpanKind.CONSUMER,
