@@ -134,7 +134,7 @@ PROMTOOL = GoTool(
     packages={"promtool": "github.com/prometheus/prometheus/cmd/promtool"},
     ldflags=(f"-X github.com/prometheus/common/version.Version={PROMETHEUS_VERSION}",),
 )
-"""Checks the shipped alert rules and dashboard expressions (observability tests): `build(PROMTOOL)` on demand."""
+"""Checks the shipped alert rules and dashboard expressions (monitoring tests): built on demand."""
 
 JAEGER = GoTool(
     name="jaeger",
