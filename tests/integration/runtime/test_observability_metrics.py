@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import urllib.request
@@ -121,10 +120,13 @@ async def test_every_metric_the_dashboards_and_alerts_use_is_exported(
         kubectl(kubeconfig, "delete", "tenant", name, "--wait=false")
 
     assert "neuroedge_operator_leader 1.0" in operator_text
-    assert re.search(
-        rf'neuroedge_tenant_requests_total{{tenant="{tenant.name}",route="/jobs/[^"]+",status="404"}}',
-        api_text,
-    ), [line for line in api_text.splitlines() if "tenant" in line]
+    tenant_series = [
+        sample.labels
+        for family in text_string_to_metric_families(api_text)
+        for sample in family.samples
+        if sample.name == "neuroedge_tenant_requests_total"
+    ]
+    assert {"tenant": tenant.name, "route": "/jobs/{job_id}", "status": "404"} in tenant_series, tenant_series
     assert "neuroedge_jobs_succeeded_total" in worker_text
     exported = series_names(operator_text) | series_names(api_text) | series_names(worker_text)
     used = monitoring_assets.used_metric_names()
