@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from opentelemetry import trace
 
+from neuroedge_queue import tracecontext
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -71,7 +73,6 @@ def install(settings: Settings) -> TracerProvider | None:
         return None
     # Imported here: a process without OTEL_* configuration never loads the SDK.
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor  # noqa: PLC0415
-    from opentelemetry.instrumentation.redis import RedisInstrumentor  # noqa: PLC0415
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider, export  # noqa: PLC0415
 
@@ -87,7 +88,7 @@ def install(settings: Settings) -> TracerProvider | None:
     provider.add_span_processor(export.BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
-    RedisInstrumentor().instrument(tracer_provider=provider)
+    tracecontext.instrument_redis()  # our own: free when the trace is not sampled
     return provider
 
 

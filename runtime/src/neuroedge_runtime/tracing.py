@@ -99,7 +99,6 @@ def install(settings: Settings) -> TracerProvider | None:
         return None
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor  # noqa: PLC0415
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor  # noqa: PLC0415
-    from opentelemetry.instrumentation.redis import RedisInstrumentor  # noqa: PLC0415
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
@@ -109,7 +108,7 @@ def install(settings: Settings) -> TracerProvider | None:
     provider.add_span_processor(BatchSpanProcessor(_exporter(settings.exporter)))
     trace.set_tracer_provider(provider)
     AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
-    RedisInstrumentor().instrument(tracer_provider=provider)
+    tracecontext.instrument_redis()  # our own: free when the trace is not sampled
     AioHttpClientInstrumentor().instrument(tracer_provider=provider)
     return provider
 
