@@ -16,6 +16,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ app = web.Application(client_max_size=64 * 1024 * 1024)
 app.router.add_post("/v1/traces", accept)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "off": {},
     "on_100pct": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
@@ -89,34 +91,44 @@ def main() -> int:
         flush=True,
     )
 
-    def measure(name: str, extra: dict[str, str]) -> float:
-        proc, base = start_api(name, base_env, extra, tmp)
-        try:
+    apis: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    measured: dict[str, list[float]] = {"off": [], "off_again": [], "on_100pct": [], "on_10pct": []}
+    try:
+        for name, extra in CONFIGURATIONS.items():
+            apis[name] = start_api(name, base_env, {**tracing_env, **extra} if extra else {}, tmp)
+        urls = {}
+        for name, (_, base) in apis.items():
             token = asyncio.run(rt.access_token(base, tenant, email, password))
-            auth, url = f"Bearer {token}", f"{base}/engine/predict"
+            urls[name] = (f"{base}/engine/predict", f"Bearer {token}")
 
-            def load() -> dict[str, float]:
-                if use_wrk:
-                    return rt.run_wrk("POST", url, body, auth, script)
-                return rt.run_client("POST", url, body, auth)
-
-            load()  # warm-up: pools, caches, the exporter's connection
-            result = load()
+        def load(name: str) -> float:
+            url, auth = urls[name]
+            result = (
+                rt.run_wrk("POST", url, body, auth, script)
+                if use_wrk
+                else rt.run_client("POST", url, body, auth)
+            )
             if result["failed"]:
                 raise RuntimeError(f"{name}: {result['failed']} failed requests")
             return result["rps"]
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
-    try:
-        rps = {
-            "off": measure("off", {}),
-            "on_100pct": measure("on_100pct", {**tracing_env, **CONFIGURATIONS["on_100pct"]}),
-            "on_10pct": measure("on_10pct", {**tracing_env, **CONFIGURATIONS["on_10pct"]}),
-            "off_again": measure("off_again", {}),
-        }
-        off = (rps["off"] + rps["off_again"]) / 2
+        for name in apis:
+            load(name)  # warm-up: pools, caches, the exporter's connection
+        # Interleaved rounds, so that a noisy neighbour on a shared machine hits every configuration alike.
+        for _ in range(ROUNDS):
+            for name, config in (
+                ("off", "off"),
+                ("on_100pct", "on_100pct"),
+                ("on_10pct", "on_10pct"),
+                ("off_again", "off"),
+            ):
+                measured[name].append(load(config))
+        rps = {name: statistics.median(values) for name, values in measured.items()}
+        print(
+            f"req/s per round: {json.dumps({k: [round(v) for v in vs] for k, vs in measured.items()})}",
+            flush=True,
+        )
+        off = statistics.median(measured["off"] + measured["off_again"])
         rt.emit(
             "engine_predict_rps_tracing_off",
             rps["off"],
@@ -139,6 +151,9 @@ def main() -> int:
             off,
         )
     finally:
+        for proc, _ in apis.values():
+            proc.terminate()
+            proc.wait(timeout=30)
         sink.terminate()
         sink.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
