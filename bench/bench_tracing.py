@@ -7,7 +7,8 @@ Each configuration is its own `neuroedge-runtime api` process against the same t
 with the load generator of bench_runtime.py; with tracing on, spans go over OTLP/HTTP to a sink process that
 accepts and discards them, so the figure is the runtime's own cost (SDK, span processing, export), not a
 collector's. The configurations are measured in interleaved rounds (`BENCH_ROUNDS`, 3) and each figure is
-the median, so that a busy neighbour on a shared machine disturbs all of them alike. Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
+the median, so that a busy neighbour on a shared machine disturbs all of them alike. Needs DATABASE_URL
+(superuser) and REDIS_URL; prints one JSON object per result.
 """
 
 from __future__ import annotations
