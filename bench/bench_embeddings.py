@@ -131,7 +131,7 @@ def main() -> int:
         "NEUROEDGE_TENANT": tenant,
         "NEUROEDGE_WORKER_VECTORS": "1",
     }
-    cli = [sys.executable, "-m", "neuroedge_operator.cli", "runtime"]
+    cli = [sys.executable, "-m", "neuroedge_runtime.cli"]
     with (tmp / "runtime.log").open("w") as log, (tmp / "worker.log").open("w") as worker_log:
         runtime = subprocess.Popen([*cli, "api"], env=env, stderr=log, stdout=subprocess.DEVNULL)
         worker = subprocess.Popen([*cli, "worker"], env=env, stderr=worker_log, stdout=subprocess.DEVNULL)

@@ -24,7 +24,7 @@ from neuroedge_runtime.embeddings import chunking
 from neuroedge_runtime.vectors import ingest_worker, ingestion
 
 Client = TestClient[Any, Any]
-NEUROEDGE = Path(sys.executable).parent / "neuroedge"
+NEUROEDGE_RUNTIME = Path(sys.executable).parent / "neuroedge-runtime"
 SpawnWorker = Callable[..., subprocess.Popen[bytes]]
 TOPICS = ["billing", "shipping", "account", "returns", "privacy"]
 
@@ -54,7 +54,7 @@ def spawn_worker(
             **extra,
         }
         log = (tmp_path / f"worker-{consumer}.log").open("ab")
-        proc = subprocess.Popen([str(NEUROEDGE), "runtime", "worker"], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen([str(NEUROEDGE_RUNTIME), "worker"], env=env, stdout=log, stderr=log)
         started.append(proc)
         return proc
 
