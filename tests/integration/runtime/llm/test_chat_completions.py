@@ -233,7 +233,9 @@ async def test_unknown_and_another_tenants_engine_are_the_same_404(
     assert foreign.value.body == unknown.value.body
     assert isinstance(foreign.value.body, dict) and foreign.value.body["code"] == "model_not_found"
     listed = await caller.openai.models.list()
-    assert [m.id for m in listed.data] == ["mine"]
+    tenants_models = [m.id for m in listed.data if m.owned_by != "neuroedge"]
+    assert tenants_models == ["mine"], "another tenant's LLM Engine must not be listed"
+    assert {m.id for m in listed.data} == {"mine", "wordllama-256"}
 
 
 async def test_a_bad_request_is_400_in_openais_shape(
