@@ -19,11 +19,11 @@ $(STAMP): pyproject.toml $(foreach p,$(PARTS),$(p)/pyproject.toml)
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
-	$(BIN)/neuroedge dev install
+	$(BIN)/neuroedge dev install $(if $(LLM),--llm,)
 
 # The stack, the CRDs, the operator, the samples (Ready), the runtime API and a worker per sample pool.
 up: setup
-	$(BIN)/neuroedge dev up --crds crds --sample crds/examples/tenant.yaml
+	$(BIN)/neuroedge dev up --crds crds --sample crds/examples/tenant.yaml $(if $(LLM),--llm,)
 
 down: $(STAMP)
 	$(BIN)/neuroedge dev down

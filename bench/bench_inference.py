@@ -145,7 +145,7 @@ def main() -> int:
     }
     with (tmp / "runtime.log").open("w") as log:
         runtime = subprocess.Popen(
-            [sys.executable, "-m", "neuroedge_operator.cli", "runtime", "api"],
+            [sys.executable, "-m", "neuroedge_runtime.cli", "api"],
             env=env,
             stderr=log,
             stdout=subprocess.DEVNULL,

@@ -20,12 +20,15 @@ def _dev(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else paths.default_state_dir()
     try:
         if args.action == "install":
-            toolchain.install_system_packages()
-            toolchain.build_all()
+            _install(llm=args.llm)
             return 0
         if args.action == "up":
             toolchain.install_system_packages()
             _up(state_dir, Path(args.crds) if args.crds else None, Path(args.sample) if args.sample else None)
+            if args.llm:
+                from neuroedge_dev import llm_stack  # noqa: PLC0415
+
+                print(f"llama-server (Gemma 3 270M) serves the sample Engine at {llm_stack.up(state_dir)}")
             print(f'use it from another shell:  eval "$(neuroedge dev env --state-dir {state_dir})"')
             return 0
         if args.action == "down":
@@ -61,6 +64,15 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
 
 
+def _install(*, llm: bool) -> None:
+    from neuroedge_dev import llama, toolchain  # noqa: PLC0415
+
+    toolchain.install_system_packages()
+    toolchain.build_all()
+    if llm:  # only on request: a cold llama.cpp build takes minutes, plain `make up` stays as fast
+        print(f"llama-server: {llama.build()}")
+
+
 def _up(state_dir: Path, crds: Path | None, sample: Path | None) -> None:
     """The stack (and CRDs); with a sample Tenant what `make up` does: also the operator, the samples, the
     runtime API and the sample workers (dev/apps.py)."""
@@ -93,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
         help="with `up`: a Tenant manifest; the operator, the samples beside it, the runtime API and a "
         "worker per sample WorkerPool are started too (what `make up` does). With `operator`: only the "
         "operator and the samples",
+    )
+    dev.add_argument(
+        "--llm",
+        action="store_true",
+        help="with `install`: also build llama-server (once, cached); with `up`: also start it with Gemma 3 "
+        "270M and give the sample conversation Engine its spec.llm (what `make up LLM=1` does)",
     )
     dev.set_defaults(func=_dev)
     return root

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from neuroedge_dev import controlplane, pki, procs, services, toolchain
+from neuroedge_dev import controlplane, llama, pki, procs, services, toolchain
 
 STATE_FILE = "state.json"
 FAKE_NODES = ("kwok-node-0", "kwok-node-1")
@@ -65,7 +65,13 @@ class Stack:
         }
         if self.runtime_url:
             values["RUNTIME_URL"] = self.runtime_url
+        values.update(_llama_env())
         return values
+
+
+def _llama_env() -> dict[str, str]:
+    """`NEUROEDGE_LLAMA_SERVER`: the built llama-server (dev/llama.py), once it has been built."""
+    return {"NEUROEDGE_LLAMA_SERVER": str(llama.server_binary())} if llama.is_built() else {}
 
 
 def load(state_dir: Path) -> Stack | None:
@@ -128,9 +134,10 @@ def dead_processes(stack: Stack) -> list[str]:
 
 
 def is_app(name: str) -> bool:
-    """The operator, the runtime's processes and the credentials sync run on top of the stack; `up` restarts
-    them one by one (`dev/apps.py`), whereas a dead daemon of the stack itself means starting it afresh."""
-    return name in {"operator", "credentials-sync"} or name.startswith("runtime-")
+    """The operator, the runtime's processes, the credentials sync and llama-server run on top of the stack;
+    `up` restarts them one by one (`dev/apps.py`), whereas a dead daemon of the stack itself means starting it
+    afresh."""
+    return name in {"operator", "credentials-sync", "llama-server"} or name.startswith("runtime-")
 
 
 def _prepare_state_dir(state_dir: Path) -> None:

@@ -200,9 +200,10 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> str:
 
 
 @contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    """One build at a time per machine: parallel checkouts or test runs wait instead of racing."""
-    lock_path = paths.cache_dir() / "build.lock"
+def build_lock(name: str = "build") -> Iterator[None]:
+    """One build at a time per machine (per `name`): parallel checkouts or test runs wait instead of racing
+    or compiling twice."""
+    lock_path = paths.cache_dir() / f"{name}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -218,7 +219,7 @@ def build(tool: GoTool, *, verbose: bool = True) -> Path:
     if is_built(tool):
         return target
     go = _go()
-    with _build_lock():
+    with build_lock():
         if is_built(tool):
             return target
         work = paths.cache_dir() / "build" / f"{tool.name}-{tool.version}"

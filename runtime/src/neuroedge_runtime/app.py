@@ -1,7 +1,8 @@
 """The app factory: `init_app(settings)` builds the runtime API; resources open and close in cleanup contexts.
 
 Order of the contexts: PostgreSQL pool, Redis client, Qdrant client (when configured), the registry change
-feed, then the services that use them (and the first-admin bootstrap of every tenant with credentials).
+feed, model serving, the built-in embedding model, then the services that use them (and the first-admin
+bootstrap of every tenant with credentials).
 """
 
 from __future__ import annotations
@@ -20,16 +21,24 @@ from aiohttp import web
 import neuroedge_runtime
 from neuroedge_runtime import keys, middlewares, openapi, routes, routing
 from neuroedge_runtime.auth.service import AuthService
+from neuroedge_runtime.embeddings import batcher as embedding_batcher
+from neuroedge_runtime.embeddings import model as embedding_model
+from neuroedge_runtime.embeddings import providers as embedding_providers
+from neuroedge_runtime.embeddings import resolver as embedding_resolver
 from neuroedge_runtime.engines import registry as engine_registry
 from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.llm import budget, gateway, memory, metering, upstream
+from neuroedge_runtime.llm import catalog as llm_catalog
 from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
-from neuroedge_runtime.serving import artifacts, service
+from neuroedge_runtime.serving import artifacts, models_catalog, service
 from neuroedge_runtime.settings import RuntimeSettings
 from neuroedge_runtime.tenancy import changes
 from neuroedge_runtime.tenancy.credentials import CredentialStore
 from neuroedge_runtime.tenancy.registry import TenantRegistry
+from neuroedge_runtime.vectors import retrieval as vector_retrieval
+from neuroedge_runtime.vectors.ingest_service import IngestService
 from neuroedge_runtime.vectors.service import VectorService
 from neuroedge_runtime.views import ops
 
@@ -94,16 +103,39 @@ async def _registry_feed(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _embeddings(app: web.Application) -> AsyncIterator[None]:
+    """The built-in embedding model, loaded once per process (off the event loop) behind one batcher, and the
+    HTTP session of external embedding providers."""
+    model = await asyncio.to_thread(embedding_model.BuiltinModel)
+    batcher = embedding_batcher.Batcher(model.encode)
+    batcher.start()
+    builtin = embedding_providers.BuiltinEmbedder(batcher)
+    embedders: dict[str, embedding_providers.Embedder] = {builtin.model_id: builtin}
+    app[keys.EMBEDDERS] = embedders
+    app[keys.MODEL_SOURCES].append(models_catalog.builtin_models)
+    session = aiohttp.ClientSession()  # external embedding providers share it (connection pooling)
+    app[keys.EMBEDDING_RESOLVER] = embedding_resolver.Resolver(embedders, session)
+    yield
+    await session.close()
+    await batcher.close()
+
+
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, pool, feed = app[keys.SETTINGS], app[keys.POOL], app.get(keys.REGISTRY_FEED)
     lookups = app[keys.METRICS].registry_lookups
     registry = TenantRegistry(pool, feed, lookups)
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
     app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
-    app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT))
-    app[keys.ENGINES] = EngineService(pool, engine_registry.builtin(), feed, lookups, app[keys.MODELS])
+    app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT), app[keys.EMBEDDING_RESOLVER])
+    retriever = vector_retrieval.IndexRetriever(app[keys.VECTORS])
+    app[keys.ENGINES] = EngineService(
+        pool, engine_registry.builtin(retriever), feed, lookups, app[keys.MODELS]
+    )
     app[keys.JOBS] = JobService(
         app[keys.ENGINES], app[keys.REDIS], settings.pool, settings.job_result_ttl_seconds
+    )
+    app[keys.INGEST] = IngestService(
+        app[keys.VECTORS], app[keys.REDIS], settings.pool, settings.job_result_ttl_seconds
     )
     await app[keys.AUTH].bootstrap_all()
     yield
@@ -146,6 +178,34 @@ async def _serving(app: web.Application) -> AsyncIterator[None]:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
+async def _llm(app: web.Application) -> AsyncIterator[None]:
+    """The LLM gateway: one pooled HTTP session to the upstream LLM servers for the whole process."""
+    session = upstream.new_session()
+    settings = app[keys.SETTINGS]
+    app[keys.LLM] = gateway.Gateway(
+        pool=app[keys.POOL],
+        budgets=budget.Budgets(app[keys.REDIS]),
+        memory=memory.Memory(
+            app[keys.REDIS],
+            memory.MemoryLimits(
+                settings.llm_memory_messages, settings.llm_memory_tokens, settings.llm_memory_ttl_seconds
+            ),
+        ),
+        usage=metering.UsageStore(app[keys.POOL]),
+        metrics=metering.LLMMetrics(app[keys.METRICS].registry),
+        session=session,
+    )
+    pool = app[keys.POOL]
+
+    async def llm_engines(tenant: str) -> list[models_catalog.ModelCard]:
+        """The tenant's LLM Engines, for GET /v1/models beside the built-in embedding model."""
+        return [models_catalog.ModelCard(**card) for card in await llm_catalog.models(pool, tenant)]
+
+    app[keys.MODEL_SOURCES].append(llm_engines)
+    yield
+    await session.close()
+
+
 def init_app(settings: RuntimeSettings) -> web.Application:
     """The runtime API application for `settings`."""
     app = web.Application(
@@ -157,6 +217,10 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     app[keys.CREDENTIALS] = CredentialStore(settings.credentials_dir, settings.credentials_check_seconds)
     specs = routes.table()
     app[keys.ROUTES] = routing.install(app, specs)
+    sources: list[models_catalog.ModelSource] = []
+    app[keys.MODEL_SOURCES] = sources
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()
-    app.cleanup_ctx.extend([_database, _redis, _qdrant, _registry_feed, _serving, _services])
+    app.cleanup_ctx.extend(
+        [_database, _redis, _qdrant, _registry_feed, _serving, _embeddings, _services, _llm]
+    )
     return app

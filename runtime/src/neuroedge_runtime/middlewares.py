@@ -17,6 +17,7 @@ from aiohttp import web
 from neuroedge_runtime import keys, logs, problems, ratelimit, routing
 from neuroedge_runtime.auth import roles
 from neuroedge_runtime.routing import Handler
+from neuroedge_runtime.serving import openai_errors
 
 log = logging.getLogger("neuroedge_runtime.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -83,9 +84,13 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def render(problem: problems.Problem, request: web.Request) -> web.Response:
     """The problem+json response of a problem; on Open Inference Protocol routes (/v2) the protocol's own
-    error body `{"error": "..."}`, which its clients (tritonclient, KServe's) read."""
+    error body `{"error": "..."}`, which its clients (tritonclient, KServe's) read; on the OpenAI-compatible
+    routes (under /v1/, or marked `openai_errors`) OpenAI's error shape, for OpenAI clients."""
     if request.path == "/v2" or request.path.startswith("/v2/"):
         return web.json_response({"error": problem.detail}, status=problem.status, headers=problem.headers)
+    spec = request.app[keys.ROUTES].get(request.match_info.route)
+    if request.path.startswith(openai_errors.PREFIX) or (spec is not None and spec.openai_errors):
+        return openai_errors.from_problem(problem)
     return web.Response(
         status=problem.status,
         body=json.dumps(problem.body(instance=request.path)),
@@ -110,8 +115,9 @@ def _from_http(exc: web.HTTPException) -> problems.Problem:
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into problem+json (never a stack trace), and bound the handler's time."""
     timeout = request.app[keys.SETTINGS].request_timeout_seconds
+    spec = request.app[keys.ROUTES].get(request.match_info.route)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(None if spec is not None and spec.own_timeout else timeout):
             return await handler(request)
     except problems.Problem as problem:
         return render(problem, request)

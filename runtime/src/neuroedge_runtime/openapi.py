@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from neuroedge_runtime import problems
 from neuroedge_runtime.routing import PUBLIC, RouteSpec
+from neuroedge_runtime.serving import openai_errors
 
 REF = "#/components/schemas/{model}"
 PROBLEM_SCHEMA = {
@@ -58,6 +59,11 @@ def _operation(spec: RouteSpec, schemas: Mapping[tuple[Any, Any], Any]) -> dict[
         "description": "A problem (RFC 9457)",
         "content": {problems.CONTENT_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}},
     }
+    if spec.openai_errors or spec.path.startswith(openai_errors.PREFIX):
+        problem = {
+            "description": "An error in OpenAI's shape",
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="OpenAIError")}}},
+        }
     success: dict[str, Any] = {"description": spec.summary}
     if spec.response is not None:
         success["content"] = {spec.response_type: {"schema": schemas[(spec.response, "serialization")]}}
@@ -103,7 +109,11 @@ def document(specs: list[RouteSpec], version: str) -> dict[str, Any]:
         "info": {"title": "NeuroEdge runtime API", "version": version},
         "paths": paths,
         "components": {
-            "schemas": {**defs.get("$defs", {}), "Problem": PROBLEM_SCHEMA},
+            "schemas": {
+                **defs.get("$defs", {}),
+                "Problem": PROBLEM_SCHEMA,
+                "OpenAIError": openai_errors.ERROR_SCHEMA,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

@@ -6,12 +6,53 @@ from typing import Literal
 
 from neuroedge_runtime.auth.roles import Role
 from neuroedge_runtime.routing import PUBLIC, Handler, RouteSpec
-from neuroedge_runtime.vectors import models
-from neuroedge_runtime.views import auth, data, inference, jobs, ops, users
+from neuroedge_runtime.serving import models_catalog
+from neuroedge_runtime.vectors import ingest_service, ingestion, models
+from neuroedge_runtime.views import auth, data, inference, ingest, jobs, llm, openai_embeddings, ops, users
 
 
 def table() -> list[RouteSpec]:
     """Every route of the runtime API."""
+    return [*_core(), *_openai()]
+
+
+def _openai() -> list[RouteSpec]:
+    """The OpenAI-compatible routes (errors in OpenAI's shape)."""
+    return [
+        RouteSpec(
+            "POST",
+            "/v1/embeddings",
+            openai_embeddings.create_embeddings,
+            Role.VIEWER,
+            "Embed texts (OpenAI-compatible)",
+            "openai",
+            body=openai_embeddings.EmbeddingsRequest,
+            response=openai_embeddings.EmbeddingsResponse,
+        ),
+        RouteSpec(
+            "GET",
+            "/v1/models",
+            openai_embeddings.list_models,
+            Role.VIEWER,
+            "Models the tenant can use (OpenAI-compatible)",
+            "openai",
+            response=models_catalog.ModelList,
+        ),
+        RouteSpec(
+            "GET",
+            "/v1/models/{model_id}",
+            openai_embeddings.get_model,
+            Role.VIEWER,
+            "One model (OpenAI-compatible)",
+            "openai",
+            response=models_catalog.ModelCard,
+            path_patterns=(("model_id", openai_embeddings.MODEL_ID_PATTERN),),
+        ),
+    ]
+
+
+def _core() -> list[RouteSpec]:
+    """The platform's own routes."""
     return [
         RouteSpec("GET", "/health", ops.health, PUBLIC, "Liveness", "operations", response=ops.Health),
         RouteSpec(
@@ -108,7 +149,7 @@ def table() -> list[RouteSpec]:
             "/vector/insert",
             data.vector_insert,
             Role.MEMBER,
-            "Upsert a batch of vectors",
+            "Upsert a batch of points (vectors, or texts the index's model embeds)",
             "vectors",
             body=models.InsertRequest,
             response=models.InsertResponse,
@@ -118,10 +159,61 @@ def table() -> list[RouteSpec]:
             "/vector/search",
             data.vector_search,
             Role.VIEWER,
-            "Search an index",
+            "Search an index with a vector or a text",
             "vectors",
             body=models.SearchRequest,
             response=models.SearchResponse,
+        ),
+        RouteSpec(
+            "POST",
+            "/vector/delete",
+            data.vector_delete,
+            Role.MEMBER,
+            "Delete points by id or by filter",
+            "vectors",
+            body=models.DeleteRequest,
+            response=models.DeleteResponse,
+        ),
+        RouteSpec(
+            "POST",
+            "/vector/fetch",
+            data.vector_fetch,
+            Role.VIEWER,
+            "Fetch points by id",
+            "vectors",
+            body=models.FetchRequest,
+            response=models.FetchResponse,
+        ),
+        RouteSpec(
+            "POST",
+            "/vector/ingest",
+            ingest.ingest,
+            Role.MEMBER,
+            "Split, embed and upsert documents into a text-embedded index (jobs of the worker pool)",
+            "vectors",
+            body=ingestion.IngestRequest,
+            response=ingest_service.IngestionOut,
+            status=202,
+            headers=(("Location", "Path of the ingestion: /vector/ingest/{ingestion_id}"),),
+        ),
+        RouteSpec(
+            "GET",
+            "/vector/ingest/{ingestion_id}",
+            ingest.get_ingestion,
+            Role.VIEWER,
+            "An ingestion's progress (chunks_done of chunks_total)",
+            "vectors",
+            response=ingest_service.IngestionOut,
+            path_patterns=(("ingestion_id", ingest.INGESTION_ID_PATTERN),),
+        ),
+        RouteSpec(
+            "GET",
+            "/vector/indexes",
+            data.vector_indexes,
+            Role.VIEWER,
+            "The tenant's vector indexes",
+            "vectors",
+            response=models.IndexList,
         ),
         RouteSpec(
             "POST",
@@ -166,6 +258,35 @@ def table() -> list[RouteSpec]:
             path_patterns=(("job_id", jobs.JOB_ID_PATTERN),),
         ),
         *inference_routes(),
+        *llm_routes(),
+    ]
+
+
+def llm_routes() -> list[RouteSpec]:
+    """The OpenAI-compatible LLM gateway and its usage meter."""
+    return [
+        RouteSpec(
+            "POST",
+            "/v1/chat/completions",
+            llm.chat_completions,
+            Role.MEMBER,
+            "OpenAI-compatible chat completion with an LLM Engine (model = Engine name); SSE when stream",
+            "llm",
+            body=llm.ChatCompletionBody,
+            response_type="application/json",
+            openai_errors=True,
+            own_timeout=True,
+        ),
+        RouteSpec(
+            "GET",
+            "/usage",
+            llm.usage,
+            Role.VIEWER,
+            "LLM token usage per Engine and UTC day",
+            "llm",
+            query=llm.UsageQuery,
+            response=llm.UsageReport,
+        ),
     ]
 
 

@@ -40,6 +40,12 @@ class RouteSpec:
     documented: bool = True
     """False for routes of a protocol with its own specification (the Open Inference Protocol v2 under /v2):
     they are left out of the OpenAPI document and answer errors in that protocol's shape."""
+    openai_errors: bool = False
+    """Errors (the middlewares' too: 401, 403, 429, 5xx) are answered in OpenAI's shape, not problem+json:
+    the OpenAI-compatible `/v1` routes, whose clients parse `{"error": {...}}`."""
+    own_timeout: bool = False
+    """The handler bounds its own time (the LLM gateway: the Engine's `timeoutSeconds`, per chunk for
+    streams), so the API-wide request timeout does not cut it."""
 
 
 def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:

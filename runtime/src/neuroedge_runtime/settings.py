@@ -90,6 +90,13 @@ class RuntimeSettings:
     """The tenant of that Engine (`NEUROEDGE_TENANT`)."""
     model_watch_seconds: float = 15.0
     """How often the Engine's registry row is checked for a new model (`NEUROEDGE_MODEL_WATCH_SECONDS`)."""
+    llm_memory_messages: int = 40
+    """Messages of one conversation (`X-Conversation-ID`) the LLM gateway remembers
+    (`NEUROEDGE_LLM_MEMORY_MESSAGES`)."""
+    llm_memory_tokens: int = 4000
+    """Estimated tokens of remembered turns prepended to a prompt at most (`NEUROEDGE_LLM_MEMORY_TOKENS`)."""
+    llm_memory_ttl_seconds: int = 86_400
+    """A conversation is forgotten this long after its last turn (`NEUROEDGE_LLM_MEMORY_TTL_SECONDS`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -121,6 +128,11 @@ class RuntimeSettings:
                 env.get("NEUROEDGE_RESULT_TTL_SECONDS", str(cls.job_result_ttl_seconds))
             ),
             **_serving(env),
+            llm_memory_messages=int(env.get("NEUROEDGE_LLM_MEMORY_MESSAGES", str(cls.llm_memory_messages))),
+            llm_memory_tokens=int(env.get("NEUROEDGE_LLM_MEMORY_TOKENS", str(cls.llm_memory_tokens))),
+            llm_memory_ttl_seconds=int(
+                env.get("NEUROEDGE_LLM_MEMORY_TTL_SECONDS", str(cls.llm_memory_ttl_seconds))
+            ),
         )
 
 

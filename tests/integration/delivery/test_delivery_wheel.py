@@ -28,7 +28,7 @@ from neuroedge_dev import paths
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1800)]
 
 PARTS = ("queue", "operator", "runtime", "dev")
-ENGINE_LIBRARIES = {"onnxruntime"}
+ENGINE_LIBRARIES = {"onnxruntime", "wordllama"}
 """What only the runtime's engines need: the operator part must never carry them."""
 
 

@@ -208,6 +208,11 @@ def denials(kubeconfig: Path, proc: OperatorProcess, name: str) -> set[tuple[str
     return found
 
 
+BEST_EFFORT = {"events"}
+"""kopf posts events in the background and only logs a refusal: without the rule the scenario may complete
+before the first refused post, so the rule proves itself needed by the refusal alone."""
+
+
 def run_scenario(kubeconfig: Path, proc: OperatorProcess, name: str) -> tuple[bool, set[tuple[str, str]]]:
     """Create every sample, wait for Ready, delete the Tenant and wait until it is gone; stop early at the
     first refusal. Returns whether the scenario completed and what was refused."""
@@ -310,4 +315,5 @@ def test_removing_any_rule_makes_a_reconcile_fail(
         removed.add("roles")  # without it the operator may not grant the runtime Role (escalation refused)
     assert refused, f"nothing was refused without rule {rule_id(RULES[index])}: the rule is not needed"
     assert {resource.split("/")[0] for _, resource in refused} & removed, refused
-    assert not completed
+    if removed != BEST_EFFORT:
+        assert not completed

@@ -285,6 +285,30 @@ CASES = [
         name="a" + "b" * 40,
     ),
     Case(
+        "vidx-openai-without-base-url",
+        "VectorIndex",
+        with_(INDEX, embedding={"model": "text-embedding-3-small", "provider": "openai"}),
+        "provider openai needs baseURL",
+    ),
+    Case(
+        "vidx-builtin-with-base-url",
+        "VectorIndex",
+        with_(INDEX, embedding={"model": "wordllama-256", "baseURL": "http://tei:8080/v1"}),
+        "baseURL and apiKeySecretRef apply to provider openai only",
+    ),
+    Case(
+        "vidx-unknown-builtin-model",
+        "VectorIndex",
+        with_(INDEX, embedding={"model": "all-MiniLM-L6-v2"}),
+        "the built-in embedding model is wordllama-256",
+    ),
+    Case(
+        "vidx-base-url-not-http",
+        "VectorIndex",
+        with_(INDEX, embedding={"model": "m", "provider": "openai", "baseURL": "ftp://x/v1"}),
+        "baseURL must be an http or https URL",
+    ),
+    Case(
         "wp-max-below-min",
         "WorkerPool",
         with_(POOL, replicas=2, minReplicas=3, maxReplicas=2),

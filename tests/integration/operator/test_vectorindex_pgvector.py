@@ -347,3 +347,59 @@ async def test_deletion_honours_the_reclaim_policy(
     await eventually(
         lambda: index_status(kubeconfig, a, "keep").get("pointCount") == 1, what="retained point"
     )
+
+
+async def test_embedding_model_is_checked_and_registered(
+    kubeconfig: Path, tenants: tuple[str, str], admin_db: asyncpg.Connection
+) -> None:
+    a, _ = tenants
+    apply_index(kubeconfig, a, "wide", dimension=1536, embedding={"model": "wordllama-256"})
+    mismatch = await eventually(
+        lambda: (
+            ready(kubeconfig, a, "wide").get("reason") == "EmbeddingDimensionMismatch"
+            and ready(kubeconfig, a, "wide")
+        ),
+        what="EmbeddingDimensionMismatch",
+    )
+    assert mismatch["status"] == "False"
+    assert "wordllama-256 makes 256-dimensional vectors but spec.dimension is 1536" in mismatch["message"]
+    table = f'neuroedge."{pgvector.storage_name(a, "wide")}"'
+    assert await admin_db.fetchval("SELECT to_regclass($1)", table) is None  # nothing was created
+
+    apply_index(kubeconfig, a, "kb", dimension=256, embedding={"model": "wordllama-256"})
+    wait_index_ready(kubeconfig, a, "kb")
+    row = await admin_db.fetchrow(
+        "SELECT embedding_model, embedding_provider, embedding_base_url, embedding_api_key "
+        "FROM neuroedge.vector_indexes WHERE tenant_id = $1 AND name = 'kb'",
+        a,
+    )
+    assert dict(row) == {
+        "embedding_model": "wordllama-256",
+        "embedding_provider": "builtin",
+        "embedding_base_url": None,
+        "embedding_api_key": None,
+    }
+
+    external = {
+        "model": "text-embedding-3-small",
+        "provider": "openai",
+        "baseURL": "http://127.0.0.1:9/v1",
+        "apiKeySecretRef": {"name": "embedding-key", "key": "token"},
+    }
+    apply_index(kubeconfig, a, "ext", dimension=1536, embedding=external)
+    missing = await eventually(
+        lambda: (
+            ready(kubeconfig, a, "ext").get("reason") == "EmbeddingSecretMissing"
+            and ready(kubeconfig, a, "ext")
+        ),
+        what="EmbeddingSecretMissing",
+    )
+    assert "Secret embedding-key does not exist" in missing["message"]
+    kubectl(
+        kubeconfig, "create", "secret", "generic", "embedding-key", "-n", a, "--from-literal=token=sk-test-1"
+    )
+    wait_index_ready(kubeconfig, a, "ext")
+    key = await admin_db.fetchval(
+        "SELECT embedding_api_key FROM neuroedge.vector_indexes WHERE tenant_id = $1 AND name = 'ext'", a
+    )
+    assert key == "sk-test-1"

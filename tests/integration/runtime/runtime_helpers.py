@@ -127,3 +127,25 @@ async def add_engine(
         kind,
         json.dumps(config),
     )
+
+
+async def set_embedding(
+    admin_pool: asyncpg.Pool,
+    tenant: str,
+    name: str,
+    model: str = "wordllama-256",
+    provider: str = "builtin",
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> None:
+    """Give a registered index an embedding model (as the VectorIndex reconciler does for spec.embedding)."""
+    await admin_pool.execute(
+        "UPDATE neuroedge.vector_indexes SET embedding_model = $3, embedding_provider = $4, "
+        "embedding_base_url = $5, embedding_api_key = $6 WHERE tenant_id = $1 AND name = $2",
+        tenant,
+        name,
+        model,
+        provider,
+        base_url,
+        api_key,
+    )

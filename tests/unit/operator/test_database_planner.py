@@ -11,6 +11,8 @@ REGISTRY = {
     "refresh_token_ttl_seconds": 86400,
     "rate_limit_rps": 10.0,
     "rate_limit_burst": 20,
+    "llm_tokens_per_minute": 1000,
+    "llm_tokens_per_day": None,
 }
 
 

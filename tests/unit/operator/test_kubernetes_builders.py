@@ -72,6 +72,14 @@ def test_matches_ignores_server_fields_and_normalised_quantities() -> None:
     assert not kube_plan.matches(desired, live)
 
 
+def test_matches_treats_what_the_api_server_omits_as_empty() -> None:
+    desired = {"data": {}, "spec": {"env": [{"name": "A", "value": ""}], "volumes": [], "x": None}}
+    live = {"spec": {"env": [{"name": "A"}]}}
+    assert kube_plan.matches(desired, live)
+    assert not kube_plan.matches({"replicas": 0}, {})  # zero and false are values, not omissions
+    assert not kube_plan.matches({"env": [{"name": "A", "value": "1"}]}, {"env": [{"name": "A"}]})
+
+
 def test_diff_applies_changed_and_deletes_unwanted() -> None:
     tenant = make()
     ns = namespaces.namespace(tenant, "acme")

@@ -63,7 +63,7 @@ def test_grants_are_sorted_and_qualified() -> None:
 
 def test_registry_upsert_is_parameterised() -> None:
     statement = sql.upsert_registry()
-    assert "$6" in statement and "$7" not in statement and "ON CONFLICT (tenant_id)" in statement
+    assert "$8" in statement and "$9" not in statement and "ON CONFLICT (tenant_id)" in statement
 
 
 def test_every_tenant_table_is_granted_and_registries_are_read_only() -> None:

@@ -63,7 +63,7 @@ def test_the_secret_points_at_the_configured_endpoints() -> None:
     assert "@redis.svc:6379/0" in values["REDIS_URL"]
 
 
-def test_registry_row_carries_token_lifetimes_and_rate_limits_in_whole_seconds() -> None:
+def test_registry_row_carries_token_lifetimes_rate_limits_and_llm_budget() -> None:
     tenant = make({"auth": {"accessTokenTTL": "10m", "refreshTokenTTL": "1h"}, "rateLimit": {"burst": 7}})
     assert tenant_builder.registry_row(tenant, suspended=True) == {
         "suspended": True,
@@ -71,7 +71,12 @@ def test_registry_row_carries_token_lifetimes_and_rate_limits_in_whole_seconds()
         "refresh_token_ttl_seconds": 3600,
         "rate_limit_rps": 50.0,
         "rate_limit_burst": 7,
+        "llm_tokens_per_minute": None,
+        "llm_tokens_per_day": None,
     }
+    budgeted = make({"llmBudget": {"tokensPerMinute": 1000, "tokensPerDay": 50000}})
+    row = tenant_builder.registry_row(budgeted, suspended=False)
+    assert (row["llm_tokens_per_minute"], row["llm_tokens_per_day"]) == (1000, 50000)
 
 
 def test_status_facts_name_what_was_provisioned_and_never_a_secret() -> None:

@@ -11,6 +11,7 @@ is what `status.endpoint` advertises.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,37 @@ def endpoint(engine: engine_model.Engine) -> str:
 def effective_config(engine: engine_model.Engine, referenced: Mapping[str, str]) -> dict[str, str]:
     """The ConfigMap's data: spec.configRef's keys first, spec.config's take precedence (the CRD's rule)."""
     return {**referenced, **engine.spec.config}
+
+
+def registry_config(
+    engine: engine_model.Engine, referenced: Mapping[str, str], api_keys: Mapping[tuple[str, str], str]
+) -> dict[str, str]:
+    """The registry row's config: the effective config, and for an Engine with spec.llm the key `llm` (JSON)
+    with every API key resolved from its Secret. Only the registry row (under row-level security, read by the
+    runtime) carries the keys; the ConfigMap never does."""
+    config = effective_config(engine, referenced)
+    if engine.spec.llm is not None:
+        config["llm"] = llm_json(engine.spec.llm, api_keys)
+    return config
+
+
+def llm_json(llm: engine_model.LLMSpec, api_keys: Mapping[tuple[str, str], str]) -> str:
+    """spec.llm as the runtime's gateway reads it (`apiKey` in place of `apiKeySecretRef`)."""
+
+    def upstream(item: engine_model.LLMUpstream) -> dict[str, Any]:
+        ref = item.api_key_secret_ref
+        key = api_keys.get((ref.name, ref.key)) if ref is not None else None
+        return {"baseURL": item.base_url, "model": item.model, **({"apiKey": key} if key else {})}
+
+    body: dict[str, Any] = {
+        **upstream(llm),
+        "timeoutSeconds": llm.timeout_seconds,
+        "maxTokens": llm.max_tokens,
+        "fallbacks": [upstream(f) for f in llm.fallbacks],
+    }
+    if llm.temperature is not None:
+        body["temperature"] = llm.temperature
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 def replicas(engine: engine_model.Engine) -> int:

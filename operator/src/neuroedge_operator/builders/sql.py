@@ -20,10 +20,10 @@ ROLE_PREFIX = "ne_tenant_"
 POLICY_PREFIX = "tenant_"
 SCRAM_ITERATIONS = 4096
 DML = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
-# Registries the operator (or, for model load reports, the runtime) writes: a tenant's login role only reads
-# them (it must not un-suspend itself, raise its own rate limits or fake a model's status). Every other
-# tenant-scoped table is the tenant's own data.
-READ_ONLY_TABLES = frozenset({"tenants", "vector_indexes", "engines", "engine_model_reports"})
+# Registries the operator (or, for model load reports and the LLM usage meter, the runtime) writes: a tenant's
+# login role only reads them (it must not un-suspend itself, raise its own rate limits, fake a model's status
+# or rewrite its LLM usage). Every other tenant-scoped table is the tenant's own data.
+READ_ONLY_TABLES = frozenset({"tenants", "vector_indexes", "engines", "engine_model_reports", "llm_usage"})
 TABLE_PRIVILEGES: Mapping[str, frozenset[str]] = {
     name: frozenset({"SELECT"}) if name in READ_ONLY_TABLES else DML for name in migrations.TENANT_TABLES
 }
@@ -165,6 +165,8 @@ REGISTRY_COLUMNS = (
     "refresh_token_ttl_seconds",
     "rate_limit_rps",
     "rate_limit_burst",
+    "llm_tokens_per_minute",
+    "llm_tokens_per_day",
 )
 
 

@@ -53,6 +53,8 @@ def registry_row(tenant: tenant_model.Tenant, suspended: bool) -> dict[str, obje
         "refresh_token_ttl_seconds": round(spec.auth.refresh_token_ttl),
         "rate_limit_rps": float(spec.rate_limit.requests_per_second),
         "rate_limit_burst": spec.rate_limit.burst,
+        "llm_tokens_per_minute": spec.llm_budget.tokens_per_minute,
+        "llm_tokens_per_day": spec.llm_budget.tokens_per_day,
     }
 
 

@@ -1,12 +1,21 @@
 """Pure SQL of the VectorIndex registry (`neuroedge.vector_indexes`): the row the runtime reads to find a
-tenant's index (backend, dimension, distance, storage name), written by the VectorIndex reconciler for both
-backends."""
+tenant's index (backend, dimension, distance, storage name, embedding model), written by the VectorIndex
+reconciler for both backends."""
 
 from __future__ import annotations
 
 from neuroedge_operator.builders import sql
 
-COLUMNS = ("backend", "dimension", "distance", "storage_name")
+COLUMNS = (
+    "backend",
+    "dimension",
+    "distance",
+    "storage_name",
+    "embedding_model",
+    "embedding_provider",
+    "embedding_base_url",
+    "embedding_api_key",
+)
 
 
 def select_sql() -> str:

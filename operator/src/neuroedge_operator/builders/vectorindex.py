@@ -8,9 +8,15 @@ from neuroedge_operator.resources import storage
 from neuroedge_operator.resources import vectorindex as model
 
 
-def layout(tenant: str, index: model.VectorIndex) -> storage.Layout:
-    """The desired storage of `index` of `tenant`: named by tenant and index, parameters from the spec."""
+def layout(tenant: str, index: model.VectorIndex, api_key: str | None = None) -> storage.Layout:
+    """The desired storage of `index` of `tenant`: named by tenant and index, parameters from the spec
+    (`api_key`: its external embedding provider's key, read from the tenant's Secret by the handler)."""
     spec = index.spec
+    embedding = None
+    if spec.embedding is not None:
+        embedding = storage.EmbeddingModel(
+            spec.embedding.model, spec.embedding.provider, spec.embedding.base_url, api_key
+        )
     return storage.Layout(
         tenant=tenant,
         name=index.name,
@@ -22,4 +28,5 @@ def layout(tenant: str, index: model.VectorIndex) -> storage.Layout:
         ef_construct=spec.hnsw.ef_construct,
         on_disk=spec.on_disk,
         payload_indexes=frozenset(storage.PayloadIndex(p.field, p.type) for p in spec.payload_indexes),
+        embedding=embedding,
     )

@@ -55,7 +55,7 @@ async def registered(db: postgres.Database, tenant: str, name: str) -> plan.Regi
     row = await db.fetchrow(vector_registry.select_sql(), tenant, name)
     if row is None:
         return None
-    return plan.Registered(row["backend"], row["dimension"], row["distance"], row["storage_name"])
+    return plan.Registered(*(row[c] for c in vector_registry.COLUMNS))
 
 
 async def register(db: postgres.Database, layout: plan.Layout) -> None:

@@ -19,7 +19,15 @@ TENANT_SETTING = "app.current_tenant"
 MIGRATION_LOCK_KEY = 0x4E45_5545  # pg_advisory_xact_lock key: "NEUE"
 
 # Tables whose rows belong to one tenant; every one gets ENABLE + FORCE row-level security.
-TENANT_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes", "engines", "engine_model_reports")
+TENANT_TABLES = (
+    "tenants",
+    "users",
+    "refresh_tokens",
+    "vector_indexes",
+    "engines",
+    "engine_model_reports",
+    "llm_usage",
+)
 # The tables version 1 created (frozen: version 1's SQL must never change).
 _V1_TABLES = ("tenants", "users", "refresh_tokens", "vector_indexes")
 
@@ -170,6 +178,39 @@ CREATE TABLE {SCHEMA}.engine_model_reports (
 );
 """
 
+# Version 5: a VectorIndex's embedding model (spec.embedding), so the runtime can embed text for it. The API
+# key of an external provider is copied from the tenant's Secret by the VectorIndex reconciler; RLS keeps each
+# tenant's rows (and keys) to itself. NULL model: the index takes vectors only.
+_EMBEDDING = f"""
+ALTER TABLE {SCHEMA}.vector_indexes
+    ADD COLUMN embedding_model text CHECK (length(embedding_model) BETWEEN 1 AND 256),
+    ADD COLUMN embedding_provider text CHECK (embedding_provider IN ('builtin', 'openai')),
+    ADD COLUMN embedding_base_url text CHECK (embedding_base_url ~ '^https?://'),
+    ADD COLUMN embedding_api_key text,
+    ADD CONSTRAINT vector_indexes_embedding_complete CHECK (
+        (embedding_model IS NULL) = (embedding_provider IS NULL)
+        AND (embedding_provider IS DISTINCT FROM 'openai' OR embedding_base_url IS NOT NULL)
+    );
+"""
+
+# Version 6: LLM token budgets on the tenant row (NULL: unlimited) and the LLM usage meter, one row per
+# tenant, Engine and UTC day, upserted by the runtime's gateway after every completion.
+_LLM = f"""
+ALTER TABLE {SCHEMA}.tenants
+    ADD COLUMN llm_tokens_per_minute bigint CHECK (llm_tokens_per_minute > 0),
+    ADD COLUMN llm_tokens_per_day bigint CHECK (llm_tokens_per_day > 0);
+CREATE TABLE {SCHEMA}.llm_usage (
+    tenant_id text NOT NULL REFERENCES {SCHEMA}.tenants (tenant_id) ON DELETE CASCADE,
+    engine text NOT NULL,
+    day date NOT NULL,
+    requests bigint NOT NULL DEFAULT 0 CHECK (requests >= 0),
+    prompt_tokens bigint NOT NULL DEFAULT 0 CHECK (prompt_tokens >= 0),
+    completion_tokens bigint NOT NULL DEFAULT 0 CHECK (completion_tokens >= 0),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, engine, day)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -179,6 +220,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "engine registry and per-user rate limits", _ENGINES + _secure("engines")),
     Migration(3, "registry changes notify the runtimes' caches", _REGISTRY_NOTIFY),
     Migration(4, "engine models and their load reports", _MODELS + _secure("engine_model_reports")),
+    Migration(5, "embedding models of vector indexes", _EMBEDDING),
+    Migration(6, "LLM token budgets and usage meter", _LLM + _secure("llm_usage")),
 )
 
 

@@ -8,6 +8,8 @@ behind kopf's finalizer: the children go by garbage collection (owner references
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -63,9 +65,11 @@ async def _outcome(ctx: Context, body: Mapping[str, Any]) -> report.Report:
     if tenant is None:
         return report.Report(conditions.workload_no_tenant(model.KIND, engine.namespace, why))
     names, referenced = await observe_references(ctx, engine)
+    found_keys, api_keys = await observe_llm_keys(ctx, engine)
+    names = dataclasses.replace(names, secrets=(*names.secrets, *found_keys), secret_keys=found_keys)
     blockers = references.engine_blockers(engine, names)
     if not references.engine_missing(engine, names):  # a missing ConfigMap or Secret: build nothing yet
-        blockers += await converge(ctx, engine, tenant, referenced)
+        blockers += await converge(ctx, engine, tenant, referenced, api_keys)
     served = model_status.evaluate(engine, await _model_reports(ctx, engine, tenant))
     if served is not None and served.blocker is not None:
         blockers.append(served.blocker)
@@ -119,8 +123,30 @@ async def observe_references(
     return names, config or {}
 
 
+async def observe_llm_keys(
+    ctx: Context, engine: model.Engine
+) -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, str], str]]:
+    """For spec.llm: the data keys of each referenced Secret that exists, and the API keys they hold."""
+    refs = [ref for _path, ref in engine.spec.llm.secret_refs()] if engine.spec.llm else []
+    found: dict[str, tuple[str, ...]] = {}
+    values: dict[tuple[str, str], str] = {}
+    for name in dict.fromkeys(ref.name for ref in refs):
+        secret = await ctx.kube.get("v1", "Secret", name, engine.namespace)
+        if secret is not None:
+            found[name] = tuple(str(key) for key in secret.get("data") or {})
+            for ref in refs:
+                encoded = (secret.get("data") or {}).get(ref.key) if ref.name == name else None
+                if encoded is not None:
+                    values[(name, ref.key)] = base64.b64decode(encoded).decode("utf-8", "replace").strip()
+    return found, values
+
+
 async def converge(
-    ctx: Context, engine: model.Engine, tenant: str, referenced: Mapping[str, str]
+    ctx: Context,
+    engine: model.Engine,
+    tenant: str,
+    referenced: Mapping[str, str],
+    api_keys: Mapping[tuple[str, str], str] | None = None,
 ) -> list[workload_status.Blocker]:
     """Apply the children, then the registry row; what failed becomes a blocker (retried next pass)."""
     inputs = engine_builder.EngineInputs(
@@ -130,7 +156,7 @@ async def converge(
         await workloads.apply(ctx, engine.meta, engine_builder.desired(engine, inputs), ())
     except workloads.UNREACHABLE_KUBE as exc:
         return [workloads.api_blocker(exc)]
-    config = engine_builder.effective_config(engine, referenced)
+    config = engine_builder.registry_config(engine, referenced, api_keys or {})
     try:
         await engine_store.register(
             ctx.db, tenant, engine.name, engine.spec.type, config, model=engine.spec.registry_model()

@@ -9,6 +9,7 @@ again with the same name (same tenant, same layout) finds the retained data agai
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +42,21 @@ async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     return await status.reconcile(ctx, body, model.KIND, _outcome)
 
 
+async def embedding_key(ctx: Context, index: model.VectorIndex) -> tuple[str | None, str]:
+    """The API key of the index's external embedding provider (from its Secret), or None; and why it is
+    missing when the Secret or its key does not exist."""
+    ref = index.spec.embedding.api_key_secret_ref if index.spec.embedding else None
+    if ref is None:
+        return None, ""
+    secret = await ctx.kube.get("v1", "Secret", ref.name, index.namespace)
+    if secret is None:
+        return None, f"spec.embedding.apiKeySecretRef: Secret {ref.name} does not exist in {index.namespace}"
+    data = secret.get("data") or {}
+    if ref.key not in data:
+        return None, f"spec.embedding.apiKeySecretRef: Secret {ref.name} has no key {ref.key}"
+    return base64.b64decode(data[ref.key]).decode().strip(), ""
+
+
 async def _outcome(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     try:
         index = model.parse(body)
@@ -49,11 +65,17 @@ async def _outcome(ctx: Context, body: Mapping[str, Any]) -> Outcome:
     tenant, why = await tenancy.tenant_of(ctx, index.namespace)
     if tenant is None:
         return Outcome(conditions.no_tenant(index.namespace, why))
+    mismatch = model.embedding_mismatch(index.spec)
+    if mismatch is not None:
+        return Outcome(conditions.embedding_mismatch(mismatch))
+    api_key, missing = await embedding_key(ctx, index)
+    if missing:
+        return Outcome(conditions.embedding_secret_missing(missing))
     backend = ctx.vectors.get(index.spec.backend)
     if backend is None:
         why = "not configured in this operator (NEUROEDGE_QDRANT_URL is empty)"
         return Outcome(conditions.backend_unavailable(index.spec.backend, why))
-    wanted = vector_builder.layout(tenant, index)
+    wanted = vector_builder.layout(tenant, index, api_key)
     try:
         return await converge(ctx, backend, wanted)
     except vector_store.BackendUnreachableError as exc:

@@ -29,11 +29,23 @@ def key(obj: Mapping[str, Any]) -> Key:
     )
 
 
+OMITTED = ("", None)
+"""Values the API server leaves out of what it returns (Go's `omitempty`), along with empty maps and lists."""
+
+
+def _omitted(value: Any) -> bool:
+    return value in OMITTED or (isinstance(value, Mapping | list) and not value)
+
+
 def matches(desired: Any, live: Any) -> bool:
-    """Whether every field of `desired` has the same value in `live` (which may have more)."""
+    """Whether every field of `desired` has the same value in `live` (which may have more). A desired empty
+    value (an empty string, map or list, or null) matches a field the live object leaves out: the API server
+    omits them when it returns the object, so comparing them literally re-applied the object on every pass
+    (an Engine without config, an env var set to ""). A map entry whose value is "" is kept by the server,
+    so this reads one as absent too; the ConfigMaps we build carry a hash of their data, which differs."""
     if isinstance(desired, Mapping):
         return isinstance(live, Mapping) and all(
-            k in live and matches(v, live[k]) for k, v in desired.items()
+            matches(v, live[k]) if k in live else _omitted(v) for k, v in desired.items()
         )
     if isinstance(desired, list):
         return (

@@ -28,6 +28,8 @@ class ObservedNames:
     pool_engines: Mapping[str, Collection[str]] | None = None
     """WorkerPool name -> its spec.engines (empty: every Engine naming the pool), when the handler read the
     pools (None skips that check)."""
+    secret_keys: Mapping[str, Collection[str]] | None = None
+    """Secret name -> its data keys, for the Secrets whose keys the spec names (spec.llm API keys)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,18 @@ def engine_missing(engine: engine_model.Engine, names: ObservedNames) -> list[Mi
         found.append(Missing("ConfigMap", spec.config_ref.name, "spec.configRef"))
     if spec.model_ref and spec.model_ref.name not in names.secrets:
         found.append(Missing("Secret", spec.model_ref.name, "spec.modelRef"))
-    return found + _credentials(names)
+    return found + _llm_keys(engine, names) + _credentials(names)
+
+
+def _llm_keys(engine: engine_model.Engine, names: ObservedNames) -> list[Missing]:
+    """spec.llm API keys whose Secret, or whose key in it, does not exist."""
+    found: list[Missing] = []
+    for path, ref in engine.spec.llm.secret_refs() if engine.spec.llm else ():
+        if ref.name not in names.secrets:
+            found.append(Missing("Secret", ref.name, path))
+        elif names.secret_keys is not None and ref.key not in names.secret_keys.get(ref.name, ()):
+            found.append(Missing("key", f"{ref.name}/{ref.key}", path))
+    return found
 
 
 def pool_missing(names: ObservedNames) -> list[Missing]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from neuroedge_operator.resources.storage import Layout, PayloadIndex, Storage
+from neuroedge_operator.resources.storage import EmbeddingModel, Layout, PayloadIndex, Storage
 
-__all__ = ["Layout", "PayloadIndex", "Storage"]
+__all__ = ["EmbeddingModel", "Layout", "PayloadIndex", "Storage"]
 
 ActionKind = Literal[
     "create_storage",
@@ -35,6 +35,10 @@ class Registered:
     dimension: int
     distance: str
     storage_name: str
+    embedding_model: str | None = None
+    embedding_provider: str | None = None
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,19 @@ class Plan:
 
 def registered(layout: Layout) -> Registered:
     """The registry row `layout` should have."""
-    return Registered(layout.backend, layout.dimension, layout.distance, layout.storage_name)
+    embedding = layout.embedding
+    if embedding is None:
+        return Registered(layout.backend, layout.dimension, layout.distance, layout.storage_name)
+    return Registered(
+        layout.backend,
+        layout.dimension,
+        layout.distance,
+        layout.storage_name,
+        embedding.model,
+        embedding.provider,
+        embedding.base_url,
+        embedding.api_key,
+    )
 
 
 def divergences(layout: Layout, storage: Storage | None, row: Registered | None) -> list[str]:

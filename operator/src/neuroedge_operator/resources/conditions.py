@@ -193,6 +193,14 @@ def invalid_vector_spec(message: str) -> list[Condition]:
     return needs_attention("InvalidSpec", message)
 
 
+def embedding_mismatch(message: str) -> list[Condition]:
+    return needs_attention("EmbeddingDimensionMismatch", f"{message}; nothing was created")
+
+
+def embedding_secret_missing(message: str) -> list[Condition]:
+    return needs_attention("EmbeddingSecretMissing", message)
+
+
 def vector_deletion_blocked(error: str) -> list[Condition]:
     return needs_attention("DeletionBlocked", f"deletion waits: {error}")
 

@@ -85,6 +85,42 @@ class Batching(workload.Model):
     max_delay_milliseconds: int = pydantic.Field(default=5, alias="maxDelayMilliseconds", ge=0, le=10_000)
 
 
+LLM_TYPES = frozenset({"conversation", "agent"})
+
+
+class SecretKeyRef(workload.Model):
+    """One key of a Secret in the Engine's namespace."""
+
+    name: str = pydantic.Field(min_length=1, max_length=253)
+    key: str = pydantic.Field(min_length=1, max_length=253)
+
+
+class LLMUpstream(workload.Model):
+    """An OpenAI-compatible server, the model to ask it for, and where its API key is."""
+
+    base_url: str = pydantic.Field(alias="baseURL", min_length=8, max_length=2048, pattern=r"^https?://\S+$")
+    model: str = pydantic.Field(min_length=1, max_length=256)
+    api_key_secret_ref: SecretKeyRef | None = pydantic.Field(default=None, alias="apiKeySecretRef")
+
+
+class LLMSpec(LLMUpstream):
+    """`spec.llm`: the upstream behind a conversation or agent Engine, its limits and its fallbacks."""
+
+    timeout_seconds: float = pydantic.Field(default=60.0, gt=0, le=3600, alias="timeoutSeconds")
+    max_tokens: int = pydantic.Field(default=512, ge=1, le=1_000_000, alias="maxTokens")
+    temperature: float | None = pydantic.Field(default=None, ge=0, le=2)
+    fallbacks: tuple[LLMUpstream, ...] = pydantic.Field(default=(), max_length=8)
+
+    def secret_refs(self) -> list[tuple[str, SecretKeyRef]]:
+        """(field path, reference) of every API key the upstreams need, primary first."""
+        refs = [("spec.llm.apiKeySecretRef", self.api_key_secret_ref)]
+        refs += [
+            (f"spec.llm.fallbacks[{i}].apiKeySecretRef", f.api_key_secret_ref)
+            for i, f in enumerate(self.fallbacks)
+        ]
+        return [(path, ref) for path, ref in refs if ref is not None]
+
+
 class EngineSpec(workload.Model):
     """`spec` of an Engine."""
 
@@ -118,6 +154,8 @@ class EngineSpec(workload.Model):
             document["batching"] = self.batching.model_dump(by_alias=True)
         return document
 
+    llm: LLMSpec | None = None
+
     @pydantic.model_validator(mode="after")
     def _schedules(self) -> EngineSpec:
         names = [s.name for s in self.schedules]
@@ -126,6 +164,8 @@ class EngineSpec(workload.Model):
             raise ValueError(f"schedule names must be unique: {', '.join(duplicates)}")
         if self.schedules and self.worker_pool_ref is None:
             raise ValueError("schedules need a workerPoolRef to enqueue their jobs on")
+        if self.llm is not None and self.type not in LLM_TYPES:
+            raise ValueError("spec.llm is only for conversation and agent Engines")
         return self
 
 

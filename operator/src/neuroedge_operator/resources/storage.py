@@ -30,6 +30,17 @@ class Layout:
     ef_construct: int = 100
     on_disk: bool = False
     payload_indexes: frozenset[PayloadIndex] = frozenset()
+    embedding: EmbeddingModel | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """The model that embeds the index's texts, as the runtime reads it from the registry row."""
+
+    model: str
+    provider: str
+    base_url: str | None = None
+    api_key: str | None = None
 
 
 @dataclass(frozen=True)

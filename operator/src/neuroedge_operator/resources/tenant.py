@@ -85,6 +85,20 @@ class RateLimit(_Model):
     burst: int = pydantic.Field(default=100, gt=0)
 
 
+class LLMBudget(_Model):
+    """Tokens the tenant may use through the LLM gateway per UTC minute and day; None is unlimited."""
+
+    tokens_per_minute: int | None = pydantic.Field(default=None, gt=0, alias="tokensPerMinute")
+    tokens_per_day: int | None = pydantic.Field(default=None, gt=0, alias="tokensPerDay")
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> LLMBudget:
+        minute, day = self.tokens_per_minute, self.tokens_per_day
+        if minute is not None and day is not None and minute > day:
+            raise ValueError("llmBudget.tokensPerMinute cannot exceed tokensPerDay")
+        return self
+
+
 class TenantSpec(_Model):
     """`spec` of a Tenant."""
 
@@ -95,6 +109,7 @@ class TenantSpec(_Model):
     database: Database = pydantic.Field(default_factory=Database)
     auth: Auth = pydantic.Field(default_factory=Auth)
     rate_limit: RateLimit = pydantic.Field(default_factory=RateLimit, alias="rateLimit")
+    llm_budget: LLMBudget = pydantic.Field(default_factory=LLMBudget, alias="llmBudget")
     suspend: bool = False
 
     @pydantic.field_validator("namespaces", mode="before")

@@ -53,6 +53,38 @@ class PayloadIndex(_Model):
         return value
 
 
+BUILTIN_EMBEDDING_MODELS = {"wordllama-256": 256}
+"""The runtime's built-in embedding models and the dimension of their vectors."""
+
+
+class SecretKeyRef(_Model):
+    """A key of a Secret in the VectorIndex's namespace."""
+
+    name: str = pydantic.Field(min_length=1, max_length=253)
+    key: str = pydantic.Field(min_length=1, max_length=253)
+
+
+class Embedding(_Model):
+    """The model that embeds the index's texts: built into the runtime, or any OpenAI-compatible server."""
+
+    model: str = pydantic.Field(min_length=1, max_length=256)
+    provider: Literal["builtin", "openai"] = "builtin"
+    base_url: str | None = pydantic.Field(default=None, alias="baseURL", max_length=2048)
+    api_key_secret_ref: SecretKeyRef | None = pydantic.Field(default=None, alias="apiKeySecretRef")
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> Embedding:
+        if self.provider == "openai":
+            if not self.base_url or not re.match(r"^https?://[^\s/]+", self.base_url):
+                raise ValueError("provider openai needs baseURL, an http(s) URL of the API root")
+        elif self.base_url or self.api_key_secret_ref:
+            raise ValueError("baseURL and apiKeySecretRef apply to provider openai only")
+        elif self.model not in BUILTIN_EMBEDDING_MODELS:
+            known = ", ".join(sorted(BUILTIN_EMBEDDING_MODELS))
+            raise ValueError(f"the built-in embedding models are {known}, not {self.model!r}")
+        return self
+
+
 class VectorIndexSpec(_Model):
     """`spec` of a VectorIndex."""
 
@@ -65,6 +97,7 @@ class VectorIndexSpec(_Model):
         default=(), alias="payloadIndexes", max_length=32
     )
     reclaim_policy: Literal["Retain", "Delete"] = pydantic.Field(default="Retain", alias="reclaimPolicy")
+    embedding: Embedding | None = None
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> VectorIndexSpec:
@@ -85,6 +118,20 @@ class VectorIndex:
     uid: str
     generation: int
     spec: VectorIndexSpec
+
+
+def embedding_mismatch(spec: VectorIndexSpec) -> str | None:
+    """Why the embedding model cannot fill this index (its vectors have another length), or None. Only the
+    built-in models' dimensions are known here; an external model's vectors are checked by the runtime."""
+    if spec.embedding is None or spec.embedding.provider != "builtin":
+        return None
+    made = BUILTIN_EMBEDDING_MODELS[spec.embedding.model]
+    if made == spec.dimension:
+        return None
+    return (
+        f"embedding model {spec.embedding.model} makes {made}-dimensional vectors "
+        f"but spec.dimension is {spec.dimension}"
+    )
 
 
 class InvalidVectorIndexError(ValueError):

@@ -9,9 +9,15 @@ from neuroedge_runtime.engines.agent import AgentEngine
 from neuroedge_runtime.engines.analytics import AnalyticsEngine
 from neuroedge_runtime.engines.conversation import ConversationEngine
 from neuroedge_runtime.engines.predictive import PredictiveEngine
+from neuroedge_runtime.engines.retrieval import Retriever
 
 
-def default_kinds() -> Mapping[str, base.Engine]:
-    """One instance of every built-in engine kind."""
-    engines: list[base.Engine] = [PredictiveEngine(), AgentEngine(), ConversationEngine(), AnalyticsEngine()]
+def default_kinds(retriever: Retriever | None = None) -> Mapping[str, base.Engine]:
+    """One instance of every built-in engine kind (`retriever`: how engines read the tenant's indexes)."""
+    engines: list[base.Engine] = [
+        PredictiveEngine(),
+        AgentEngine(),
+        ConversationEngine(retriever),
+        AnalyticsEngine(),
+    ]
     return {engine.kind: engine for engine in engines}

@@ -17,6 +17,7 @@ from typing import Any
 import pydantic
 
 from neuroedge_runtime.engines import base, catalog
+from neuroedge_runtime.engines.retrieval import Retriever
 
 Handler = Callable[[pydantic.JsonValue], Awaitable[pydantic.JsonValue]]
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
@@ -99,6 +100,6 @@ async def echo(value: pydantic.JsonValue) -> pydantic.JsonValue:
     return value
 
 
-def builtin() -> Registry:
+def builtin(retriever: Retriever | None = None) -> Registry:
     """A registry with the built-in named engines and every engine kind of `engines.catalog`."""
-    return Registry([("noop", noop), ("echo", echo)], catalog.default_kinds())
+    return Registry([("noop", noop), ("echo", echo)], catalog.default_kinds(retriever))

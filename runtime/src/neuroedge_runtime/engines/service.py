@@ -11,7 +11,7 @@ import asyncpg
 from prometheus_client import Counter
 
 from neuroedge_runtime import problems
-from neuroedge_runtime.engines import base, registry
+from neuroedge_runtime.engines import base, context, registry
 from neuroedge_runtime.serving import tensors
 from neuroedge_runtime.tenancy import cache, changes, db
 
@@ -88,6 +88,7 @@ class EngineService:
             raise problems.conflict(
                 f"engine {name!r} is of kind {engine.kind}, served by /engine/{engine.operation.value}"
             )
+        token = context.TENANT.set(tenant)
         try:
             if found.model is not None and self._models is not None:
                 return await self._models.predict(tenant, name, inputs)
@@ -96,3 +97,5 @@ class EngineService:
             raise problems.invalid(str(exc), exc.errors) from None
         except tensors.TensorError as exc:
             raise problems.invalid(str(exc), [{"loc": ["input"], "msg": str(exc)}]) from None
+        finally:
+            context.TENANT.reset(token)

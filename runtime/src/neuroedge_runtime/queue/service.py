@@ -17,16 +17,20 @@ import aiohttp
 import prometheus_client
 import redis.asyncio as aioredis
 
-from neuroedge_runtime.engines import onnx, registry, testing
-from neuroedge_runtime.queue import metrics, settings, worker
+from neuroedge_runtime.engines import context, onnx, registry, testing
+from neuroedge_runtime.queue import metrics, settings, worker, worker_vectors
 from neuroedge_runtime.serving import artifacts, local
+from neuroedge_runtime.vectors import ingest_worker, retrieval
+from neuroedge_runtime.vectors.service import VectorService
 
 log = logging.getLogger("neuroedge_runtime.worker")
 
 
-def engines_for(config: settings.WorkerSettings) -> registry.Registry:
-    """The engines this worker runs."""
-    engines = registry.builtin()
+def engines_for(config: settings.WorkerSettings, vectors: VectorService | None = None) -> registry.Registry:
+    """The engines this worker runs (with `vectors`: ingestion jobs, and conversations over an index)."""
+    engines = registry.builtin(retrieval.IndexRetriever(vectors) if vectors else None)
+    if vectors is not None:
+        engines.register(ingest_worker.ENGINE, ingest_worker.handler(vectors, config.tenant))
     if config.test_engines:
         testing.register(engines)
     return engines
@@ -50,8 +54,9 @@ async def serve(config: settings.WorkerSettings) -> None:
         socket_timeout=config.block_ms / 1000 + 10,
         health_check_interval=30,
     )
-    engines = engines_for(config)
-    async with _models(config) as models:
+    context.TENANT.set(config.tenant)  # every job of this worker runs for its tenant
+    async with worker_vectors.vectors(config) as vectors, _models(config) as models:
+        engines = engines_for(config, vectors)
         engines.add_kind(onnx.OnnxEngine(models))
         await _consume(config, client, engines)
 

@@ -56,6 +56,14 @@ class WorkerSettings:
     """Total size of the models one worker keeps loaded (`NEUROEDGE_MODEL_MEMORY_BYTES`)."""
     inference_threads: int = 2
     """Threads that run model sessions off the event loop (`NEUROEDGE_INFERENCE_THREADS`)."""
+    database_url: str | None = None
+    """`DATABASE_URL`, read only with `NEUROEDGE_WORKER_VECTORS=1`: the worker then also loads the embedding
+    model and runs ingestion jobs (`vector.ingest`) and conversations over an index, writing to the tenant's
+    vector indexes (pgvector under RLS); None: it does neither (and stays as light as before)."""
+    qdrant_url: str | None = None
+    """`NEUROEDGE_QDRANT_URL`: the Qdrant server of Qdrant-backed indexes (ingestion jobs)."""
+    qdrant_api_key: str | None = None
+    """`NEUROEDGE_QDRANT_API_KEY`."""
 
     def __post_init__(self) -> None:
         keys.check_tenant(self.tenant)
@@ -107,6 +115,11 @@ def from_env(env: Mapping[str, str]) -> WorkerSettings:
         "pool": _required(env, "NEUROEDGE_POOL"),
         "consumer": env.get("NEUROEDGE_CONSUMER") or f"{socket.gethostname()}-{os.getpid()}",
         "test_engines": env.get("NEUROEDGE_TEST_ENGINES", "") in {"1", "true", "yes"},
+        "database_url": (env.get("DATABASE_URL") or None)
+        if env.get("NEUROEDGE_WORKER_VECTORS", "") in {"1", "true", "yes"}
+        else None,
+        "qdrant_url": env.get("NEUROEDGE_QDRANT_URL") or None,
+        "qdrant_api_key": env.get("NEUROEDGE_QDRANT_API_KEY") or None,
     }
     if env.get("NEUROEDGE_MODEL_CACHE_DIR"):
         values["model_cache_dir"] = env["NEUROEDGE_MODEL_CACHE_DIR"]

@@ -1,3 +1,3 @@
-"""Serving of trained models: Open Inference Protocol v2 codecs, ONNX Runtime sessions, the model cache, the
-dynamic batcher and model artifacts. The protocol adapters (`tensors`, `oip`) never touch a model; the model
-side (`onnx`, `cache`, `batcher`) never sees HTTP."""
+"""Serving: the protocol adapters (Open Inference Protocol v2 codecs `tensors`/`oip`, OpenAI's error shape)
+and the model side (ONNX Runtime sessions, the model cache, the dynamic batcher, artifacts). The adapters
+never touch a model; models and engines never see HTTP."""

@@ -27,11 +27,14 @@ class TenantInfo:
     rate_limit_burst: int
     user_rate_limit_rps: float
     user_rate_limit_burst: int
+    llm_tokens_per_minute: int | None = None
+    llm_tokens_per_day: int | None = None
 
 
 _SELECT = (
     "SELECT tenant_id, suspended, access_token_ttl_seconds, refresh_token_ttl_seconds, rate_limit_rps, "
-    "rate_limit_burst, user_rate_limit_rps, user_rate_limit_burst FROM neuroedge.tenants WHERE tenant_id = $1"
+    "rate_limit_burst, user_rate_limit_rps, user_rate_limit_burst, llm_tokens_per_minute, llm_tokens_per_day "
+    "FROM neuroedge.tenants WHERE tenant_id = $1"
 )
 
 
@@ -50,6 +53,8 @@ async def fetch(conn: asyncpg.Connection, tenant: str) -> TenantInfo | None:
         # Without a per-user limit a single user may use the tenant's whole allowance.
         user_rate_limit_rps=row["user_rate_limit_rps"] or row["rate_limit_rps"],
         user_rate_limit_burst=row["user_rate_limit_burst"] or row["rate_limit_burst"],
+        llm_tokens_per_minute=row["llm_tokens_per_minute"],
+        llm_tokens_per_day=row["llm_tokens_per_day"],
     )
 
 

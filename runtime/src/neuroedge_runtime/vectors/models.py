@@ -8,6 +8,7 @@ Field names are top-level payload keys.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import (
@@ -25,7 +26,11 @@ IndexName = Annotated[str, StringConstraints(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-
 PointId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Scalar = Annotated[str, StringConstraints(max_length=1024)] | bool | int | float
 Vector = Annotated[list[float], Field(min_length=1, max_length=16000)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+"""A point's or a query's text (a chunk: longer documents go through /vector/ingest, which splits them)."""
 MAX_POINTS = 1000
+TEXT_FIELD = "text"
+"""Payload field a point's text is kept in when the point was given as text (search hits show it)."""
 
 
 def _finite(vector: list[float]) -> list[float]:
@@ -68,14 +73,35 @@ class AnyOf(Strict):
 Condition = Scalar | Range | AnyOf
 
 
+def _one_of(vector: object, text: object, what: str) -> None:
+    if (vector is None) == (text is None):
+        raise ValueError(f"{what} needs exactly one of vector and text")
+
+
 class Point(Strict):
-    """One vector to upsert: its id (unique within the index), the vector and a JSON payload."""
+    """One point to upsert: its id (unique within the index), a vector or a text (embedded by the index's
+    model, and kept in the payload's `text`), and a JSON payload."""
 
     id: PointId
-    vector: Vector
+    vector: Vector | None = None
+    text: Text | None = None
     payload: dict[str, JsonValue] = Field(default_factory=dict)
 
-    _check_vector = field_validator("vector")(_finite)
+    _check_vector = field_validator("vector")(lambda v: v if v is None else _finite(v))
+
+    @model_validator(mode="after")
+    def _vector_or_text(self) -> Point:
+        _one_of(self.vector, self.text, "a point")
+        return self
+
+
+@dataclass(frozen=True)
+class Record:
+    """A point as stored: id, vector and payload."""
+
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
 
 
 class InsertRequest(Strict):
@@ -93,15 +119,85 @@ class InsertRequest(Strict):
 
 
 class SearchRequest(Strict):
-    """Nearest neighbours of `vector` among the points matching `filter`, best first."""
+    """Nearest neighbours of `vector` (or of `text`, embedded by the index's model) among the points matching
+    `filter`, best first."""
 
     index: IndexName
-    vector: Vector
+    vector: Vector | None = None
+    text: Text | None = None
     top_k: int = Field(default=10, ge=1, le=1000)
     filter: dict[FieldName, Condition] = Field(default_factory=dict, max_length=16)
     score_threshold: float | None = Field(default=None, allow_inf_nan=False)
 
-    _check_vector = field_validator("vector")(_finite)
+    _check_vector = field_validator("vector")(lambda v: v if v is None else _finite(v))
+
+    @model_validator(mode="after")
+    def _vector_or_text(self) -> SearchRequest:
+        _one_of(self.vector, self.text, "a search")
+        return self
+
+
+class DeleteRequest(Strict):
+    """Delete points by id, or every point matching a (non-empty) filter."""
+
+    index: IndexName
+    ids: list[PointId] | None = Field(default=None, min_length=1, max_length=MAX_POINTS)
+    filter: dict[FieldName, Condition] | None = Field(default=None, min_length=1, max_length=16)
+
+    @model_validator(mode="after")
+    def _ids_or_filter(self) -> DeleteRequest:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("a delete needs exactly one of ids and filter")
+        return self
+
+
+class DeleteResponse(BaseModel):
+    """How many points were deleted (with ids: how many of them existed)."""
+
+    index: str
+    deleted: int
+
+
+class FetchRequest(Strict):
+    """Points by id; ids that do not exist are left out of the answer."""
+
+    index: IndexName
+    ids: list[PointId] = Field(min_length=1, max_length=MAX_POINTS)
+    with_vectors: bool = False
+
+
+class FetchedPoint(BaseModel):
+    """A stored point."""
+
+    id: str
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+class FetchResponse(BaseModel):
+    """The points found, in the order of the request's ids."""
+
+    index: str
+    points: list[FetchedPoint]
+
+
+class IndexOut(BaseModel):
+    """One of the tenant's indexes."""
+
+    name: str
+    backend: str
+    dimension: int
+    distance: str
+    points: int | None
+    """Points stored; None when the storage is not provisioned (yet)."""
+    model: str | None
+    """The embedding model that embeds its texts; None: it takes vectors only."""
+
+
+class IndexList(BaseModel):
+    """The tenant's indexes, by name."""
+
+    indexes: list[IndexOut]
 
 
 class Hit(BaseModel):

@@ -56,7 +56,7 @@ def filter_sql(conditions: dict[str, models.Condition], first_param: int) -> tup
     return clauses, params
 
 
-async def upsert(conn: asyncpg.Connection, info: IndexInfo, points: list[models.Point]) -> int:
+async def upsert(conn: asyncpg.Connection, info: IndexInfo, points: list[models.Record]) -> int:
     """Insert or replace `points` (by id) in the tenant's rows of the index."""
     await conn.execute(
         f"INSERT INTO {table(info)} (tenant_id, id, embedding, payload) "  # noqa: S608
@@ -73,7 +73,7 @@ async def upsert(conn: asyncpg.Connection, info: IndexInfo, points: list[models.
 
 
 async def search(
-    conn: asyncpg.Connection, info: IndexInfo, request: models.SearchRequest
+    conn: asyncpg.Connection, info: IndexInfo, request: models.SearchRequest, vector: list[float]
 ) -> list[models.Hit]:
     """The `top_k` nearest points matching the filter, best first, with scores per `scoring`."""
     op = scoring.PG_OPERATOR[info.distance]
@@ -85,7 +85,7 @@ async def search(
     rows = await conn.fetch(
         f"SELECT id, payload, embedding {op} $1::vector AS d FROM {table(info)} WHERE {where} "  # noqa: S608
         "ORDER BY d LIMIT $3",
-        vector_literal(request.vector),
+        vector_literal(vector),
         info.tenant,
         request.top_k,
         *params,
@@ -100,3 +100,62 @@ async def search(
         key=lambda h: h.score, reverse=True
     )  # relaxed_order may return neighbours slightly out of order
     return [h for h in hits if scoring.keep(h.score, request.score_threshold)]
+
+
+async def delete_ids(conn: asyncpg.Connection, info: IndexInfo, ids: list[str]) -> int:
+    """Delete the tenant's points with these ids; how many existed."""
+    status = await conn.execute(
+        f"DELETE FROM {table(info)} WHERE tenant_id = $1 AND id = ANY($2::text[])",  # noqa: S608
+        info.tenant,
+        ids,
+    )
+    return int(status.split()[-1])
+
+
+async def delete_matching(
+    conn: asyncpg.Connection, info: IndexInfo, conditions: dict[str, models.Condition]
+) -> int:
+    """Delete the tenant's points matching a metadata filter; how many."""
+    clauses, params = filter_sql(conditions, 2)
+    where = " AND ".join(["tenant_id = $1", *clauses])
+    status = await conn.execute(f"DELETE FROM {table(info)} WHERE {where}", info.tenant, *params)  # noqa: S608
+    return int(status.split()[-1])
+
+
+async def fetch(
+    conn: asyncpg.Connection, info: IndexInfo, ids: list[str], with_vectors: bool
+) -> list[models.FetchedPoint]:
+    """The tenant's points with these ids (those that exist), in no particular order."""
+    vector = ", embedding::text AS v" if with_vectors else ""
+    rows = await conn.fetch(
+        f"SELECT id, payload{vector} FROM {table(info)} "  # noqa: S608
+        "WHERE tenant_id = $1 AND id = ANY($2::text[])",
+        info.tenant,
+        ids,
+    )
+    return [
+        models.FetchedPoint(
+            id=r["id"], payload=json.loads(r["payload"]), vector=json.loads(r["v"]) if with_vectors else None
+        )
+        for r in rows
+    ]
+
+
+async def count(conn: asyncpg.Connection, info: IndexInfo) -> int:
+    """How many points the tenant has in the index."""
+    value = await conn.fetchval(f"SELECT count(*) FROM {table(info)} WHERE tenant_id = $1", info.tenant)  # noqa: S608
+    return int(value)
+
+
+async def delete_stale(
+    conn: asyncpg.Connection, info: IndexInfo, documents: list[str], keep: list[str]
+) -> int:
+    """Delete the chunks of `documents` (payload `document`) whose ids are not in `keep`; how many."""
+    status = await conn.execute(
+        f"DELETE FROM {table(info)} WHERE tenant_id = $1 AND payload ->> 'document' = ANY($2::text[]) "  # noqa: S608
+        "AND NOT (id = ANY($3::text[]))",
+        info.tenant,
+        documents,
+        keep,
+    )
+    return int(status.split()[-1])

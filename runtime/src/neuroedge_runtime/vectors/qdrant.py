@@ -53,7 +53,7 @@ def build_filter(tenant: str, conditions: dict[str, models.Condition]) -> qm.Fil
     return qm.Filter(must=must)
 
 
-async def upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models.Point]) -> int:
+async def upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models.Record]) -> int:
     """Insert or replace `points` in the index's collection."""
     try:
         await _upsert(client, info, points)
@@ -62,7 +62,7 @@ async def upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models
     return len(points)
 
 
-async def _upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models.Point]) -> None:
+async def _upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[models.Record]) -> None:
     await client.upsert(
         collection_name=info.storage_name,
         points=[
@@ -78,13 +78,13 @@ async def _upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[model
 
 
 async def search(
-    client: AsyncQdrantClient, info: IndexInfo, request: models.SearchRequest
+    client: AsyncQdrantClient, info: IndexInfo, request: models.SearchRequest, vector: list[float]
 ) -> list[models.Hit]:
     """The `top_k` nearest points of the tenant matching the filter, best first."""
     try:
         response = await client.query_points(
             collection_name=info.storage_name,
-            query=request.vector,
+            query=vector,
             query_filter=build_filter(info.tenant, request.filter),
             limit=request.top_k,
             with_payload=True,
@@ -100,3 +100,93 @@ async def search(
         if scoring.keep(score, request.score_threshold):
             hits.append(models.Hit(id=str(payload.get("id")), score=score, payload=payload.get(DATA) or {}))
     return hits
+
+
+async def delete_ids(client: AsyncQdrantClient, info: IndexInfo, ids: list[str]) -> int:
+    """Delete the tenant's points with these ids; how many existed."""
+    existing = await fetch(client, info, ids, with_vectors=False)
+    if existing:
+        await _delete(client, info, qm.PointIdsList(points=[point_id(info.tenant, p.id) for p in existing]))
+    return len(existing)
+
+
+async def delete_matching(
+    client: AsyncQdrantClient, info: IndexInfo, conditions: dict[str, models.Condition]
+) -> int:
+    """Delete the tenant's points matching a metadata filter; how many."""
+    selector = build_filter(info.tenant, conditions)
+    try:
+        found = await client.count(info.storage_name, count_filter=selector, exact=True)
+    except (ValueError, UnexpectedResponse) as exc:
+        raise StorageMissingError(info.storage_name) from exc
+    if found.count:
+        await _delete(client, info, qm.FilterSelector(filter=selector))
+    return int(found.count)
+
+
+async def _delete(client: AsyncQdrantClient, info: IndexInfo, selector: qm.PointsSelector) -> None:
+    try:
+        await client.delete(info.storage_name, points_selector=selector, wait=True)
+    except (ValueError, UnexpectedResponse) as exc:
+        raise StorageMissingError(info.storage_name) from exc
+
+
+async def fetch(
+    client: AsyncQdrantClient, info: IndexInfo, ids: list[str], with_vectors: bool
+) -> list[models.FetchedPoint]:
+    """The tenant's points with these ids (those that exist)."""
+    try:
+        records = await client.retrieve(
+            info.storage_name,
+            ids=[point_id(info.tenant, i) for i in ids],
+            with_payload=True,
+            with_vectors=with_vectors,
+        )
+    except (ValueError, UnexpectedResponse) as exc:
+        raise StorageMissingError(info.storage_name) from exc
+    found = []
+    for record in records:
+        payload: dict[str, Any] = record.payload or {}
+        if payload.get("tenant_id") != info.tenant:  # never trust the id alone
+            continue
+        vector = _plain(record.vector) if with_vectors else None
+        found.append(
+            models.FetchedPoint(id=str(payload.get("id")), payload=payload.get(DATA) or {}, vector=vector)
+        )
+    return found
+
+
+def _plain(vector: Any) -> list[float] | None:
+    """A retrieved point's vector (one unnamed dense vector per point in our collections)."""
+    if isinstance(vector, list) and all(isinstance(x, float | int) for x in vector):
+        return [float(x) for x in vector]
+    return None
+
+
+async def count(client: AsyncQdrantClient, info: IndexInfo) -> int:
+    """How many points the tenant has in the index."""
+    try:
+        found = await client.count(info.storage_name, count_filter=build_filter(info.tenant, {}), exact=True)
+    except (ValueError, UnexpectedResponse) as exc:
+        raise StorageMissingError(info.storage_name) from exc
+    return int(found.count)
+
+
+async def delete_stale(
+    client: AsyncQdrantClient, info: IndexInfo, documents: list[str], keep: list[str]
+) -> int:
+    """Delete the tenant's chunks of `documents` (payload `document`) not in `keep`; how many."""
+    selector = qm.Filter(
+        must=[
+            qm.FieldCondition(key="tenant_id", match=qm.MatchValue(value=info.tenant)),
+            qm.FieldCondition(key=f"{DATA}.document", match=qm.MatchAny(any=documents)),
+        ],
+        must_not=[qm.HasIdCondition(has_id=[point_id(info.tenant, k) for k in keep])] if keep else [],
+    )
+    try:
+        found = await client.count(info.storage_name, count_filter=selector, exact=True)
+    except (ValueError, UnexpectedResponse) as exc:
+        raise StorageMissingError(info.storage_name) from exc
+    if found.count:
+        await _delete(client, info, qm.FilterSelector(filter=selector))
+    return int(found.count)

@@ -44,6 +44,26 @@ async def vector_search(request: web.Request) -> web.Response:
     return bodies.json_response(result)
 
 
+async def vector_delete(request: web.Request) -> web.Response:
+    """Delete points of one of the tenant's indexes by id or by filter."""
+    body = await bodies.parse_json(request, models.DeleteRequest)
+    result = await request.app[keys.VECTORS].delete(request[keys.PRINCIPAL].tenant, body)
+    return bodies.json_response(result)
+
+
+async def vector_fetch(request: web.Request) -> web.Response:
+    """Points of one of the tenant's indexes by id."""
+    body = await bodies.parse_json(request, models.FetchRequest)
+    result = await request.app[keys.VECTORS].fetch(request[keys.PRINCIPAL].tenant, body)
+    return bodies.json_response(result)
+
+
+async def vector_indexes(request: web.Request) -> web.Response:
+    """The tenant's indexes: name, backend, dimension, distance, points, embedding model."""
+    result = await request.app[keys.VECTORS].list_indexes(request[keys.PRINCIPAL].tenant)
+    return bodies.json_response(result)
+
+
 async def _engine(request: web.Request, operation: Operation) -> web.Response:
     body = await bodies.parse_json(request, EngineRequest)
     result = await request.app[keys.ENGINES].run(
