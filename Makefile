@@ -8,7 +8,7 @@ PARTS := queue operator runtime dev
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(foreach p,$(PARTS),$(p)/pyproject.toml) | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup up down status env test lint typecheck unit integration bench clean
+.PHONY: setup up down status env test lint typecheck unit integration bench scale clean
 
 $(STAMP): pyproject.toml $(foreach p,$(PARTS),$(p)/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: setup lint typecheck
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+# The operator at scale (issue 16): BENCH_SCALE_TENANTS Tenants and WorkerPools (default 1,000); minutes.
+scale: setup
+	$(BIN)/python bench/run.py scale
 
 clean: down
 	rm -rf $(VENV) .neuroedge .pytest_cache .mypy_cache .ruff_cache

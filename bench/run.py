@@ -21,6 +21,8 @@ from neuroedge_dev import stack as dev_stack
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 REQUIRED = ("name", "value", "unit", "baseline_name", "baseline_value")
+ON_DEMAND = ("bench_scale.py",)
+"""Scripts that run only when named (`make scale`): they take many minutes."""
 
 
 def parse_results(output: str) -> tuple[list[dict[str, object]], list[str]]:
@@ -42,11 +44,26 @@ def parse_results(output: str) -> tuple[list[dict[str, object]], list[str]]:
     return results, commentary
 
 
+def keep_unmeasured(path: Path, fresh: list[dict[str, object]], ran: set[str]) -> list[dict[str, object]]:
+    """The fresh results, then the recorded ones of scripts that did not run this time (an on-demand script,
+    or a subset run), so that running one script never drops the others' figures."""
+    names = {item["name"] for item in fresh}
+    recorded = json.loads(path.read_text()) if path.exists() else []
+    kept = [
+        item
+        for item in recorded
+        if item.get("script") is not None and item["script"] not in ran and item.get("name") not in names
+    ]
+    return fresh + kept
+
+
 def main(argv: list[str]) -> int:
     """Run the selected (default: all) benchmark scripts and write bench/results.json."""
     scripts = sorted(BENCH_DIR.glob("bench_*.py"))
     if argv:
         scripts = [s for s in scripts if any(word in s.name for word in argv)]
+    else:
+        scripts = [s for s in scripts if s.name not in ON_DEMAND]
     state_dir = Path(tempfile.mkdtemp(prefix="neuroedge-bench-"))
     results: list[dict[str, object]] = []
     failed: list[str] = []
@@ -67,14 +84,16 @@ def main(argv: list[str]) -> int:
                     f"   {item['name']:<48} {value:>12.2f} {item['unit']:<8} "
                     f"vs {item['baseline_name']} {baseline:>12.2f}  ratio {item['ratio']}"
                 )
-            results.extend(found)
+            results.extend({**item, "script": script.name} for item in found)
             if proc.returncode != 0:
                 failed.append(script.name)
                 print(proc.stderr[-4000:], file=sys.stderr)
     finally:
         dev_stack.down(state_dir, purge=True)
-    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {len(results)} results to bench/results.json")
+    merged = keep_unmeasured(BENCH_DIR / "results.json", results, {s.name for s in scripts})
+    (BENCH_DIR / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
+    kept = len(merged) - len(results)
+    print(f"wrote {len(results)} results to bench/results.json ({kept} recorded ones kept)")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
