@@ -173,7 +173,7 @@ def main() -> int:
     with_operator = per_minute(non_watch_requests)
 
     r = redis.Redis.from_url(os.environ["REDIS_URL"])
-    users = [u.decode() for u in r.acl_users()]  # type: ignore[union-attr]
+    users = [u.decode() if isinstance(u, bytes) else str(u) for u in r.acl_users()]
     acl_users = sum(1 for u in users if u.startswith(redis_acl.USER_PREFIX))
     acl_list = timed_ms(r.acl_list)
     ping = timed_ms(r.ping)
