@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -29,7 +31,16 @@ class JsonFormatter(logging.Formatter):
             doc.update(fields)
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
+        return orjson.dumps(doc, default=str).decode()
+
+
+def emit(logger: logging.Logger, msg: str, args: tuple[Any, ...], fields: dict[str, Any]) -> None:
+    """Log `msg % args` at INFO with `fields`, without what `logger.info` adds per call: the source file and
+    line (a walk up the stack per record) are of no use in an access log written once per request."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.handle(
+            logger.makeRecord(logger.name, logging.INFO, "", 0, msg, args, None, extra={"fields": fields})
+        )
 
 
 def configure(level: str) -> None:

@@ -86,3 +86,28 @@ class BuiltinModel:
             for row, count in zip(rows, counts, strict=True):
                 tokens[row] = int(count)
         return Encoded(normalise(vectors), tokens)
+
+
+class LazyModel:
+    """The built-in model loaded on its first `encode`, not at start-up: an API that is never asked for an
+    embedding never holds WordLlama's weights and tokenizer (tens of MB of resident memory).
+
+    Not thread-safe by itself; its one caller, the embedding batcher, runs every `encode` on a single thread.
+    """
+
+    model_id = MODEL_ID
+    dimension = DIMENSION
+
+    def __init__(self) -> None:
+        self._model: BuiltinModel | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory."""
+        return self._model is not None
+
+    def encode(self, texts: list[str]) -> Encoded:
+        """As `BuiltinModel.encode`, loading the model first if this is the first call."""
+        if self._model is None:
+            self._model = BuiltinModel()
+        return self._model.encode(texts)
