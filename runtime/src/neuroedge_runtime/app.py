@@ -62,9 +62,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    client = redis.Redis.from_url(app[keys.SETTINGS].redis_url, socket_timeout=5, socket_connect_timeout=5)
+    """The shared Redis client (5 s per socket operation), and the rate limiter's own: it runs once per
+    request, where redis-py's per-operation socket timeout costs two timers and a task (asyncio.wait_for) per
+    call, so the limiter bounds the whole call with one timer instead (`RateLimiter.check`)."""
+    url = app[keys.SETTINGS].redis_url
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     app[keys.REDIS] = client
+    limiter_client = redis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=5)
+    app[keys.LIMITER] = RateLimiter(limiter_client, timeout_seconds=5.0)
     yield
+    await limiter_client.aclose()
     await client.aclose()
 
 
@@ -126,7 +133,6 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     lookups = app[keys.METRICS].registry_lookups
     registry = TenantRegistry(pool, feed, lookups)
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
-    app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
     app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT), app[keys.EMBEDDING_RESOLVER], feed, lookups)
     retriever = vector_retrieval.IndexRetriever(app[keys.VECTORS])
     app[keys.ENGINES] = EngineService(

@@ -3,6 +3,7 @@ records without a stack walk, the built-in embedding model loaded on first use."
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -102,3 +103,41 @@ def test_malformed_bodies_are_named_as_the_standard_library_names_them(raw: byte
     with pytest.raises(problems.Problem) as caught:
         bodies._loads(raw)
     assert caught.value.status == 400 and caught.value.detail.startswith(detail)
+
+
+class CountingStream(io.StringIO):
+    """Counts writes: the handler's point is fewer of them."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def _record(msg: str) -> logging.LogRecord:
+    return logging.LogRecord("x", logging.INFO, "", 0, msg, (), None)
+
+
+def test_lines_logged_in_one_loop_turn_are_written_together_at_its_end() -> None:
+    stream = CountingStream()
+    handler = logs.LoopBatchedHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    async def turn() -> str:
+        for n in range(3):
+            handler.emit(_record(f"line {n}"))
+        written_during_the_turn = stream.getvalue()
+        await asyncio.sleep(0)  # the loop runs the scheduled flush
+        return written_during_the_turn
+
+    assert asyncio.run(turn()) == ""
+    assert stream.getvalue() == "line 0\nline 1\nline 2\n" and stream.writes == 1
+
+
+def test_lines_logged_outside_the_loop_are_written_at_once() -> None:
+    stream = CountingStream()
+    handler = logs.LoopBatchedHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.emit(_record("no loop here"))
+    assert stream.getvalue() == "no loop here\n"
