@@ -20,7 +20,7 @@ aiohttp client that once stood in for wrk only ~1,800). A vegeta run is client-b
 rate (achieved < 95% of BENCH_RATE). Any client-bound run stops the script with exit code 2 before any result
 is printed: no ratio is reported against a client's ceiling.
 
-BENCH_PROFILE=<dir>: additionally sample the runtime with py-spy during the authenticated scenarios and write
+BENCH_PROFILE=<dir>: additionally sample the runtime with py-spy during each scenario (wrk runs) and write
 their top frames (self and inclusive) to <dir>/<scenario>.txt (`bench/profiles/` keeps the last summaries).
 
 Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
@@ -523,7 +523,7 @@ def main() -> int:
         peak_hello = 0.0
         with RssSampler(runtime.pid) as sampler:
             for name, (method, url, body) in scenarios.items():
-                with Profiler(runtime.pid, None if name == "health" else profile_dir, name):
+                with Profiler(runtime.pid, profile_dir, name):
                     result = load(method, url, body, "" if name == "health" else auth)
                 with RssSampler(hello.pid) as hello_sampler:
                     baseline = load("GET", hello_url)
