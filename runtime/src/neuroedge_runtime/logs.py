@@ -83,6 +83,11 @@ class LoopBatchedHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure(level: str) -> None:
     """Send the runtime's (and aiohttp's) logs to stderr as JSON."""
+    # What a LogRecord would otherwise collect on every call and the JSON lines never show (logging's own
+    # documented switches for this).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = LoopBatchedHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
