@@ -7,6 +7,8 @@ import asyncio
 import io
 import json
 import logging
+import random
+from datetime import UTC, datetime
 
 import pytest
 
@@ -141,3 +143,12 @@ def test_lines_logged_outside_the_loop_are_written_at_once() -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.emit(_record("no loop here"))
     assert stream.getvalue() == "no loop here\n"
+
+
+def test_log_timestamps_read_as_datetime_writes_them() -> None:
+    rng = random.Random(5)
+    moments = [0.0, 1.0005, 1.9995, 1_790_000_000.123456, 1_790_000_000.9999996]
+    moments += [rng.uniform(1.7e9, 1.8e9) for _ in range(2000)]
+    for moment in moments:
+        expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+        assert logs.timestamp(moment) == expected, moment
