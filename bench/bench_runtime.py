@@ -372,10 +372,11 @@ class Profiler:
     def __init__(self, pid: int, out_dir: Path | None, name: str) -> None:
         self.pid, self.out_dir, self.name = pid, out_dir, name
         self._proc: subprocess.Popen[bytes] | None = None
-        self._raw = Path(tempfile.mkdtemp(prefix="bench-profile-")) / f"{name}.collapsed"
+        self._raw = Path()
 
     def __enter__(self) -> Profiler:
         if self.out_dir is not None:
+            self._raw = Path(tempfile.mkdtemp(prefix="bench-profile-")) / f"{self.name}.collapsed"
             py_spy = Path(sys.executable).parent / "py-spy"
             self._proc = subprocess.Popen(
                 [
@@ -404,6 +405,7 @@ class Profiler:
         self._proc.wait(timeout=60)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         summary = profile_summary(self._raw.read_text())
+        shutil.rmtree(self._raw.parent, ignore_errors=True)
         (self.out_dir / f"{self.name}.txt").write_text(
             f"py-spy record --rate 200 of the runtime API during {self.name} "
             f"(wrk, {CONNECTIONS} connections, {DURATION:g}s)\n{summary}"
