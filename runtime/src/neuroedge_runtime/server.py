@@ -44,6 +44,11 @@ async def _main(settings: RuntimeSettings) -> None:
 
 
 def run(settings: RuntimeSettings) -> None:
-    """Entry point of `neuroedge-runtime api`."""
+    """Entry point of `neuroedge-runtime api`, on the configured event loop."""
     logs.configure(settings.log_level)
-    asyncio.run(_main(settings))
+    if settings.event_loop == "uvloop":
+        import uvloop  # noqa: PLC0415 - only the API's process needs it
+
+        uvloop.run(_main(settings))
+    else:
+        asyncio.run(_main(settings))

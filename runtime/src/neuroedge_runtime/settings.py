@@ -61,6 +61,9 @@ class RuntimeSettings:
     """How often a tenant's credential files are checked for changes (key rotation)."""
     log_level: str = "INFO"
     """Level of the JSON logs."""
+    event_loop: str = "uvloop"
+    """The API's event loop (`NEUROEDGE_EVENT_LOOP`): `uvloop` (libuv, the default: measurably cheaper per
+    request, see bench/profiles/) or `asyncio` (the standard library's)."""
     pool: str | None = None
     """WorkerPool whose queue `/engine/run` enqueues into and `/jobs/{id}` reads (`NEUROEDGE_POOL`: the
     Engine's workerPoolRef on its API pods); None: `/engine/run` answers 503."""
@@ -123,6 +126,7 @@ class RuntimeSettings:
             ),
             db_pool_max=int(env.get("NEUROEDGE_DB_POOL_MAX", str(cls.db_pool_max))),
             log_level=env.get("NEUROEDGE_LOG_LEVEL", cls.log_level),
+            event_loop=_event_loop(env.get("NEUROEDGE_EVENT_LOOP", cls.event_loop)),
             pool=opt("NEUROEDGE_POOL"),
             job_result_ttl_seconds=float(
                 env.get("NEUROEDGE_RESULT_TTL_SECONDS", str(cls.job_result_ttl_seconds))
@@ -134,6 +138,15 @@ class RuntimeSettings:
                 env.get("NEUROEDGE_LLM_MEMORY_TTL_SECONDS", str(cls.llm_memory_ttl_seconds))
             ),
         )
+
+
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def _event_loop(value: str) -> str:
+    if value not in EVENT_LOOPS:
+        raise ValueError(f"NEUROEDGE_EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {value!r}")
+    return value
 
 
 def _serving(env: Mapping[str, str]) -> dict[str, Any]:

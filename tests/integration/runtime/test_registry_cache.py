@@ -1,8 +1,8 @@
 """Registry rows cached in process stay exact: PostgreSQL notifies every replica of each committed change
-to `tenants` and `engines`, so an Engine's new config, a deletion or a suspension takes effect within 1 s on
-every replica, also across a dropped notification connection; the cache really serves (no database read per
-request once warm), so these tests do not pass merely by reading the database every time; and a cached row
-of one tenant is never another tenant's answer."""
+to `tenants`, `engines` and `vector_indexes`, so an Engine's new config, an index's new dimension, a deletion
+or a suspension takes effect within 1 s on every replica, also across a dropped notification connection;
+the cache really serves (no database read per request once warm), so these tests do not pass merely by
+reading the database every time; and a cached row of one tenant is never another tenant's answer."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
-from runtime_helpers import Tenant, add_engine, bearer, login
+from runtime_helpers import Tenant, add_engine, add_index, bearer, login
 
 from neuroedge_runtime import keys
 
@@ -185,6 +185,48 @@ async def test_a_rotated_signing_key_takes_effect_within_a_second(
     new_token = await login(replicas[1], rotated)
     for client in replicas:
         await eventually(lambda c=client: _is(c, new_token, (200, 1.0)), "new key accepted")
+
+
+async def search(client: Client, token: dict[str, Any], vector: list[float]) -> int:
+    resp = await client.post(
+        "/vector/search", json={"index": "docs", "vector": vector, "top_k": 3}, headers=bearer(token)
+    )
+    return resp.status
+
+
+async def test_vector_indexes_are_cached_per_tenant_and_changes_reach_every_replica(
+    replicas: list[Client], make_tenant: Any, admin_pool: asyncpg.Pool
+) -> None:
+    owner: Tenant = await make_tenant()
+    other: Tenant = await make_tenant()
+    await add_index(admin_pool, owner.name, "docs", "pgvector", 3)
+    token, other_token = await login(replicas[0], owner), await login(replicas[0], other)
+    for client in replicas:
+        assert await search(client, token, [1.0, 0.0, 0.0]) == 200
+    client = replicas[0]
+    reads = lookups(client, "vector_indexes", "database")
+    for _ in range(10):
+        assert await search(client, token, [1.0, 0.0, 0.0]) == 200
+    assert lookups(client, "vector_indexes", "database") == reads  # warm: no registry read per search
+    assert await search(client, other_token, [1.0, 0.0, 0.0]) == 404  # the owner's cached row is not its
+    await admin_pool.execute(
+        "UPDATE neuroedge.vector_indexes SET dimension = 4 WHERE tenant_id = $1 AND name = 'docs'", owner.name
+    )
+    for replica in replicas:  # the cached dimension 3 is dropped: a 3-component vector is now refused
+        await eventually(
+            lambda c=replica: _equals(search(c, token, [1.0, 0.0, 0.0]), 422), "new index dimension"
+        )
+    await admin_pool.execute(
+        "DELETE FROM neuroedge.vector_indexes WHERE tenant_id = $1 AND name = 'docs'", owner.name
+    )
+    for replica in replicas:
+        await eventually(
+            lambda c=replica: _equals(search(c, token, [1.0, 0.0, 0.0, 0.0]), 404), "index deletion"
+        )
+
+
+async def _equals(status: Awaitable[int], expected: int) -> bool:
+    return await status == expected
 
 
 async def _is(client: Client, token: dict[str, Any], expected: tuple[int, float | None]) -> bool:

@@ -42,3 +42,15 @@ def test_fake_node_is_managed_by_kwok_and_schedulable() -> None:
     assert isinstance(metadata, dict)
     assert metadata["annotations"][controlplane.FAKE_NODE_ANNOTATION] == "fake"
     assert node["spec"] == {}  # no taint: pods schedule without tolerations
+
+
+def test_bench_load_generators_come_from_debian_and_the_go_module_proxy() -> None:
+    """`make bench` installs wrk from Debian (as redis-server) and builds vegeta, cached by version."""
+    assert toolchain.DEBIAN_PACKAGES["wrk"] == "wrk"
+    assert toolchain.DEBIAN_PACKAGES["redis-server"] == "redis-server"
+    vegeta = toolchain.VEGETA
+    assert vegeta.module == "github.com/tsenart/vegeta/v12" and vegeta.version.startswith("v12.")
+    assert vegeta.packages == {"vegeta": "github.com/tsenart/vegeta/v12"}
+    assert f"-X main.Version={vegeta.version}" in vegeta.ldflags
+    assert toolchain.tool_dir(vegeta).name == f"vegeta-{vegeta.version}"
+    assert vegeta not in toolchain.TOOLS  # the stack itself never needs it

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 MODEL_ID = "wordllama-256"
 DIMENSION = 256
@@ -26,7 +27,8 @@ MAX_TOKENS = 8192
 _CONFIG = "l2_supercat"
 _BATCH = 64
 
-Matrix = npt.NDArray[np.float32]
+Matrix: TypeAlias = "npt.NDArray[np.float32]"
+"""Rows of vectors (a string alias: numpy is imported on first use, never at start-up)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Encoded:
 
 def normalise(vectors: Matrix) -> Matrix:
     """Rows scaled to unit length; an all-zero row (a text of unknown tokens only) stays zero."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     out: Matrix = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
     return out
@@ -46,6 +50,8 @@ def normalise(vectors: Matrix) -> Matrix:
 
 def truncate(vectors: Matrix, dimensions: int) -> Matrix:
     """The first `dimensions` components of each row, re-normalised (Matryoshka truncation)."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     if dimensions >= vectors.shape[1]:
         return vectors
     return normalise(np.ascontiguousarray(vectors[:, :dimensions]))
@@ -70,6 +76,8 @@ class BuiltinModel:
         """Unit vectors and token counts of `texts`. Texts are embedded in batches of similar length (sorted
         by length, then put back in order) so that little padding is computed; one tokenization serves both
         the vectors and the counts."""
+        import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
         vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         tokens = [0] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -86,3 +94,28 @@ class BuiltinModel:
             for row, count in zip(rows, counts, strict=True):
                 tokens[row] = int(count)
         return Encoded(normalise(vectors), tokens)
+
+
+class LazyModel:
+    """The built-in model loaded on its first `encode`, not at start-up: an API that is never asked for an
+    embedding never holds WordLlama's weights and tokenizer (tens of MB of resident memory).
+
+    Not thread-safe by itself; its one caller, the embedding batcher, runs every `encode` on a single thread.
+    """
+
+    model_id = MODEL_ID
+    dimension = DIMENSION
+
+    def __init__(self) -> None:
+        self._model: BuiltinModel | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory."""
+        return self._model is not None
+
+    def encode(self, texts: list[str]) -> Encoded:
+        """As `BuiltinModel.encode`, loading the model first if this is the first call."""
+        if self._model is None:
+            self._model = BuiltinModel()
+        return self._model.encode(texts)

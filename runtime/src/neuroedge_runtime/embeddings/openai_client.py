@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-import numpy as np
 
 from neuroedge_runtime.embeddings import codecs
 from neuroedge_runtime.embeddings.model import Encoded, normalise
@@ -45,6 +44,8 @@ class OpenAIEmbedder:
 
     async def embed(self, texts: list[str]) -> Encoded:
         """Vectors of `texts` from the server, in order (batched by MAX_BATCH)."""
+        import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
         parts = [texts[i : i + MAX_BATCH] for i in range(0, len(texts), MAX_BATCH)]
         results = [await self._call(part) for part in parts]
         if not results:
@@ -83,6 +84,8 @@ async def _reason(response: aiohttp.ClientResponse) -> str:
 
 def _parse(doc: Any, count: int, url: str) -> Encoded:
     """The vectors of an OpenAI embeddings response, ordered by `index` (pure)."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     try:
         data = sorted(doc["data"], key=lambda item: int(item["index"]))
         rows = [

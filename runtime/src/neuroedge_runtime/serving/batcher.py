@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from neuroedge_runtime.serving import tensors
 
 Inputs = Mapping[str, tensors.Array]
@@ -56,12 +54,16 @@ def rows_of(inputs: Inputs) -> int:
 
 def stack(batch: list[Inputs]) -> dict[str, tensors.Array]:
     """The requests' tensors concatenated along the first dimension (pure)."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     return {name: np.concatenate([item[name] for item in batch]) for name in batch[0]}
 
 
 def split(outputs: Outputs, rows: list[int]) -> list[Outputs]:
     """Each request's share of a batch's outputs, by its row count (pure); ValueError when an output does not
     have one row per input row (it cannot be split back)."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     total = sum(rows)
     for name, array in outputs.items():
         if array.ndim == 0 or array.shape[0] != total:

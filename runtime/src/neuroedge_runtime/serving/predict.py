@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from neuroedge_runtime.serving import oip, tensors
 from neuroedge_runtime.serving.sessions import Signature
 from neuroedge_runtime.serving.tensors import TensorError
@@ -56,6 +54,8 @@ def request_of(document: Mapping[str, Any], signature: Signature) -> oip.Inferen
 
 def nested(array: tensors.Array) -> Any:
     """An output as nested lists (BYTES as text)."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     if tensors.datatype_of(array) != "BYTES":
         return array.tolist()
     text = np.empty(array.size, dtype=object)

@@ -3,31 +3,43 @@ tensor data extension. Pure: every malformed tensor is a `TensorError` naming th
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-Array = npt.NDArray[Any]
+Array: TypeAlias = "npt.NDArray[Any]"
+"""A numpy array (a string alias: numpy itself is imported on first use, never at start-up)."""
 
-DTYPES: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype(np.bool_),
-    "INT8": np.dtype("<i1"),
-    "INT16": np.dtype("<i2"),
-    "INT32": np.dtype("<i4"),
-    "INT64": np.dtype("<i8"),
-    "UINT8": np.dtype("<u1"),
-    "UINT16": np.dtype("<u2"),
-    "UINT32": np.dtype("<u4"),
-    "UINT64": np.dtype("<u8"),
-    "FP16": np.dtype("<f2"),
-    "FP32": np.dtype("<f4"),
-    "FP64": np.dtype("<f8"),
-    "BYTES": np.dtype(object),
+DTYPE_CODES = {
+    "BOOL": "?",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+    "BYTES": "O",
 }
-"""OIP datatype -> numpy dtype (little-endian, the byte order of the binary extension)."""
+"""OIP datatype -> numpy dtype code (little-endian, the byte order of the binary extension)."""
+
+
+@functools.cache
+def dtype(datatype: str) -> np.dtype[Any]:
+    """The numpy dtype of an OIP datatype."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
+    return np.dtype(DTYPE_CODES[datatype])
+
 
 ONNX_TYPES = {
     "tensor(bool)": "BOOL",
@@ -62,8 +74,8 @@ def datatype_of(array: Array) -> str:
     """The OIP datatype of an array ONNX Runtime returned."""
     if array.dtype == object or array.dtype.kind in "US":
         return "BYTES"
-    for name, dtype in DTYPES.items():
-        if name != "BYTES" and array.dtype.newbyteorder("<") == dtype:
+    for name in DTYPE_CODES:
+        if name != "BYTES" and array.dtype.newbyteorder("<") == dtype(name):
             return name
     raise TensorError(f"numpy type {array.dtype} has no OIP datatype")
 
@@ -77,6 +89,8 @@ def _flatten(data: Any, out: list[Any]) -> None:
 
 
 def _check_elements(name: str, datatype: str, values: list[Any]) -> None:
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     if datatype == "BYTES":
         ok = all(isinstance(v, str) for v in values)
         expected = "strings"
@@ -92,13 +106,15 @@ def _check_elements(name: str, datatype: str, values: list[Any]) -> None:
     if not ok:
         raise TensorError(f"input {name!r}: datatype {datatype} needs {expected} as data")
     if datatype.startswith(("INT", "UINT")):
-        info = np.iinfo(DTYPES[datatype])
+        info = np.iinfo(dtype(datatype))
         if values and (min(values) < info.min or max(values) > info.max):
             raise TensorError(f"input {name!r}: a value is out of the range of {datatype}")
 
 
 def from_json(name: str, datatype: str, shape: list[int], data: Any) -> Array:
     """The array of a JSON tensor; `data` is flat or nested row-major."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     values: list[Any] = []
     _flatten(data, values)
     expected = element_count(shape)
@@ -111,12 +127,14 @@ def from_json(name: str, datatype: str, shape: list[int], data: Any) -> Array:
         encoded = np.empty(len(values), dtype=object)
         encoded[:] = [v.encode() for v in values]
         return encoded.reshape(shape)
-    return np.array(values, dtype=DTYPES[datatype]).reshape(shape)
+    return np.array(values, dtype=dtype(datatype)).reshape(shape)
 
 
 def from_binary(name: str, datatype: str, shape: list[int], raw: bytes) -> Array:
     """The array of a tensor sent in the binary extension (BYTES: each element a 4-byte little-endian length
     then its bytes; other types: the raw little-endian elements)."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     expected = element_count(shape)
     if datatype == "BYTES":
         elements = _split_bytes(name, raw)
@@ -127,13 +145,13 @@ def from_binary(name: str, datatype: str, shape: list[int], raw: bytes) -> Array
         array = np.empty(len(elements), dtype=object)
         array[:] = elements
         return array.reshape(shape)
-    dtype = DTYPES[datatype]
-    if len(raw) != expected * dtype.itemsize:
+    element = dtype(datatype)
+    if len(raw) != expected * element.itemsize:
         raise TensorError(
-            f"input {name!r}: shape {shape} of {datatype} needs {expected * dtype.itemsize} bytes "
+            f"input {name!r}: shape {shape} of {datatype} needs {expected * element.itemsize} bytes "
             f"but {len(raw)} were sent"
         )
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+    return np.frombuffer(raw, dtype=element).reshape(shape)
 
 
 def _split_bytes(name: str, raw: bytes) -> list[bytes]:
@@ -161,6 +179,8 @@ def to_json(array: Array) -> list[Any]:
 
 def to_binary(array: Array) -> bytes:
     """The binary-extension bytes of an output."""
+    import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
+
     if datatype_of(array) != "BYTES":
         return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     parts: list[bytes] = []

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import asyncpg
+import orjson
 
 from neuroedge_runtime.vectors import models, scoring
 from neuroedge_runtime.vectors.registry import IndexInfo
@@ -21,8 +22,9 @@ def table(info: IndexInfo) -> str:
 
 
 def vector_literal(vector: list[float]) -> str:
-    """pgvector's text form of a vector (cast with ::vector)."""
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    """pgvector's text form of a vector (cast with ::vector): a JSON array of numbers, which orjson writes
+    with the shortest exact form of each float, as `repr` does, without a Python call per component."""
+    return orjson.dumps(vector).decode()
 
 
 def filter_sql(conditions: dict[str, models.Condition], first_param: int) -> tuple[list[str], list[Any]]:

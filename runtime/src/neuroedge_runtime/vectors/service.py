@@ -1,7 +1,8 @@
 """The vector endpoints' logic: find the tenant's index, embed texts with its model, check dimensions,
 dispatch to its backend.
 
-The registry row is read in a short transaction of its own, then texts are embedded with no database
+The registry row comes from the process's registry cache (kept exact by the change feed; read in a short
+transaction of its own while the feed is down), then texts are embedded with no database
 connection held (an external provider may take a while), then the backend operation runs (pgvector on a
 tenant transaction under RLS; Qdrant with the tenant filter on every call).
 """
@@ -13,11 +14,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
+from prometheus_client import Counter
 
 from neuroedge_runtime import problems
 from neuroedge_runtime.embeddings import providers
 from neuroedge_runtime.embeddings.resolver import Resolver, UnknownModelError
-from neuroedge_runtime.tenancy import db
+from neuroedge_runtime.tenancy import cache, changes, db
 from neuroedge_runtime.vectors import models, pgvector, registry
 
 if TYPE_CHECKING:
@@ -57,19 +59,34 @@ class VectorService:
     """Insert, search, delete, fetch and list for one tenant at a time."""
 
     def __init__(
-        self, pool: asyncpg.Pool, qdrant_client: AsyncQdrantClient | None, embedders: Resolver
+        self,
+        pool: asyncpg.Pool,
+        qdrant_client: AsyncQdrantClient | None,
+        embedders: Resolver,
+        feed: changes.Feed | None = None,
+        lookups: Counter | None = None,
     ) -> None:
         self._pool = pool
         self._qdrant = qdrant_client
         self._embedders = embedders
+        self._rows: cache.RegistryCache[tuple[str, str], registry.IndexInfo | None] = cache.RegistryCache(
+            feed,
+            "vector_indexes",
+            lambda change: (change.tenant, change.name) if change.name else None,
+            lookups,
+        )
 
     async def index(self, tenant: str, name: str) -> registry.IndexInfo:
-        """The tenant's index `name`; 404 when there is none."""
-        async with db.tenant_transaction(self._pool, tenant) as conn:
-            info = await registry.fetch(conn, tenant, name)
+        """The tenant's index `name`; 404 when there is none. Cached per (tenant, name) while the registry
+        change feed is live, so a search runs one transaction (its query), not two."""
+        info = await self._rows.get((tenant, name), lambda: self._read(tenant, name))
         if info is None:
             raise problems.not_found(f"no vector index named {name!r}")
         return info
+
+    async def _read(self, tenant: str, name: str) -> registry.IndexInfo | None:
+        async with db.tenant_transaction(self._pool, tenant) as conn:
+            return await registry.fetch(conn, tenant, name)
 
     async def embed(self, info: registry.IndexInfo, texts: list[str], locs: list[Loc]) -> list[list[float]]:
         """Vectors of `texts` by the index's model; 422 naming `locs` when the index has none, 502 when the
