@@ -4,8 +4,8 @@ worker beside the in-process embedding of the same documents, and text search p5
 vector search with a precomputed vector on the same index.
 
 The runtime (`neuroedge runtime api`) and the worker (`neuroedge runtime worker`) run as separate processes
-with production defaults; the load generator is bench_runtime's (wrk when installed, else an aiohttp client
-process). Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
+with production defaults; the load generator is bench_runtime's wrk (bench/run.py installs it through the
+dev toolchain). Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,12 +157,9 @@ def main() -> int:
         by_vector = json.dumps({"index": "kb", "vector": vector, "top_k": 10})
         script = tmp / "bench.lua"
         script.write_text(rt.WRK_SCRIPT)
-        use_wrk = shutil.which("wrk") is not None
 
         def load(body: str) -> dict[str, float]:
-            if use_wrk:
-                return rt.run_wrk("POST", url, body, auth, script)
-            return rt.run_client("POST", url, body, auth)
+            return rt.run_wrk("POST", url, body, auth, script)
 
         load(by_vector)  # warm-up
         text_result, vector_result = load(by_text), load(by_vector)

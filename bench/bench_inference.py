@@ -3,8 +3,8 @@ iris classifier converted to ONNX) at 64 concurrent clients, one row per request
 and on, beside an in-process ONNX Runtime loop over the same rows (the ceiling: no HTTP, no auth, no JSON);
 and the resident memory each loaded model adds to the runtime, beside the size of its file.
 
-The runtime runs as `neuroedge runtime api` in its own process, the load generator (bench_runtime's aiohttp
-client) in another. Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
+The runtime runs as `neuroedge runtime api` in its own process, the load generator (bench_runtime's wrk)
+in another. Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
 Goals: batched >= 0.5x the ceiling's rows/s, and >= 2x the unbatched throughput.
 """
 
@@ -90,24 +90,9 @@ async def touch(base: str, token: str, names: list[str]) -> None:
                     raise RuntimeError(f"model {name} not ready: {await resp.text()}")
 
 
-def load(url: str, body: str, auth: str) -> dict[str, float]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            bench_runtime.__file__,
-            bench_runtime.LOAD,
-            "POST",
-            url,
-            body,
-            auth,
-            str(DURATION),
-            str(CLIENTS),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result = dict(json.loads(out.strip().splitlines()[-1]))
+def load(url: str, body: str, auth: str, script: Path) -> dict[str, float]:
+    """One wrk run of CLIENTS connections (bench_runtime's: refused when wrk is the bottleneck)."""
+    result = bench_runtime.run_wrk("POST", url, body, auth, script, connections=CLIENTS)
     if result["failed"]:
         raise RuntimeError(f"{url}: {result['failed']} failed requests")
     return result
@@ -154,6 +139,8 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         bench_runtime.wait_http(f"{base}/health")
         token = asyncio.run(bench_runtime.access_token(base, tenant, email, password))
+        script = tmp / "bench.lua"
+        script.write_text(bench_runtime.WRK_SCRIPT)
         auth = f"Bearer {token}"
         asyncio.run(touch(base, token, ["iris", "iris-batched"]))
         time.sleep(0.5)
@@ -168,7 +155,7 @@ def main() -> int:
             body = json.dumps(
                 {"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": rows[57].tolist()}]}
             )
-            return load(f"{base}/v2/models/{name}/infer", body, auth)
+            return load(f"{base}/v2/models/{name}/infer", body, auth, script)
 
         infer("iris")  # warm-up of the runtime, its pools and the client
         unbatched = infer("iris")

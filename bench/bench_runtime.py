@@ -214,13 +214,16 @@ async def access_token(base: str, tenant: str, email: str, password: str) -> str
         return str((await resp.json())["access_token"])
 
 
-def run_wrk(method: str, url: str, body: str, auth: str, script: Path) -> dict[str, float]:
-    """One closed-loop wrk run; ClientBoundError when wrk itself saturated its core."""
+def run_wrk(
+    method: str, url: str, body: str, auth: str, script: Path, connections: int = CONNECTIONS
+) -> dict[str, float]:
+    """One closed-loop wrk run over `connections` connections; ClientBoundError when wrk itself saturated its
+    core."""
     env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body, "BENCH_AUTH": auth}
     argv = [
         str(toolchain.wrk()),
         "-t1",
-        f"-c{CONNECTIONS}",
+        f"-c{connections}",
         f"-d{max(1, round(DURATION))}s",
         "-s",
         str(script),
