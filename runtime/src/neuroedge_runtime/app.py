@@ -19,7 +19,8 @@ import redis.asyncio as redis
 from aiohttp import web
 
 import neuroedge_runtime
-from neuroedge_runtime import keys, middlewares, openapi, routes, routing
+from neuroedge_queue import tracecontext
+from neuroedge_runtime import keys, middlewares, openapi, routes, routing, tracing
 from neuroedge_runtime.auth.service import AuthService
 from neuroedge_runtime.embeddings import batcher as embedding_batcher
 from neuroedge_runtime.embeddings import model as embedding_model
@@ -210,7 +211,13 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     """The runtime API application for `settings`."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[middlewares.observe, middlewares.errors, middlewares.authenticate],
+        # With tracing on (tracing.install ran), the request's span encloses everything else.
+        middlewares=[
+            *([tracing.middleware] if tracecontext.active() else []),
+            middlewares.observe,
+            middlewares.errors,
+            middlewares.authenticate,
+        ],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()

@@ -13,7 +13,8 @@ def _registry() -> CollectorRegistry:
 
 @dataclass
 class Metrics:
-    """Request count and latency by route and status, requests in flight, rate-limit rejections, and model
+    """Request count and latency by route and status, requests in flight, rate-limit rejections; the same by
+    tenant for authenticated requests (tenants are few and named by the platform: a bounded label); and model
     serving: loads by outcome, models loaded, rows per batched run."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
@@ -60,5 +61,24 @@ class Metrics:
             "neuroedge_inference_batch_rows",
             "Rows in one dynamically batched model run",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096),
+            registry=self.registry,
+        )
+        self.tenant_requests = Counter(
+            "neuroedge_tenant_requests",
+            "Authenticated HTTP requests by tenant, route and status",
+            ["tenant", "route", "status"],
+            registry=self.registry,
+        )
+        self.tenant_latency = Histogram(
+            "neuroedge_tenant_request_duration_seconds",
+            "Time to handle an authenticated HTTP request, by tenant",
+            ["tenant"],
+            buckets=(0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+        self.tenant_rate_limited = Counter(
+            "neuroedge_tenant_rate_limit_rejections",
+            "Requests rejected by a rate limit, by tenant and scope",
+            ["tenant", "scope"],
             registry=self.registry,
         )

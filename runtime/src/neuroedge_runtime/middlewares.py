@@ -64,6 +64,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         metrics.in_flight.dec()
         metrics.requests.labels(request.method, route, str(status)).inc()
         metrics.latency.labels(request.method, route, str(status)).observe(elapsed)
+        principal = request.get(keys.PRINCIPAL)
+        if principal is not None:
+            metrics.tenant_requests.labels(principal.tenant, route, str(status)).inc()
+            metrics.tenant_latency.labels(principal.tenant).observe(elapsed)
         log.info(
             "%s %s %s",
             request.method,
@@ -157,6 +161,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         raise problems.unauthorized("invalid access token") from None
     if not decision.allowed:
         request.app[keys.METRICS].rate_limited.labels(decision.scope).inc()
+        request.app[keys.METRICS].tenant_rate_limited.labels(principal.tenant, decision.scope).inc()
         raise problems.Problem(
             429,
             "rate-limited",
