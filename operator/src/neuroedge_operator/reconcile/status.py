@@ -90,7 +90,9 @@ async def publish(ctx: Context, body: Mapping[str, Any], kind: str, outcome: Rep
     merged = conditions.merge(current, found.conditions, stamp, generation)
     ctx.census(kind).record(name_of(body), merged)
     if "replicas" in found.fields:
-        ctx.census(kind).record_replicas(name_of(body), int(found.fields["replicas"] or 0), max_replicas(kind, body))
+        ctx.census(kind).record_replicas(
+            name_of(body), int(found.fields["replicas"] or 0), max_replicas(kind, body)
+        )
     new_status = {**found.fields, "conditions": merged, "observedGeneration": generation}
     if any(status.get(k) != v for k, v in new_status.items()):
         await ctx.kube.patch_status(

@@ -1,12 +1,10 @@
-"""Tracing is configured by the standard OTEL_* variables only, and is off (nothing installed, nothing
-imported, no thread, no trace context in jobs) when none is set."""
+"""Tracing is configured by the standard OTEL_* variables only, and is off (nothing installed, no trace
+context in jobs) when none is set; a whole process without them: tests/integration/runtime/
+test_tracing_off_process.py."""
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-import textwrap
 
 import pydantic
 import pytest
@@ -81,36 +79,6 @@ def test_outside_a_span_there_is_no_trace_context() -> None:
     assert tracecontext.context_of(None) is None
     job = producer.build_job(producer.JobRequest("echo"), 1.0, traceparent=tracecontext.current())
     assert b"traceparent" not in jobs.encode(job)
-
-
-OFF_PROCESS = textwrap.dedent(
-    """
-    import os, sys, threading
-    from neuroedge_runtime import cli, tracing
-    from neuroedge_runtime.queue import service, worker
-    from neuroedge_queue import producer, tracecontext
-    assert tracing.install(tracing.Settings.from_env(os.environ, "svc")) is None
-    assert not tracecontext.active()
-    assert [t.name for t in threading.enumerate()] == ["MainThread"], threading.enumerate()
-    traced = ("opentelemetry.sdk.trace", "opentelemetry.exporter", "opentelemetry.instrumentation")
-    assert not [m for m in sys.modules if m.startswith(traced)]
-    with tracecontext.enqueue_span("q", "echo"):
-        keys, args = producer.Producer(None, producer.keys.QueueKeys("t", "p"), 60).call_for(
-            producer.JobRequest("echo", {"x": 1}), 1.0
-        )
-    assert b"traceparent" not in args[1], args[1]
-    print("off")
-    """
-)
-
-
-def test_a_process_without_otel_settings_installs_nothing_and_starts_no_thread() -> None:
-    env = {"PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-c", OFF_PROCESS], env=env, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "off"
 
 
 def test_a_retried_job_keeps_its_trace_context() -> None:

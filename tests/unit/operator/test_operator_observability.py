@@ -7,6 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from neuroedge_operator import metrics, tracing
+from neuroedge_operator.reconcile import status
 
 
 def _gauge(name: str, namespace: str, pool: str) -> float | None:
@@ -33,3 +34,16 @@ def test_operator_tracing_is_off_without_otel_settings_and_refuses_grpc() -> Non
     assert on == tracing.Settings(True, "otlp", "neuroedge-operator")
     with pytest.raises(tracing.TracingConfigError, match="OTEL_EXPORTER_OTLP_PROTOCOL"):
         tracing.Settings.from_env({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "maximum"),
+    [
+        ("WorkerPool", {"maxReplicas": 7, "replicas": 2}, 7),
+        ("WorkerPool", {}, 100),  # the CRD's default maxReplicas
+        ("Engine", {"replicas": 3}, 3),  # an Engine does not scale: its spec's replicas
+        ("Engine", {}, 1),
+    ],
+)
+def test_the_maximum_a_workload_may_scale_to(kind: str, spec: dict[str, int], maximum: int) -> None:
+    assert status.max_replicas(kind, {"spec": spec}) == maximum
