@@ -30,12 +30,12 @@ ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
 HELM_KUBERNETES_MINOR = "37"
+"""Minor of the k8s.io/client-go (v0.37.x) helm v3.22.0 requires: helm's Makefile stamps it as the default
+Kubernetes version that `helm template` and `helm lint` assume."""
 PROMETHEUS_VERSION = "v0.316.0"
 """Go module version of Prometheus 3.16 (its Go module tags are v0.3MM.P for Prometheus 3.MM.P)."""
 JAEGER_VERSION = "v1.76.0"
 """The Go module tag carrying Jaeger v2's `cmd/jaeger` (OTLP receiver, in-memory store, HTTP query API)."""
-"""Minor of the k8s.io/client-go (v0.37.x) helm v3.22.0 requires: helm's Makefile stamps it as the default
-Kubernetes version that `helm template` and `helm lint` assume."""
 
 
 @dataclass(frozen=True)

@@ -51,17 +51,22 @@ def context_of(traceparent: str | None) -> context.Context | None:
 
 @contextlib.contextmanager
 def enqueue_span(queue: str, engine: str) -> Iterator[None]:
-    """A PRODUCER span around one enqueue, when tracing is on; the job then carries this span's context."""
+    """A PRODUCER span around one enqueue, when tracing is on; the job then carries this span's context.
+    Inside an unsampled trace no span is made (ParentBased sampling would drop it): the job carries the
+    request's own unsampled context, so the worker's span is not sampled either."""
     if not active():
         yield
         return
-    tracer = _tracer()
+    current = trace.get_current_span()
+    if current.get_span_context().is_valid and not current.is_recording():
+        yield
+        return
     attributes = {
         "messaging.system": "redis",
         "messaging.destination.name": queue,
         "neuroedge.engine": engine,
     }
-    with tracer.start_as_current_span(
+    with _tracer().start_as_current_span(
         f"enqueue {engine}", kind=trace.SpanKind.PRODUCER, attributes=attributes
     ):
         yield

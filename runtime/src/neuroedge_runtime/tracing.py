@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation import tracecontext as w3c
 
@@ -170,33 +171,51 @@ def _route(request: web.Request) -> str:
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The SERVER span of a request (outermost, so the access log and every child runs inside it); a caller's
-    `traceparent` header makes it a child of the caller's trace."""
+    `traceparent` header makes it a child of the caller's trace.
+
+    Built for the unsampled case, which is most requests at any useful ratio: the span starts with no
+    attributes and is made current by hand; the attributes are computed only when it records. An
+    unsampled request costs the sampler's decision and one context switch, nothing more."""
     route = _route(request)
-    attributes = {"http.request.method": request.method, "http.route": route, "url.path": request.path}
-    span_kind = trace.SpanKind.SERVER
-    with _tracer().start_as_current_span(
-        f"{request.method} {route}",
-        context=_PROPAGATOR.extract(request.headers),
-        kind=span_kind,
-        attributes=attributes,
-    ) as span:
-        status = 499  # the client went away before an answer
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
-            span.set_attribute("http.response.status_code", status)
-            principal = request.get(keys.PRINCIPAL)
-            if principal is not None:
-                span.set_attribute("neuroedge.tenant", principal.tenant)
-            if keys.REQUEST_ID in request:
-                span.set_attribute("neuroedge.request_id", request[keys.REQUEST_ID])
+    parent = _PROPAGATOR.extract(request.headers) if "traceparent" in request.headers else None
+    span = _tracer().start_span(f"{request.method} {route}", context=parent, kind=trace.SpanKind.SERVER)
+    token = otel_context.attach(trace.set_span_in_context(span))
+    status = 499  # the client went away before an answer
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception as exc:
+        if span.is_recording():
+            span.record_exception(exc)
+        status = 500
+        raise
+    finally:
+        otel_context.detach(token)
+        if span.is_recording():
+            span.set_attributes(_request_attributes(request, route, status))
             if status >= 500:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
+            span.end()
+
+
+def _request_attributes(request: web.Request, route: str, status: int) -> dict[str, str | int]:
+    """A recorded request span's attributes (HTTP conventions, plus the tenant and request id)."""
+    attributes: dict[str, str | int] = {
+        "http.request.method": request.method,
+        "http.route": route,
+        "url.path": request.path,
+        "http.response.status_code": status,
+    }
+    principal = request.get(keys.PRINCIPAL)
+    if principal is not None:
+        attributes["neuroedge.tenant"] = principal.tenant
+    if keys.REQUEST_ID in request:
+        attributes["neuroedge.request_id"] = request[keys.REQUEST_ID]
+    return attributes
 
 
 @contextlib.contextmanager
@@ -204,26 +223,28 @@ def job_span(
     job: jobs.Job, attempt: int, tenant: str, pool: str, consumer: str
 ) -> Iterator[trace.Span | None]:
     """The CONSUMER span of one attempt at a job, a child of the span that enqueued it (its traceparent), so
-    retries and re-claims appear as further spans of the request's trace. None when tracing is off."""
+    retries and re-claims appear as further spans of the request's trace. None when tracing is off; a
+    non-recording span (kept current, so the job's calls stay out of the trace too) when the trace is not
+    sampled, with no attribute computed."""
     if not tracecontext.active():
         yield None
         return
-    attributes: dict[str, str | int] = {
-        "messaging.system": "redis",
-        "messaging.operation.type": "process",
-        "messaging.message.id": job.id,
-        "neuroedge.engine": job.engine,
-        "neuroedge.job.attempt": attempt,
-        "neuroedge.tenant": tenant,
-        "neuroedge.pool": pool,
-        "neuroedge.consumer": consumer,
-    }
     with _tracer().start_as_current_span(
-        f"run {job.engine}",
-        context=tracecontext.context_of(job.traceparent),
-        kind=trace.SpanKind.CONSUMER,
-        attributes=attributes,
+        f"run {job.engine}", context=tracecontext.context_of(job.traceparent), kind=trace.SpanKind.CONSUMER
     ) as span:
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "messaging.system": "redis",
+                    "messaging.operation.type": "process",
+                    "messaging.message.id": job.id,
+                    "neuroedge.engine": job.engine,
+                    "neuroedge.job.attempt": attempt,
+                    "neuroedge.tenant": tenant,
+                    "neuroedge.pool": pool,
+                    "neuroedge.consumer": consumer,
+                }
+            )
         yield span
 
 
@@ -232,7 +253,7 @@ _OUTCOMES = {"ok": "succeeded", "retry": "retried", "fail": "failed", "dead": "d
 
 def record_outcome(span: trace.Span | None, settled: str, error: str | None) -> None:
     """What became of the attempt (the settle op's kind: succeeded, retried, failed, dead_lettered)."""
-    if span is None:
+    if span is None or not span.is_recording():
         return
     span.set_attribute("neuroedge.job.outcome", _OUTCOMES.get(settled, settled))
     if error is not None:
