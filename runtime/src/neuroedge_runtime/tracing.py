@@ -122,8 +122,8 @@ def instrument_asyncpg() -> None:
     recording span.
 
     OpenTelemetry's asyncpg instrumentation runs a regex over the statement, builds its attributes and starts
-    a span for every query even when the trace is not sampled, which at 10% sampling cost more than the
-    sampled spans themselves; here an unsampled query costs one context lookup. Idempotent.
+    a span for every query even when the trace is not sampled (tens of microseconds a query, paid by the nine
+    requests in ten that 10% sampling drops); here an unsampled query costs one context lookup. Idempotent.
     """
     from asyncpg import connection  # noqa: PLC0415 - only when tracing is on
 
