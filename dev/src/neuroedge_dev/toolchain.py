@@ -33,6 +33,10 @@ HELM_VERSION = "v3.22.0"
 HELM_KUBERNETES_MINOR = "37"
 """Minor of the k8s.io/client-go (v0.37.x) helm v3.22.0 requires: helm's Makefile stamps it as the default
 Kubernetes version that `helm template` and `helm lint` assume."""
+PROMETHEUS_VERSION = "v0.316.0"
+"""Go module version of Prometheus 3.16 (its Go module tags are v0.3MM.P for Prometheus 3.MM.P)."""
+JAEGER_VERSION = "v1.76.0"
+"""The Go module tag carrying Jaeger v2's `cmd/jaeger` (OTLP receiver, in-memory store, HTTP query API)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,24 @@ DEBIAN_PACKAGES = {"redis-server": "redis-server", "wrk": "wrk"}
 """Commands installed from Debian, by the package that provides them."""
 
 
+PROMTOOL = GoTool(
+    name="promtool",
+    module="github.com/prometheus/prometheus",
+    version=PROMETHEUS_VERSION,
+    packages={"promtool": "github.com/prometheus/prometheus/cmd/promtool"},
+    ldflags=(f"-X github.com/prometheus/common/version.Version={PROMETHEUS_VERSION}",),
+)
+"""Checks the shipped alert rules and dashboard expressions (monitoring tests): built on demand."""
+
+JAEGER = GoTool(
+    name="jaeger",
+    module="github.com/jaegertracing/jaeger",
+    version=JAEGER_VERSION,
+    packages={"jaeger": "github.com/jaegertracing/jaeger/cmd/jaeger"},
+)
+"""The trace backend of the tracing end-to-end test (all-in-one, in memory): `build(JAEGER)` on demand."""
+
+
 def tool_dir(tool: GoTool) -> Path:
     """The cache directory holding one tool's binaries for one version."""
     return paths.cache_dir() / "bin" / f"{tool.name}-{tool.version}"
@@ -161,6 +183,12 @@ def helm() -> Path:
     if not path.exists():
         raise StackError(f"helm {HELM.version} is not built yet: run `toolchain.build(toolchain.HELM)`")
     return path
+
+
+def on_demand(tool: GoTool) -> Path:
+    """Path of the single binary of an on-demand tool (promtool, jaeger), building it first when missing."""
+    (name,) = tool.packages
+    return build(tool) / name
 
 
 def is_built(tool: GoTool) -> bool:

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from neuroedge_operator import run, settings
+from neuroedge_operator import run, settings, tracing
 
 
 def parser() -> argparse.ArgumentParser:
@@ -26,10 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     parser().parse_args(argv)
     try:
         loaded = settings.from_env(os.environ)
-    except settings.SettingsError as exc:
+        traces = tracing.Settings.from_env(os.environ)
+    except (settings.SettingsError, tracing.TracingConfigError) as exc:
         print(f"neuroedge-operator: {exc}", file=sys.stderr)
         return 2
-    return run.run(loaded)
+    provider = tracing.install(traces)
+    try:
+        return run.run(loaded)
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flushes the spans still batched
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ statement and Redis ACL change made by the clients is counted here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 
 import prometheus_client
@@ -37,6 +38,20 @@ VECTOR_ACTIONS = prometheus_client.Counter(
     "VectorIndex storage actions by backend and kind",
     ["backend", "kind"],
 )
+LEADER = prometheus_client.Gauge(
+    "neuroedge_operator_leader",
+    "1 while this process runs the handlers (kopf standalone: the one running operator leads), else 0",
+)
+WORKLOAD_REPLICAS = prometheus_client.Gauge(
+    "neuroedge_operator_workload_replicas",
+    "Replicas an Engine's or WorkerPool's Deployment reports, by kind, namespace and name",
+    ["kind", "namespace", "name"],
+)
+WORKLOAD_MAX_REPLICAS = prometheus_client.Gauge(
+    "neuroedge_operator_workload_max_replicas",
+    "Replicas an Engine or WorkerPool may scale to (a WorkerPool's maxReplicas), by kind, namespace, name",
+    ["kind", "namespace", "name"],
+)
 
 
 class ConditionCensus:
@@ -57,6 +72,17 @@ class ConditionCensus:
     def forget(self, name: str) -> None:
         self._known.pop(name, None)
         self._export()
+        namespace, _, short = name.rpartition("/")
+        for gauge in (WORKLOAD_REPLICAS, WORKLOAD_MAX_REPLICAS):
+            with contextlib.suppress(KeyError):
+                gauge.remove(self._kind, namespace, short)
+
+    def record_replicas(self, name: str, replicas: int, maximum: int) -> None:
+        """Export what the workload runs and may scale to (the "pool at max replicas" alert compares them);
+        `name` is `namespace/name` like the conditions' key."""
+        namespace, _, short = name.rpartition("/")
+        WORKLOAD_REPLICAS.labels(self._kind, namespace, short).set(replicas)
+        WORKLOAD_MAX_REPLICAS.labels(self._kind, namespace, short).set(maximum)
 
     def _export(self) -> None:
         counts: dict[tuple[str, str], int] = {}

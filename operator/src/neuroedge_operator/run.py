@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
+from neuroedge_operator import metrics
 from neuroedge_operator.handlers import deployments as deployment_handlers
 from neuroedge_operator.handlers import engine as engine_handlers
 from neuroedge_operator.handlers import tenant as tenant_handlers
@@ -17,6 +18,7 @@ from neuroedge_operator.reconcile import context
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.settings import OperatorSettings
+from neuroedge_queue import tracecontext
 
 
 def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
@@ -40,8 +42,10 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
 
     async def startup(memo: kopf.Memo, **_: Any) -> None:
         memo.context = await context.open_context(settings)
+        metrics.LEADER.set(1)
 
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        metrics.LEADER.set(0)
         ctx = getattr(memo, "context", None)
         if ctx is not None:
             await ctx.close()
@@ -63,7 +67,9 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
 
 def run(settings: OperatorSettings) -> int:
     """Run the operator until it is stopped (SIGINT/SIGTERM)."""
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(tracecontext.TraceFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     if settings.metrics_port:
         prometheus_client.start_http_server(settings.metrics_port, addr="0.0.0.0")  # noqa: S104
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None

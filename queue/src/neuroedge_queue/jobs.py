@@ -27,7 +27,7 @@ from typing import Annotated
 
 import pydantic
 
-from neuroedge_queue import keys
+from neuroedge_queue import keys, tracecontext
 
 ENGINE_NAME = r"^[a-z][a-z0-9_.-]{0,99}$"
 FIELD = b"job"
@@ -72,6 +72,8 @@ class Job(pydantic.BaseModel):
     idempotency_key: str | None = None
     enqueued_at: float
     """Epoch seconds when the producer enqueued it (for the enqueue-to-start latency)."""
+    traceparent: Annotated[str, pydantic.StringConstraints(pattern=tracecontext.TRACEPARENT)] | None = None
+    """W3C trace context of the enqueue (tracing on only): the worker's span for the job continues it."""
 
 
 class JobState(pydantic.BaseModel):

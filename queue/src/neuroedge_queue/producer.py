@@ -16,7 +16,7 @@ import pydantic
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from neuroedge_queue import jobs, keys, scripts
+from neuroedge_queue import jobs, keys, scripts, tracecontext
 
 MAX_JOB_BYTES = 1 << 20
 """Largest encoded job (input included); bigger inputs belong in object storage, referenced by the input."""
@@ -63,8 +63,11 @@ class Enqueued:
     created: bool
 
 
-def build_job(request: JobRequest, now: float, job_id: str | None = None) -> jobs.Job:
-    """The job for `request` (validated: engine name, idempotency key, JSON input), enqueued at `now`."""
+def build_job(
+    request: JobRequest, now: float, job_id: str | None = None, traceparent: str | None = None
+) -> jobs.Job:
+    """The job for `request` (validated: engine name, idempotency key, JSON input), enqueued at `now`,
+    carrying `traceparent` (the enqueuing span's trace context) when tracing is on."""
     if request.idempotency_key is not None:
         keys.check_idempotency_key(request.idempotency_key)
     try:
@@ -77,6 +80,7 @@ def build_job(request: JobRequest, now: float, job_id: str | None = None) -> job
             kind=request.kind,
             config=request.config,
             enqueued_at=now,
+            traceparent=traceparent,
         )
     except pydantic.ValidationError as exc:
         raise jobs.JobDecodeError(jobs.first_error(exc)) from None
@@ -92,7 +96,7 @@ class Producer:
 
     def call_for(self, request: JobRequest, now: float) -> tuple[list[str], list[scripts.Arg]]:
         """KEYS and ARGV of the ENQUEUE call for `request` (for callers that pipeline or batch it)."""
-        job = build_job(request, now)
+        job = build_job(request, now, traceparent=tracecontext.current())
         payload = jobs.encode(job)
         if len(payload) > MAX_JOB_BYTES:
             raise JobTooLarge(f"job is {len(payload)} bytes encoded, the limit is {MAX_JOB_BYTES}")
@@ -103,8 +107,9 @@ class Producer:
 
     async def enqueue(self, request: JobRequest) -> Enqueued:
         """Add one job (one round trip)."""
-        call_keys, args = self.call_for(request, time.time())
-        return _enqueued(await ENQUEUE(self._client, call_keys, args))
+        with tracecontext.enqueue_span(self._keys.stream, request.engine):
+            call_keys, args = self.call_for(request, time.time())
+            return _enqueued(await ENQUEUE(self._client, call_keys, args))
 
     async def enqueue_many(self, requests: Sequence[JobRequest]) -> list[Enqueued]:
         """Add many jobs in one pipelined round trip (each still atomic on its own)."""

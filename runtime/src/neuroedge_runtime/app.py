@@ -17,8 +17,10 @@ import aiohttp
 import asyncpg
 import redis.asyncio as redis
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 import neuroedge_runtime
+from neuroedge_queue import tracecontext
 from neuroedge_runtime import keys, middlewares, openapi, routes, routing
 from neuroedge_runtime.auth.service import AuthService
 from neuroedge_runtime.embeddings import batcher as embedding_batcher
@@ -213,11 +215,26 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
+def _tracing_middlewares() -> list[Middleware]:
+    """The request's span, outermost so it encloses everything else, when tracing is on (tracing.install
+    ran). Off: the tracing module is not even imported and the request path has no tracing step."""
+    if not tracecontext.active():
+        return []
+    from neuroedge_runtime import tracing  # noqa: PLC0415
+
+    return [tracing.middleware]
+
+
 def init_app(settings: RuntimeSettings) -> web.Application:
     """The runtime API application for `settings`."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[middlewares.observe, middlewares.errors, middlewares.authenticate],
+        middlewares=[
+            *_tracing_middlewares(),
+            middlewares.observe,
+            middlewares.errors,
+            middlewares.authenticate,
+        ],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()

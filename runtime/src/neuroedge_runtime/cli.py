@@ -6,19 +6,29 @@ Each mode imports its own modules only when chosen, so `neuroedge-runtime --help
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
 def _api() -> int:
-    from neuroedge_runtime import server  # noqa: PLC0415
+    from neuroedge_runtime import server, tracing  # noqa: PLC0415
     from neuroedge_runtime.settings import RuntimeSettings  # noqa: PLC0415
 
     try:
         settings = RuntimeSettings.from_env()
+        traces = tracing.Settings.from_env(os.environ, "neuroedge-runtime-api")
     except KeyError as exc:
         print(f"neuroedge-runtime api: missing environment variable {exc}", file=sys.stderr)
         return 2
-    server.run(settings)
+    except tracing.TracingConfigError as exc:
+        print(f"neuroedge-runtime api: {exc}", file=sys.stderr)
+        return 2
+    provider = tracing.install(traces)
+    try:
+        server.run(settings)
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flushes the spans still batched
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Structured JSON logs: one object per line, with the request id when there is one."""
+"""Structured JSON logs: one object per line, with the request id when there is one and the trace and span
+ids when a span is active (tracing on)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
+from opentelemetry import trace
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -43,6 +45,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             doc["request_id"] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            doc["trace_id"], doc["span_id"] = f"{span.trace_id:032x}", f"{span.span_id:016x}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             doc.update(fields)

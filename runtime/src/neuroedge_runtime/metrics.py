@@ -13,11 +13,15 @@ def _registry() -> CollectorRegistry:
 
 @dataclass
 class Metrics:
-    """Request count and latency by route and status, requests in flight, rate-limit rejections, and model
+    """Request count and latency by route and status, requests in flight, rate-limit rejections; the same by
+    tenant for authenticated requests (tenants are few and named by the platform: a bounded label); and model
     serving: loads by outcome, models loaded, rows per batched run."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
     _request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _tenant_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -65,6 +69,25 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096),
             registry=self.registry,
         )
+        self.tenant_requests = Counter(
+            "neuroedge_tenant_requests",
+            "Authenticated HTTP requests by tenant, route and status",
+            ["tenant", "route", "status"],
+            registry=self.registry,
+        )
+        self.tenant_latency = Histogram(
+            "neuroedge_tenant_request_duration_seconds",
+            "Time to handle an authenticated HTTP request, by tenant",
+            ["tenant"],
+            buckets=(0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+        self.tenant_rate_limited = Counter(
+            "neuroedge_tenant_rate_limit_rejections",
+            "Requests rejected by a rate limit, by tenant and scope",
+            ["tenant", "scope"],
+            registry=self.registry,
+        )
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count and time one handled request. The label children of each (method, route, status) are looked
@@ -75,5 +98,19 @@ class Metrics:
             labels = (method, route, str(status))
             children = (self.requests.labels(*labels), self.latency.labels(*labels))
             self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def tenant_request_done(self, tenant: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one authenticated request for its tenant, with the label children cached like
+        `request_done`'s (bounded by tenants x routes x statuses, as the series themselves are)."""
+        key = (tenant, route, status)
+        children = self._tenant_children.get(key)
+        if children is None:
+            children = (
+                self.tenant_requests.labels(tenant, route, str(status)),
+                self.tenant_latency.labels(tenant),
+            )
+            self._tenant_children[key] = children
         children[0].inc()
         children[1].observe(seconds)

@@ -70,6 +70,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = _route_label(request)
         metrics.in_flight.dec()
         metrics.request_done(request.method, route, status, elapsed)
+        principal = request.get(keys.PRINCIPAL)
+        if principal is not None:
+            metrics.tenant_request_done(principal.tenant, route, status, elapsed)
         logs.emit(
             log,
             "%s %s %s",
@@ -160,6 +163,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         raise problems.unauthorized("invalid access token") from None
     if not decision.allowed:
         request.app[keys.METRICS].rate_limited.labels(decision.scope).inc()
+        request.app[keys.METRICS].tenant_rate_limited.labels(principal.tenant, decision.scope).inc()
         raise problems.Problem(
             429,
             "rate-limited",

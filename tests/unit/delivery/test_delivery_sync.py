@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -31,7 +32,7 @@ sync = _load_sync()
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """The sources and derived trees of the repository, copied so a test may break them."""
-    for tree in ("crds", "helm/neuroedge/crds", "manifests"):
+    for tree in ("crds", "helm/neuroedge/crds", "helm/neuroedge/files", "manifests", "monitoring"):
         shutil.copytree(REPO / tree, tmp_path / tree)
     return tmp_path
 
@@ -90,3 +91,21 @@ def test_health_script_change_reaches_every_kind_and_the_configmap(repo_copy: Pa
 def test_check_mode_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert sync.main(["--check"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_changed_alerts_and_dashboards_reach_the_chart_and_the_manifests(repo_copy: Path) -> None:
+    alerts = repo_copy / "monitoring/alerts.yaml"
+    alerts.write_text(alerts.read_text().replace("for: 30m", "for: 45m"))
+    board = repo_copy / "monitoring/dashboards/neuroedge-operator.json"
+    board.write_text(board.read_text().replace("NeuroEdge / Operator", "NeuroEdge / The operator"))
+    assert sorted(sync.drift(repo_copy)) == [
+        "helm/neuroedge/files/alerts.yaml: differs from its source",
+        "helm/neuroedge/files/dashboards/neuroedge-operator.json: differs from its source",
+        "manifests/monitoring/dashboards/neuroedge-operator.json: differs from its source",
+        "manifests/monitoring/prometheusrule.yaml: differs from its source",
+    ]
+    sync.sync(repo_copy)
+    assert sync.drift(repo_copy) == []
+    rule = yaml.safe_load((repo_copy / "manifests/monitoring/prometheusrule.yaml").read_text())
+    assert rule["kind"] == "PrometheusRule"
+    assert rule["spec"] == yaml.safe_load(alerts.read_text())

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import aiohttp
 import kubernetes
 
-from neuroedge_operator import metrics
+from neuroedge_operator import metrics, tracing
 
 FIELD_MANAGER = "neuroedge-operator"
 
@@ -108,7 +108,9 @@ class Kube:
         # `sock_connect`, not `connect`: the latter also counts waiting for a free pooled connection.
         timeout = aiohttp.ClientTimeout(total=60, sock_connect=5)
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=context, limit=20), timeout=timeout
+            connector=aiohttp.TCPConnector(ssl=context, limit=20),
+            timeout=timeout,
+            trace_configs=tracing.client_trace_configs(),  # spans of our API calls when tracing is on
         )
         return cls(config.host, session, headers)
 

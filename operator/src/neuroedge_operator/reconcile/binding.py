@@ -13,6 +13,7 @@ from typing import Any
 
 import kopf
 
+from neuroedge_operator import tracing
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.settings import OperatorSettings
 
@@ -21,9 +22,10 @@ Resource = tuple[str, str, str]
 Filter = Callable[..., bool]
 
 
-def _handler(step: Step) -> Callable[..., Awaitable[None]]:
+def _handler(step: Step, action: str) -> Callable[..., Awaitable[None]]:
     async def handler(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        await step(memo.context, body)
+        with tracing.step_span(action, body):
+            await step(memo.context, body)
 
     return handler
 
@@ -36,7 +38,7 @@ def bind(
     remove: Step | None = None,
 ) -> None:
     """Run `reconcile` on create, update, resume and every resync interval; `remove` behind the finalizer."""
-    change = _handler(reconcile)
+    change = _handler(reconcile, "reconcile")
     for decorator in (kopf.on.create, kopf.on.update, kopf.on.resume):
         decorator(*resource, registry=registry, id="on_change")(change)
     kopf.timer(
@@ -45,9 +47,9 @@ def bind(
         initial_delay=settings.resync_interval,
         registry=registry,
         id="on_timer",
-    )(_handler(reconcile))
+    )(_handler(reconcile, "reconcile"))
     if remove is not None:
-        kopf.on.delete(*resource, registry=registry, id="on_delete")(_handler(remove))
+        kopf.on.delete(*resource, registry=registry, id="on_delete")(_handler(remove, "remove"))
 
 
 def every(
@@ -60,4 +62,6 @@ def every(
     name: str,
 ) -> None:
     """Run `step` every `interval` seconds for the objects `when` selects."""
-    kopf.timer(*resource, interval=interval, when=when, registry=registry, id=name)(_handler(step))
+    kopf.timer(*resource, interval=interval, when=when, registry=registry, id=name)(
+        _handler(step, name.removeprefix("on_"))
+    )

@@ -22,11 +22,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from neuroedge_operator import metrics
+from neuroedge_operator import metrics, tracing
 from neuroedge_operator.builders import jwt_keys
 from neuroedge_operator.clients import kube
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, report, workload
+from neuroedge_operator.resources import workerpool as pool_model
 
 API_VERSION = workload.API_VERSION
 """Every kind is in neuroedge.io/v1alpha1."""
@@ -72,6 +73,7 @@ async def reconcile(ctx: Context, body: Mapping[str, Any], kind: str, outcome: O
         finally:
             metrics.RECONCILES.labels(kind, result).inc()
             metrics.RECONCILE_SECONDS.labels(kind, result).observe(time.monotonic() - started)
+            tracing.record_outcome(result)
         return found
 
 
@@ -87,6 +89,10 @@ async def publish(ctx: Context, body: Mapping[str, Any], kind: str, outcome: Rep
     found = outcome.report(status, moment)
     merged = conditions.merge(current, found.conditions, stamp, generation)
     ctx.census(kind).record(name_of(body), merged)
+    if "replicas" in found.fields:
+        ctx.census(kind).record_replicas(
+            name_of(body), int(found.fields["replicas"] or 0), max_replicas(kind, body)
+        )
     new_status = {**found.fields, "conditions": merged, "observedGeneration": generation}
     if any(status.get(k) != v for k, v in new_status.items()):
         await ctx.kube.patch_status(
@@ -97,6 +103,15 @@ async def publish(ctx: Context, body: Mapping[str, Any], kind: str, outcome: Rep
     for notice in found.notices:
         await event(ctx, body, kind, notice)
     return found
+
+
+def max_replicas(kind: str, body: Mapping[str, Any]) -> int:
+    """What a workload may scale to: a WorkerPool's maxReplicas; an Engine does not scale, so its spec's
+    replicas (the "pool at max replicas" alert compares the two)."""
+    spec = body.get("spec") or {}
+    if kind == pool_model.KIND:
+        return int(spec.get("maxReplicas", pool_model.MAX_REPLICAS_DEFAULT))
+    return int(spec.get("replicas", 1))
 
 
 def transition(cond: conditions.Condition) -> report.Notice:

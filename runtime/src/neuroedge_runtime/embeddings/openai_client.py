@@ -8,10 +8,13 @@ is optional in several) and re-normalised here, so that scores mean the same as 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from neuroedge_runtime import spans
 from neuroedge_runtime.embeddings import codecs
 from neuroedge_runtime.embeddings.model import Encoded, normalise
 from neuroedge_runtime.embeddings.providers import EmbeddingError
@@ -54,6 +57,21 @@ class OpenAIEmbedder:
         return Encoded(vectors, [t for r in results for t in r.tokens])
 
     async def _call(self, texts: list[str]) -> Encoded:
+        with spans.client(f"embeddings {self.model_id}", functools.partial(self._attributes, len(texts))):
+            return await self._post(texts)
+
+    def _attributes(self, count: int) -> spans.Attributes:
+        """The upstream call's span attributes (OpenTelemetry's GenAI and HTTP conventions)."""
+        parts = urlsplit(self._url)
+        return {
+            "gen_ai.operation.name": "embeddings",
+            "gen_ai.request.model": self.model_id,
+            "server.address": parts.hostname or "",
+            "http.request.method": "POST",
+            "neuroedge.embeddings.inputs": count,
+        }
+
+    async def _post(self, texts: list[str]) -> Encoded:
         body = {"model": self.model_id, "input": texts, "encoding_format": "float"}
         try:
             async with self._session.post(

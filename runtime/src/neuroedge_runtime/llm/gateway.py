@@ -5,6 +5,7 @@ the usage and remember the turn. The HTTP adapter (`views.llm`) calls these and 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import aiohttp
 import asyncpg
 import pydantic
 
+from neuroedge_runtime import spans
 from neuroedge_runtime.llm import budget, catalog, chat, config, memory, metering, retrieval, upstream
 from neuroedge_runtime.llm.sse import Usage
 from neuroedge_runtime.tenancy.registry import TenantInfo
@@ -132,11 +134,13 @@ class Gateway:
     async def release(self, call: Call, outcome: str) -> None:
         """The call produced nothing: give back its whole reservation."""
         self.metrics.requests.labels(call.tenant, call.engine.name, outcome).inc()
+        spans.annotate_current(functools.partial(usage_attributes, call, None, outcome))
         await self.budgets.settle(call.reservation, 0)
 
     async def finish(self, call: Call, usage: Usage, reply: dict[str, Any] | None, outcome: str) -> None:
         """Settle the reservation with the real usage, meter it, and remember the turn."""
         self.metrics.requests.labels(call.tenant, call.engine.name, outcome).inc()
+        spans.annotate_current(functools.partial(usage_attributes, call, usage, outcome))
         await self.budgets.settle(call.reservation, usage.total_tokens)
         labels = (call.tenant, call.engine.name)
         self.metrics.tokens.labels(*labels, "prompt").inc(usage.prompt_tokens)
@@ -144,6 +148,20 @@ class Gateway:
         await self.usage.record(call.tenant, call.engine.name, usage, datetime.now(UTC))
         if call.conversation and reply is not None:
             await self.memory.append(call.tenant, call.conversation, [*call.remember, reply])
+
+
+def usage_attributes(call: Call, usage: Usage | None, outcome: str) -> spans.Attributes:
+    """What a completion used, for the request's span (OpenTelemetry's GenAI usage attributes)."""
+    found: spans.Attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": call.engine.name,
+        "neuroedge.llm.outcome": outcome,
+    }
+    if usage is not None:
+        found["gen_ai.usage.input_tokens"] = usage.prompt_tokens
+        found["gen_ai.usage.output_tokens"] = usage.completion_tokens
+        found["neuroedge.llm.usage_estimated"] = usage.estimated
+    return found
 
 
 def parse_request(raw: dict[str, Any]) -> chat.ChatRequest:

@@ -10,6 +10,7 @@ For streams the timeout bounds the wait for the headers and for each following c
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from neuroedge_runtime import spans
 from neuroedge_runtime.llm.config import Upstream
 
 log = logging.getLogger(__name__)
@@ -75,32 +77,57 @@ async def open_completion(
 ) -> Opened:
     """POST `body` to the first upstream that answers below 500; `body["model"]` is set per upstream."""
     failures: list[str] = []
-    stream = bool(body.get("stream"))
     for upstream in upstreams:
-        attempt = {**body, "model": upstream.model}
-        url = upstream.url("/chat/completions")
-        try:
-            response = await session.post(
-                url,
-                json=attempt,
-                headers=headers_for(upstream),
-                timeout=client_timeout(timeout_seconds, stream),
-            )
-        except aiohttp.ConnectionTimeoutError:
-            why = f"{upstream.base_url}: connection timed out"
-        except TimeoutError:
-            raise UpstreamTimeout(f"{upstream.base_url} did not answer within {timeout_seconds:g}s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            why = f"{upstream.base_url}: unreachable ({type(exc).__name__})"
-        else:
-            if response.status < 500:
-                return Opened(upstream, response, len(failures))
-            snippet = await _snippet(response)
-            why = f"{upstream.base_url}: HTTP {response.status} {snippet}".strip()
-        log.warning("LLM upstream skipped: %s", why)
-        failures.append(why)
-        on_skip(upstream, why)
+        with spans.client(f"chat {upstream.model}", functools.partial(span_attributes, upstream)) as span:
+            answer = await _attempt(session, upstream, body, timeout_seconds)
+            if isinstance(answer, aiohttp.ClientResponse):
+                spans.annotate(span, functools.partial(_status, answer))
+                return Opened(upstream, answer, len(failures))
+            spans.failed(span, answer)
+        log.warning("LLM upstream skipped: %s", answer)
+        failures.append(answer)
+        on_skip(upstream, answer)
     raise NoUpstream(failures)
+
+
+async def _attempt(
+    session: aiohttp.ClientSession, upstream: Upstream, body: dict[str, Any], timeout_seconds: float
+) -> aiohttp.ClientResponse | str:
+    """One upstream's response (below 500), or why it is skipped; UpstreamTimeout when it accepted the
+    request and did not answer in time."""
+    stream = bool(body.get("stream"))
+    try:
+        response = await session.post(
+            upstream.url("/chat/completions"),
+            json={**body, "model": upstream.model},
+            headers=headers_for(upstream),
+            timeout=client_timeout(timeout_seconds, stream),
+        )
+    except aiohttp.ConnectionTimeoutError:
+        return f"{upstream.base_url}: connection timed out"
+    except TimeoutError:
+        raise UpstreamTimeout(f"{upstream.base_url} did not answer within {timeout_seconds:g}s") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        return f"{upstream.base_url}: unreachable ({type(exc).__name__})"
+    if response.status < 500:
+        return response
+    snippet = await _snippet(response)
+    return f"{upstream.base_url}: HTTP {response.status} {snippet}".strip()
+
+
+def span_attributes(upstream: Upstream) -> spans.Attributes:
+    """The attributes of an upstream call's span (OpenTelemetry's GenAI and HTTP conventions)."""
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": upstream.model,
+        "server.address": upstream.base_url.host or "",
+        "server.port": upstream.base_url.port or 0,
+        "http.request.method": "POST",
+    }
+
+
+def _status(response: aiohttp.ClientResponse) -> spans.Attributes:
+    return {"http.response.status_code": response.status}
 
 
 async def _snippet(response: aiohttp.ClientResponse) -> str:

@@ -17,6 +17,8 @@ import aiohttp
 import prometheus_client
 import redis.asyncio as aioredis
 
+from neuroedge_queue import tracecontext
+from neuroedge_runtime import tracing
 from neuroedge_runtime.engines import context, onnx, registry, testing
 from neuroedge_runtime.queue import metrics, settings, worker, worker_vectors
 from neuroedge_runtime.serving import artifacts, local
@@ -104,17 +106,23 @@ async def _consume(
 
 def main(env: Mapping[str, str] | None = None) -> int:
     """Entry point; exit status 2 on bad settings."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(tracecontext.TraceFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=(env or os.environ).get("NEUROEDGE_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=(env or os.environ).get("NEUROEDGE_LOG_LEVEL", "INFO").upper(), handlers=[handler]
     )
     try:
         config = settings.from_env(os.environ if env is None else env)
-    except settings.SettingsError as exc:
+        traces = tracing.Settings.from_env(os.environ if env is None else env, "neuroedge-runtime-worker")
+    except (settings.SettingsError, tracing.TracingConfigError) as exc:
         print(f"neuroedge-runtime worker: {exc}", file=sys.stderr)
         return 2
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
-    asyncio.run(serve(config))
+    provider = tracing.install(traces)
+    try:
+        asyncio.run(serve(config))
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flushes the spans still batched
     return 0

@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from neuroedge_queue import groups, jobs, keys, retry
+from neuroedge_runtime import tracing
 from neuroedge_runtime.engines import registry
 from neuroedge_runtime.queue import execute, metrics, reclaim, settings, settle
 
@@ -208,18 +209,21 @@ class Worker:
         task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, job: jobs.Job, entry_id: bytes, attempt: int, handler: registry.Handler) -> None:
+        config = self.config
         try:
-            timeout = execute.timeout_for(job, self.config.job_timeout, time.time())
-            outcome = await execute.run(handler, job.input, timeout)
-            op = execute.settle_op(
-                job,
-                entry_id=entry_id.decode(),
-                attempt=attempt,
-                outcome=outcome,
-                policy=self._policy,
-                now=time.time(),
-                draw=self._rng.random(),
-            )
+            with tracing.job_span(job, attempt, config.tenant, config.pool, config.consumer) as span:
+                timeout = execute.timeout_for(job, config.job_timeout, time.time())
+                outcome = await execute.run(handler, job.input, timeout)
+                op = execute.settle_op(
+                    job,
+                    entry_id=entry_id.decode(),
+                    attempt=attempt,
+                    outcome=outcome,
+                    policy=self._policy,
+                    now=time.time(),
+                    draw=self._rng.random(),
+                )
+                tracing.record_outcome(span, op.kind, outcome.error)
             self._settler.submit(op)
             self._count_outcome(job.engine, op, outcome)
         finally:

@@ -12,6 +12,7 @@ touches the network or the file system.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import tempfile
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from neuroedge_runtime import spans
 from neuroedge_runtime.serving.spec import ModelSpec
 
 CONFIGMAP_MAX_BYTES = 1024 * 1024
@@ -101,6 +103,12 @@ class Fetcher:
         return artifact
 
     async def _get(self, uri: str) -> bytes:
+        with spans.client("download model", functools.partial(download_attributes, uri)) as span:
+            data = await self._read(uri)
+            spans.annotate(span, lambda: {"http.response.body.size": len(data)})
+            return data
+
+    async def _read(self, uri: str) -> bytes:
         limit = self._locations.max_bytes
         timeout = aiohttp.ClientTimeout(total=self._locations.timeout_seconds)
         try:
@@ -119,6 +127,17 @@ class Fetcher:
                 return b"".join(chunks)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ArtifactError("Unreachable", f"GET {uri} failed: {type(exc).__name__} {exc}") from None
+
+
+def download_attributes(uri: str) -> spans.Attributes:
+    """A model download's span attributes (the URL without credentials or query: either may be secret, a
+    presigned URL's signature is in the query)."""
+    parts = urlsplit(uri)
+    return {
+        "http.request.method": "GET",
+        "server.address": parts.hostname or "",
+        "url.full": parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl(),
+    }
 
 
 def _too_large(source: str, limit: int) -> ArtifactError:

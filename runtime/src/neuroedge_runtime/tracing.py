@@ -1,0 +1,260 @@
+"""OpenTelemetry tracing of a runtime process (API or worker), configured only by the standard `OTEL_*`
+variables.
+
+Tracing is on when an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or `..._TRACES_ENDPOINT`) or
+`OTEL_TRACES_EXPORTER` names an exporter (`otlp`, `console`); `OTEL_SDK_DISABLED=true` or
+`OTEL_TRACES_EXPORTER=none` turn it off. The SDK reads the rest itself (`OTEL_SERVICE_NAME`,
+`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`, `OTEL_EXPORTER_OTLP_HEADERS`,
+`OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*`). When it is off nothing is installed: no tracer provider, no
+exporter thread, no middleware, no instrumented client; the queue sees `tracecontext.active()` False and jobs
+carry no trace context.
+
+When on: a SERVER span per API request (route, tenant, status, request id), a CONSUMER span per job attempt
+that continues the enqueuing request's trace, and CLIENT child spans for PostgreSQL (asyncpg), Redis and
+upstream HTTP calls (LLM, embeddings, model downloads: `spans`, with the aiohttp client's HTTP spans under
+them). Spans go to the collector over
+OTLP/HTTP in batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace.propagation import tracecontext as w3c
+
+from neuroedge_queue import jobs, tracecontext
+from neuroedge_runtime import keys
+from neuroedge_runtime.routing import Handler
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+EXPORTERS = ("otlp", "console")
+_TRACER = "neuroedge_runtime"
+_PROPAGATOR = w3c.TraceContextTextMapPropagator()
+
+
+@functools.cache
+def _tracer() -> trace.Tracer:
+    """One tracer per process (a proxy until the SDK is installed, then the SDK's)."""
+    return trace.get_tracer(_TRACER)
+
+
+class TracingConfigError(ValueError):
+    """An OTEL_* setting this runtime cannot honour (the message names the variable)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Whether to trace, with which exporter, under which service name (from the OTEL_* variables)."""
+
+    enabled: bool
+    exporter: str = "otlp"
+    service_name: str | None = None
+    """None: OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) names the service."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], default_service: str) -> Settings:
+        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+        exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if disabled or exporter == "none" or not (endpoint or exporter):
+            return cls(enabled=False)
+        exporter = exporter or "otlp"
+        if exporter not in EXPORTERS:
+            raise TracingConfigError(
+                f"OTEL_TRACES_EXPORTER={exporter!r} is not supported (use otlp or console)"
+            )
+        protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        if exporter == "otlp" and protocol not in (None, "", "http/protobuf"):
+            raise TracingConfigError(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: the runtime exports OTLP over "
+                "HTTP (http/protobuf, the collector's port 4318)"
+            )
+        named = env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "")
+        return cls(enabled=True, exporter=exporter, service_name=None if named else default_service)
+
+
+def _exporter(name: str) -> SpanExporter:
+    # The SDK is imported only when tracing is on: a process without OTEL_* configuration never loads it.
+    from opentelemetry.sdk.trace import export  # noqa: PLC0415
+
+    if name == "console":
+        return export.ConsoleSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+
+    return OTLPSpanExporter()
+
+
+def install(settings: Settings) -> TracerProvider | None:
+    """Install the SDK, its batch exporter and the client instrumentations when tracing is on; the caller
+    shuts the returned provider down at exit (it flushes the last spans). None when tracing is off."""
+    if not settings.enabled:
+        return None
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor  # noqa: PLC0415
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+
+    attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
+    provider = TracerProvider(resource=Resource.create(attributes))  # the sampler comes from OTEL_TRACES_*
+    provider.add_span_processor(BatchSpanProcessor(_exporter(settings.exporter)))
+    trace.set_tracer_provider(provider)
+    instrument_asyncpg()  # our own, like Redis's: free when the trace is not sampled
+    tracecontext.instrument_redis()
+    AioHttpClientInstrumentor().instrument(tracer_provider=provider)
+    return provider
+
+
+_PG_METHODS = ("execute", "executemany", "fetch", "fetchval", "fetchrow")
+
+
+def instrument_asyncpg() -> None:
+    """CLIENT spans for asyncpg's query methods (pooled connections call them too), made only inside a
+    recording span.
+
+    OpenTelemetry's asyncpg instrumentation runs a regex over the statement, builds its attributes and starts
+    a span for every query even when the trace is not sampled (tens of microseconds a query, paid by the nine
+    requests in ten that 10% sampling drops); here an unsampled query costs one context lookup. Idempotent.
+    """
+    from asyncpg import connection  # noqa: PLC0415 - only when tracing is on
+
+    for name in _PG_METHODS:
+        method = getattr(connection.Connection, name)
+        if not getattr(method, "_neuroedge_traced", False):
+            setattr(connection.Connection, name, _traced_query(method))
+
+
+def _traced_query(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if not trace.get_current_span().is_recording():
+            return await method(self, query, *args, **kwargs)
+        operation = str(query).split(None, 1)[0].upper() if str(query).strip() else "QUERY"
+        with _tracer().start_as_current_span(
+            operation, kind=trace.SpanKind.CLIENT, attributes=_pg_attributes(self, operation, str(query))
+        ):
+            return await method(self, query, *args, **kwargs)
+
+    traced._neuroedge_traced = True  # type: ignore[attr-defined]
+    return traced
+
+
+def _pg_attributes(conn: Any, operation: str, query: str) -> dict[str, str | int]:
+    """The query span's attributes (database conventions): the statement without its parameters."""
+    params = getattr(conn, "_params", None)
+    attributes: dict[str, str | int] = {
+        "db.system.name": "postgresql",
+        "db.operation.name": operation,
+        "db.query.text": query[:2000],
+        "db.namespace": str(getattr(params, "database", "") or ""),
+    }
+    address = getattr(conn, "_addr", None)
+    if isinstance(address, tuple) and len(address) >= 2:  # (host, port)
+        attributes["server.address"], attributes["server.port"] = str(address[0]), int(address[1])
+    return attributes
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The SERVER span of a request (outermost, so the access log and every child runs inside it); a caller's
+    `traceparent` header makes it a child of the caller's trace.
+
+    Built for the unsampled case, which is most requests at any useful ratio: the span starts with no
+    attributes and is made current by hand; the attributes are computed only when it records. An
+    unsampled request costs the sampler's decision and one context switch, nothing more."""
+    route = _route(request)
+    parent = _PROPAGATOR.extract(request.headers) if "traceparent" in request.headers else None
+    span = _tracer().start_span(f"{request.method} {route}", context=parent, kind=trace.SpanKind.SERVER)
+    token = otel_context.attach(trace.set_span_in_context(span))
+    status = 499  # the client went away before an answer
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception as exc:
+        if span.is_recording():
+            span.record_exception(exc)
+        status = 500
+        raise
+    finally:
+        otel_context.detach(token)
+        if span.is_recording():
+            span.set_attributes(_request_attributes(request, route, status))
+            if status >= 500:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
+            span.end()
+
+
+def _request_attributes(request: web.Request, route: str, status: int) -> dict[str, str | int]:
+    """A recorded request span's attributes (HTTP conventions, plus the tenant and request id)."""
+    attributes: dict[str, str | int] = {
+        "http.request.method": request.method,
+        "http.route": route,
+        "url.path": request.path,
+        "http.response.status_code": status,
+    }
+    principal = request.get(keys.PRINCIPAL)
+    if principal is not None:
+        attributes["neuroedge.tenant"] = principal.tenant
+    if keys.REQUEST_ID in request:
+        attributes["neuroedge.request_id"] = request[keys.REQUEST_ID]
+    return attributes
+
+
+@contextlib.contextmanager
+def job_span(
+    job: jobs.Job, attempt: int, tenant: str, pool: str, consumer: str
+) -> Iterator[trace.Span | None]:
+    """The CONSUMER span of one attempt at a job, a child of the span that enqueued it (its traceparent), so
+    retries and re-claims appear as further spans of the request's trace. None when tracing is off; a
+    non-recording span (kept current, so the job's calls stay out of the trace too) when the trace is not
+    sampled, with no attribute computed."""
+    if not tracecontext.active():
+        yield None
+        return
+    with _tracer().start_as_current_span(
+        f"run {job.engine}", context=tracecontext.context_of(job.traceparent), kind=trace.SpanKind.CONSUMER
+    ) as span:
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "messaging.system": "redis",
+                    "messaging.operation.type": "process",
+                    "messaging.message.id": job.id,
+                    "neuroedge.engine": job.engine,
+                    "neuroedge.job.attempt": attempt,
+                    "neuroedge.tenant": tenant,
+                    "neuroedge.pool": pool,
+                    "neuroedge.consumer": consumer,
+                }
+            )
+        yield span
+
+
+_OUTCOMES = {"ok": "succeeded", "retry": "retried", "fail": "failed", "dead": "dead_lettered"}
+
+
+def record_outcome(span: trace.Span | None, settled: str, error: str | None) -> None:
+    """What became of the attempt (the settle op's kind: succeeded, retried, failed, dead_lettered)."""
+    if span is None or not span.is_recording():
+        return
+    span.set_attribute("neuroedge.job.outcome", _OUTCOMES.get(settled, settled))
+    if error is not None:
+        span.set_status(trace.Status(trace.StatusCode.ERROR, error[:200]))
