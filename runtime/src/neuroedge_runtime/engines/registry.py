@@ -16,7 +16,7 @@ from typing import Any
 
 import pydantic
 
-from neuroedge_runtime.engines import base, catalog
+from neuroedge_runtime.engines import base, catalog, context
 from neuroedge_runtime.engines.retrieval import Retriever
 
 Handler = Callable[[pydantic.JsonValue], Awaitable[pydantic.JsonValue]]
@@ -46,9 +46,10 @@ class Registry:
             raise ValueError(f"engine {name!r} is already registered")
         self._handlers[name] = handler
 
-    def add_kind(self, engine: base.Engine) -> None:
-        """Add an engine kind that needs process resources (the worker's `onnx` kind, built at start)."""
-        if engine.kind in self._kinds:
+    def add_kind(self, engine: base.Engine, *, replace: bool = False) -> None:
+        """Add an engine kind that needs process resources (the worker's `onnx` kind, built at start);
+        `replace`: it takes the place of the built-in kind of that name (the LLM-capable `agent`)."""
+        if engine.kind in self._kinds and not replace:
             raise ValueError(f"engine kind {engine.kind!r} is already registered")
         self._kinds[engine.kind] = engine
 
@@ -77,7 +78,11 @@ class Registry:
         async def run(value: pydantic.JsonValue) -> pydantic.JsonValue:
             if not isinstance(value, dict):
                 raise base.EngineInputError("the input of an engine job must be a JSON object")
-            return await engine(bound, value)
+            named = context.ENGINE.set(name)
+            try:
+                return await engine(bound, value)
+            finally:
+                context.ENGINE.reset(named)
 
         return run
 
