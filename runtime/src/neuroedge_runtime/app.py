@@ -132,7 +132,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.LIMITER] = RateLimiter(app[keys.REDIS])
     app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT), app[keys.EMBEDDING_RESOLVER])
     retriever = vector_retrieval.IndexRetriever(app[keys.VECTORS])
-    engines = engine_registry.builtin(retriever)
+    builtin = app[keys.EMBEDDERS][embedding_model.MODEL_ID]
+
+    async def embed(texts: list[str]) -> embedding_model.Matrix:
+        """The built-in model's unit vectors (routers embed their utterances and texts with it)."""
+        return (await builtin.embed(texts)).vectors
+
+    engines = engine_registry.builtin(retriever, embed)
     app[keys.ENGINES] = EngineService(pool, engines, feed, lookups, app[keys.MODELS])
     gateway = app[keys.LLM]
     gateway.search = vector_retrieval.GatewaySearch(retriever)

@@ -18,6 +18,7 @@ import pydantic
 
 from neuroedge_runtime.engines import base, catalog, context
 from neuroedge_runtime.engines.retrieval import Retriever
+from neuroedge_runtime.engines.router import Embed
 
 Handler = Callable[[pydantic.JsonValue], Awaitable[pydantic.JsonValue]]
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
@@ -105,6 +106,6 @@ async def echo(value: pydantic.JsonValue) -> pydantic.JsonValue:
     return value
 
 
-def builtin(retriever: Retriever | None = None) -> Registry:
+def builtin(retriever: Retriever | None = None, embed: Embed | None = None) -> Registry:
     """A registry with the built-in named engines and every engine kind of `engines.catalog`."""
-    return Registry([("noop", noop), ("echo", echo)], catalog.default_kinds(retriever))
+    return Registry([("noop", noop), ("echo", echo)], catalog.default_kinds(retriever, embed))

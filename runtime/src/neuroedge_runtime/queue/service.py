@@ -39,7 +39,9 @@ def engines_for(
 ) -> registry.Registry:
     """The engines this worker runs (with `data`: ingestion jobs, conversations over an index, and with
     `agent` LLM agents whose tools are the tenant's engines and indexes)."""
-    engines = registry.builtin(retrieval.IndexRetriever(data.vectors) if data else None)
+    engines = registry.builtin(
+        retrieval.IndexRetriever(data.vectors) if data else None, data.embed if data else None
+    )
     if data is not None:
         engines.register(ingest_worker.ENGINE, ingest_worker.handler(data.vectors, config.tenant))
     if agent is not None and data is not None:

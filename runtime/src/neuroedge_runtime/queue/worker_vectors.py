@@ -27,6 +27,11 @@ class WorkerData:
 
     pool: asyncpg.Pool
     vectors: VectorService
+    embedder: providers.Embedder
+    """The built-in model (routers embed with it)."""
+
+    async def embed(self, texts: list[str]) -> model.Matrix:
+        return (await self.embedder.embed(texts)).vectors
 
 
 @contextlib.asynccontextmanager
@@ -52,4 +57,4 @@ async def vectors(config: settings.WorkerSettings) -> AsyncIterator[WorkerData |
         stack.push_async_callback(session.close)
         embedder = providers.BuiltinEmbedder(runner)
         embedders: dict[str, providers.Embedder] = {embedder.model_id: embedder}
-        yield WorkerData(pool, VectorService(pool, qdrant, resolver.Resolver(embedders, session)))
+        yield WorkerData(pool, VectorService(pool, qdrant, resolver.Resolver(embedders, session)), embedder)
