@@ -209,3 +209,33 @@ async def test_engine_run_runs_the_agent_on_the_worker_pool(
     }
     metered = await usage_of(client, tokens, "worker-agent")
     assert metered["requests"] == 2 and metered["prompt_tokens"] == result["usage"]["prompt_tokens"]
+
+
+async def test_the_route_tool_asks_a_router_of_the_tenant(
+    client: Client, make_tenant: Any, admin_pool: Any, scripted_llama: Any
+) -> None:
+    tenant: Tenant = await make_tenant()
+    routes = [
+        {
+            "name": "shipping",
+            "engine": "shipping-bot",
+            "utterances": ["where is my parcel", "track my delivery"],
+        },
+        {
+            "name": "billing",
+            "engine": "billing-bot",
+            "utterances": ["I was charged twice", "refund a payment"],
+        },
+    ]
+    await add_engine(admin_pool, tenant.name, "front-door", "router", {"routes": json.dumps(routes)})
+    llama = scripted_llama("route", {"router": "front-door", "text": "when will my package be delivered"})
+    config = agent_config(llama.base_url, tools=["route"], engines=["front-door"], max_steps="2")
+    await add_engine(admin_pool, tenant.name, "dispatcher", "agent", config)
+    tokens = await login(client, tenant)
+
+    status, body, _ = await predict(client, tokens, "dispatcher", {"task": "Where does this go?"})
+
+    assert status == 200, body
+    (call,) = body["result"]["steps"][0]["tool_calls"]
+    assert call["tool"] == "route"
+    assert call["result"]["route"] == "shipping" and call["result"]["engine"] == "shipping-bot"
