@@ -219,12 +219,14 @@ async def test_the_route_tool_asks_a_router_of_the_tenant(
         {
             "name": "shipping",
             "engine": "shipping-bot",
-            "utterances": ["where is my parcel", "track my delivery"],
+            "utterances": ["where is my parcel", "track my delivery", "the package has not arrived"],
+            "threshold": 0.25,
         },
         {
             "name": "billing",
             "engine": "billing-bot",
             "utterances": ["I was charged twice", "refund a payment"],
+            "threshold": 0.25,
         },
     ]
     await add_engine(admin_pool, tenant.name, "front-door", "router", {"routes": json.dumps(routes)})

@@ -233,7 +233,8 @@ async def test_unknown_and_another_tenants_engine_are_the_same_404(
     assert foreign.value.body == unknown.value.body
     assert isinstance(foreign.value.body, dict) and foreign.value.body["code"] == "model_not_found"
     listed = await caller.openai.models.list()
-    assert [m.id for m in listed.data] == ["mine"]
+    # The tenant's own LLM Engines beside the built-in embedding model; never another tenant's.
+    assert [m.id for m in listed.data] == ["wordllama-256", "mine"]
 
 
 async def test_a_bad_request_is_400_in_openais_shape(
