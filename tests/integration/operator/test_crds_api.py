@@ -386,7 +386,7 @@ CASES = [
                 {"name": "billing", "engine": "b", "utterances": ["refund"]},
             ],
         ),
-        'spec.routes[1]: Duplicate value: map[string]interface {}{"name":"billing"}',
+        'spec.routes[1]: Duplicate value: {"name":"billing"}',
     ),
     Case(
         "eng-router-threshold-above-1",
