@@ -15,7 +15,12 @@ What the local processes get:
   is up can log in within seconds, a deleted one cannot; and `NEUROEDGE_POOL`, the sample Engine's
   `workerPoolRef`, for `/engine/run`. Nothing is granted per tenant: the login role is a member of
   `neuroedge_runtime`, which the operator grants every tenant table (row-level security keeps them apart);
-- each worker: its tenant's own `REDIS_URL` from that Secret (the ACL user confined to `ne:<tenant>:*`).
+- each worker: its tenant's own `REDIS_URL` from that Secret (the ACL user confined to `ne:<tenant>:*`), and
+  the API's database login with `NEUROEDGE_WORKER_VECTORS=1` (ingestion jobs, conversations over an index,
+  LLM agents), as the WorkerPool builder gives a cluster's workers.
+
+Last, the sample knowledge bases are filled: `<index>.documents.json` beside the samples is ingested into
+that VectorIndex through the API (sample_ingest.py), and `up` waits for the chunks to be stored.
 
 Workers are started for the sample WorkerPools whether or not their resources are Ready: the queue needs no
 Kubernetes object, only Redis.
@@ -36,7 +41,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from neuroedge_dev import controlplane, local, procs, secret_sync, stack, tenant_files, workers
+from neuroedge_dev import (
+    controlplane,
+    local,
+    procs,
+    sample_ingest,
+    secret_sync,
+    stack,
+    tenant_files,
+    workers,
+)
 from neuroedge_operator.db import migrate
 
 API = "runtime-api"
@@ -52,6 +66,8 @@ class Report:
     samples: list[tuple[Path, float]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
+    ingested: list[tuple[str, int]] = field(default_factory=list)
+    """(VectorIndex, chunks stored) of the sample knowledge bases filled by this `up`."""
     runtime_url: str = ""
 
 
@@ -65,8 +81,13 @@ def up(state_dir: Path, crds_dir: Path | None, tenant_sample: Path, base_env: Ma
         report.started.append("operator")
     report.samples = local.apply_samples(state_dir, tenant_sample)
     running = _reload(state_dir)
-    start_apps(running, workers.load_manifests(tenant_sample.parent), base_env, report)
+    manifests = workers.load_manifests(tenant_sample.parent)
+    start_apps(running, manifests, base_env, report)
     report.runtime_url = running.runtime_url
+    tenants = sample_tenants(manifests)
+    for job in sample_ingest.plan(tenant_sample.parent, manifests, tenants):
+        credentials = read_credentials(Path(running.kubeconfig), job.namespace)
+        report.ingested.append((job.index, sample_ingest.ingest(running.runtime_url, job, credentials)))
     return report
 
 
@@ -82,9 +103,10 @@ def start_apps(
     }
     if start_secret_sync(running, credentials_dir):  # the samples' files are written before it is ready
         report.started.append(SYNC)
-    planned = workers.plan(manifests, redis_urls)
+    database_url = runtime_database_url(running)
+    planned = workers.plan(manifests, redis_urls, database_url)
     api_env = {
-        "DATABASE_URL": runtime_database_url(running),
+        "DATABASE_URL": database_url,
         "REDIS_URL": running.redis_url,
         "NEUROEDGE_CREDENTIALS_DIR": str(credentials_dir),
         "NEUROEDGE_RUNTIME_HOST": "127.0.0.1",

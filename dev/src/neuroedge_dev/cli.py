@@ -85,6 +85,8 @@ def _up(state_dir: Path, crds: Path | None, sample: Path | None) -> None:
     report = apps.up(state_dir, crds, sample, os.environ)
     for manifest, took in report.samples:
         print(f"sample {manifest} is Ready ({took:.1f}s)")
+    for index, chunks in report.ingested:
+        print(f"sample VectorIndex {index}: {chunks} chunks ingested")
     for name in report.stopped:
         print(f"stopped {name} (its pool is no longer a sample)")
     print("started: " + (", ".join(report.started) if report.started else "nothing, all was running"))

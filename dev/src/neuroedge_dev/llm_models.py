@@ -47,8 +47,8 @@ CHATML_TEMPLATE = (
     r"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"
 )
 """chatml with Hermes-style tool calls (`<tool_call>{json}</tool_call>`, as Qwen 2.5's template): llama-server
-(`--jinja`) recognises the format, so `tool_choice: "required"` constrains even a random model to a valid
-call."""
+(`--jinja`) renders `tools` into the prompt and parses such a call in the model's output into `tool_calls`
+(it does not constrain a random model to one: `write_scripted_llama` writes a model that makes the call)."""
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 MERGES = ("Ġ t",)
 EMBEDDING = 32
@@ -85,8 +85,7 @@ def tiny_vocabulary() -> tuple[list[str], list[int]]:
 
 def write_tiny_llama(path: Path, seed: int = 14) -> Path:
     """Write the tiny random-weight llama GGUF to `path` (deterministic for a seed)."""
-    import gguf  # noqa: PLC0415 - dev/test dependency
-    import numpy as np  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415 - dev/test dependency
 
     tokens, types = tiny_vocabulary()
     rng = np.random.default_rng(seed)
@@ -94,8 +93,68 @@ def write_tiny_llama(path: Path, seed: int = 14) -> Path:
     def weights(*shape: int) -> Any:
         return (rng.standard_normal(shape) * 0.2).astype(np.float32)
 
+    tensors = {
+        "token_embd.weight": weights(len(tokens), EMBEDDING),
+        "output.weight": weights(len(tokens), EMBEDDING),
+        "blk.0.attn_q.weight": weights(EMBEDDING, EMBEDDING),
+        "blk.0.attn_k.weight": weights(EMBEDDING, EMBEDDING),
+        "blk.0.attn_v.weight": weights(EMBEDDING, EMBEDDING),
+        "blk.0.attn_output.weight": weights(EMBEDDING, EMBEDDING),
+        "blk.0.ffn_gate.weight": weights(FEED_FORWARD, EMBEDDING),
+        "blk.0.ffn_up.weight": weights(FEED_FORWARD, EMBEDDING),
+        "blk.0.ffn_down.weight": weights(EMBEDDING, FEED_FORWARD),
+    }
+    return _write(path, "neuroedge-tiny-llama", tokens, types, tensors)
+
+
+def write_scripted_llama(path: Path, reply: str) -> Path:
+    """Write a tiny llama GGUF that answers every prompt with exactly `reply`, then stops.
+
+    `reply` is one extra token of the vocabulary; the layer's weights are zero, so the last hidden state is
+    the token's own embedding: every ordinary token's embedding points the output at `reply`, `reply`'s own
+    at the end-of-turn token. With `reply` a Hermes tool call (`<tool_call>{"name": ..., "arguments": ...}
+    </tool_call>`) llama-server parses it into an OpenAI `tool_calls` entry: a real upstream that calls the
+    tool the test names (this llama-server does not constrain a random model to a tool call, even with
+    `tool_choice: "required"`).
+    """
+    import numpy as np  # noqa: PLC0415 - dev/test dependency
+
+    tokens, types = tiny_vocabulary()
+    table = byte_tokens()
+    tokens, types = [*tokens, "".join(table[b] for b in reply.encode())], [*types, 1]
+    scripted, end = len(tokens) - 1, tokens.index("<|im_end|>")
+    embedding = np.zeros((len(tokens), EMBEDDING), dtype=np.float32)
+    embedding[:, 0] = 1.0
+    embedding[scripted] = 0.0
+    embedding[scripted, 1] = 1.0
+    output = np.zeros((len(tokens), EMBEDDING), dtype=np.float32)
+    output[scripted, 0] = 10.0
+    output[end, 1] = 10.0
+
+    def zeros(*shape: int) -> Any:
+        return np.zeros(shape, dtype=np.float32)
+
+    tensors = {
+        "token_embd.weight": embedding,
+        "output.weight": output,
+        **{
+            f"blk.0.{n}.weight": zeros(EMBEDDING, EMBEDDING)
+            for n in ("attn_q", "attn_k", "attn_v", "attn_output")
+        },
+        "blk.0.ffn_gate.weight": zeros(FEED_FORWARD, EMBEDDING),
+        "blk.0.ffn_up.weight": zeros(FEED_FORWARD, EMBEDDING),
+        "blk.0.ffn_down.weight": zeros(EMBEDDING, FEED_FORWARD),
+    }
+    return _write(path, "neuroedge-scripted-llama", tokens, types, tensors)
+
+
+def _write(path: Path, name: str, tokens: list[str], types: list[int], tensors: dict[str, Any]) -> Path:
+    """A 1-layer llama GGUF with the chatml template, the vocabulary and the layer's `tensors`."""
+    import gguf  # noqa: PLC0415 - dev/test dependency
+    import numpy as np  # noqa: PLC0415
+
     writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name("neuroedge-tiny-llama")
+    writer.add_name(name)
     writer.add_context_length(CONTEXT)
     writer.add_embedding_length(EMBEDDING)
     writer.add_block_count(1)
@@ -116,16 +175,15 @@ def write_tiny_llama(path: Path, seed: int = 14) -> Path:
     writer.add_add_bos_token(False)
     writer.add_chat_template(CHATML_TEMPLATE)
     ones = np.ones(EMBEDDING, dtype=np.float32)
-    writer.add_tensor("token_embd.weight", weights(len(tokens), EMBEDDING))
+    writer.add_tensor("token_embd.weight", tensors["token_embd.weight"])
     writer.add_tensor("output_norm.weight", ones)
-    writer.add_tensor("output.weight", weights(len(tokens), EMBEDDING))
+    writer.add_tensor("output.weight", tensors["output.weight"])
     writer.add_tensor("blk.0.attn_norm.weight", ones)
-    for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-        writer.add_tensor(f"blk.0.{name}.weight", weights(EMBEDDING, EMBEDDING))
+    for part in ("attn_q", "attn_k", "attn_v", "attn_output"):
+        writer.add_tensor(f"blk.0.{part}.weight", tensors[f"blk.0.{part}.weight"])
     writer.add_tensor("blk.0.ffn_norm.weight", ones)
-    writer.add_tensor("blk.0.ffn_gate.weight", weights(FEED_FORWARD, EMBEDDING))
-    writer.add_tensor("blk.0.ffn_up.weight", weights(FEED_FORWARD, EMBEDDING))
-    writer.add_tensor("blk.0.ffn_down.weight", weights(EMBEDDING, FEED_FORWARD))
+    for part in ("ffn_gate", "ffn_up", "ffn_down"):
+        writer.add_tensor(f"blk.0.{part}.weight", tensors[f"blk.0.{part}.weight"])
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

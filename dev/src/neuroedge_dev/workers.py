@@ -45,9 +45,12 @@ def _dig(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def plan(manifests: Iterable[Mapping[str, Any]], redis_urls: Mapping[str, str]) -> list[LocalWorker]:
+def plan(
+    manifests: Iterable[Mapping[str, Any]], redis_urls: Mapping[str, str], database_url: str | None = None
+) -> list[LocalWorker]:
     """A worker per WorkerPool whose namespace belongs to a Tenant among `manifests` with a Redis URL in
-    `redis_urls` (tenant -> URL) (pure)."""
+    `redis_urls` (tenant -> URL) (pure). With `database_url` the workers run ingestion jobs and LLM agents
+    too (`NEUROEDGE_WORKER_VECTORS=1`, as the WorkerPool builder sets it in a cluster)."""
     docs = [doc for doc in manifests if isinstance(doc, Mapping)]
     tenant_of = {
         namespace: doc["metadata"]["name"]
@@ -68,6 +71,8 @@ def plan(manifests: Iterable[Mapping[str, Any]], redis_urls: Mapping[str, str]) 
             "NEUROEDGE_POOL": pool,
             "NEUROEDGE_CONSUMER": f"dev-{namespace}-{pool}",
         }
+        if database_url:
+            env |= {"DATABASE_URL": database_url, "NEUROEDGE_WORKER_VECTORS": "1"}
         for path, variable in _QUEUE_SETTINGS:
             value = _dig(doc.get("spec", {}), path)
             if value is not None:

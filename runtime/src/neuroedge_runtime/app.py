@@ -1,8 +1,9 @@
 """The app factory: `init_app(settings)` builds the runtime API; resources open and close in cleanup contexts.
 
 Order of the contexts: PostgreSQL pool, Redis client, Qdrant client (when configured), the registry change
-feed, model serving, the built-in embedding model, then the services that use them (and the first-admin
-bootstrap of every tenant with credentials).
+feed, model serving, the built-in embedding model, the LLM gateway, then the services that use them (the
+gateway's retrieval and the LLM agent are wired to the vector and engine services there, and the first-admin
+bootstrap of every tenant with credentials runs).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from aiohttp.typedefs import Middleware
 import neuroedge_runtime
 from neuroedge_queue import tracecontext
 from neuroedge_runtime import keys, middlewares, openapi, routes, routing
+from neuroedge_runtime.agents import loop as agent_loop
+from neuroedge_runtime.agents import tools as agent_tools
 from neuroedge_runtime.auth.service import AuthService
 from neuroedge_runtime.embeddings import batcher as embedding_batcher
 from neuroedge_runtime.embeddings import model as embedding_model
 from neuroedge_runtime.embeddings import providers as embedding_providers
 from neuroedge_runtime.embeddings import resolver as embedding_resolver
+from neuroedge_runtime.engines import agent as rule_agent
 from neuroedge_runtime.engines import registry as engine_registry
 from neuroedge_runtime.engines.jobs import JobService
 from neuroedge_runtime.engines.service import EngineService
@@ -137,9 +141,25 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.AUTH] = AuthService(pool, app[keys.CREDENTIALS], registry, settings)
     app[keys.VECTORS] = VectorService(pool, app.get(keys.QDRANT), app[keys.EMBEDDING_RESOLVER], feed, lookups)
     retriever = vector_retrieval.IndexRetriever(app[keys.VECTORS])
-    app[keys.ENGINES] = EngineService(
-        pool, engine_registry.builtin(retriever), feed, lookups, app[keys.MODELS]
+    builtin = app[keys.EMBEDDERS][embedding_model.MODEL_ID]
+
+    async def embed(texts: list[str]) -> embedding_model.Matrix:
+        """The built-in model's unit vectors (routers embed their utterances and texts with it)."""
+        return (await builtin.embed(texts)).vectors
+
+    engines = engine_registry.builtin(retriever, embed)
+    app[keys.ENGINES] = EngineService(pool, engines, feed, lookups, app[keys.MODELS])
+    gateway = app[keys.LLM]
+    gateway.search = vector_retrieval.GatewaySearch(retriever)
+    agent = agent_loop.AgentRuntime(
+        session=gateway.session,
+        budgets=gateway.budgets,
+        usage=gateway.usage,
+        tenants=registry,
+        toolbox=agent_tools.Toolbox(app[keys.ENGINES], app[keys.VECTORS]),
+        metrics=gateway.metrics,
     )
+    engines.add_kind(agent_loop.LLMAgentEngine(rule_agent.AgentEngine(), agent), replace=True)
     app[keys.JOBS] = JobService(
         app[keys.ENGINES], app[keys.REDIS], settings.pool, settings.job_result_ttl_seconds
     )
@@ -245,6 +265,6 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     app[keys.MODEL_SOURCES] = sources
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()
     app.cleanup_ctx.extend(
-        [_database, _redis, _qdrant, _registry_feed, _serving, _embeddings, _services, _llm]
+        [_database, _redis, _qdrant, _registry_feed, _serving, _embeddings, _llm, _services]
     )
     return app

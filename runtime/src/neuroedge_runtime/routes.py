@@ -237,6 +237,16 @@ def _core() -> list[RouteSpec]:
         ),
         RouteSpec(
             "POST",
+            "/engine/route",
+            data.engine_route,
+            Role.MEMBER,
+            "Route a text with a router engine",
+            "engines",
+            body=data.EngineRequest,
+            response=data.EngineResponse,
+        ),
+        RouteSpec(
+            "POST",
             "/engine/run",
             jobs.engine_run,
             Role.MEMBER,

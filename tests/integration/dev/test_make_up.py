@@ -119,6 +119,7 @@ async def worker_of(redis_url: str, job_id: str) -> str:
 async def test_make_up_runs_the_product_and_down_stops_it(state: Path) -> None:
     out = up(state)
     assert "RUNTIME_URL=http://127.0.0.1:" in out, out
+    assert "sample VectorIndex support-kb: 8 chunks ingested" in out, out
     running = dev_stack.load(state)
     assert running is not None and running.runtime_url
     assert {"operator", "runtime-api", WORKER} <= set(running.processes)
@@ -129,8 +130,9 @@ async def test_make_up_runs_the_product_and_down_stops_it(state: Path) -> None:
     for key in ("TENANT", "REDIS_URL", "ADMIN_PASSWORD", "JWT_SIGNING_KEYS"):
         path = state / "credentials" / "acme" / key
         assert path.read_text() == credentials[key] and (path.stat().st_mode & 0o077) == 0
-    # The sample Engine, registered by the Engine reconciler with the sample's config, answers from its
-    # documents through the local worker.
+    # The sample Engine, registered by the Engine reconciler with the sample's config, answers from the
+    # sample VectorIndex (embedded by the built-in model, filled by make up's ingestion job) through the
+    # local worker.
     job = await run_sample_job(running.runtime_url, credentials)
     assert job["status"] == "succeeded", job
     assert job["result"]["reply"].endswith("(source: reset-password)"), job["result"]

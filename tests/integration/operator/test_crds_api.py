@@ -355,7 +355,52 @@ CASES = [
         "Engine",
         with_(ENGINE, type="chatbot"),
         'spec.type: Unsupported value: "chatbot": supported values: "predictive", "agent", "conversation", '
-        '"analytics"',
+        '"analytics", "router"',
+    ),
+    Case(
+        "eng-router-without-routes",
+        "Engine",
+        with_(ENGINE, type="router"),
+        "spec.routes: Invalid value: a router Engine needs spec.routes",
+    ),
+    Case(
+        "eng-routes-on-conversation",
+        "Engine",
+        with_(ENGINE, type="conversation", routes=[{"name": "a", "engine": "b", "utterances": ["hi"]}]),
+        "spec.routes is only for router Engines",
+    ),
+    Case(
+        "eng-fallback-on-agent",
+        "Engine",
+        with_(ENGINE, type="agent", fallback="helpdesk"),
+        "spec.fallback is only for router Engines",
+    ),
+    Case(
+        "eng-router-duplicate-route",
+        "Engine",
+        with_(
+            ENGINE,
+            type="router",
+            routes=[
+                {"name": "billing", "engine": "a", "utterances": ["invoice"]},
+                {"name": "billing", "engine": "b", "utterances": ["refund"]},
+            ],
+        ),
+        'spec.routes[1]: Duplicate value: {"name":"billing"}',
+    ),
+    Case(
+        "eng-router-threshold-above-1",
+        "Engine",
+        with_(
+            ENGINE, type="router", routes=[{"name": "a", "engine": "b", "utterances": ["x"], "threshold": 2}]
+        ),
+        "spec.routes[0].threshold in body should be less than or equal to 1",
+    ),
+    Case(
+        "eng-router-no-utterances",
+        "Engine",
+        with_(ENGINE, type="router", routes=[{"name": "a", "engine": "b", "utterances": []}]),
+        "spec.routes[0].utterances in body should have at least 1 items",
     ),
     Case(
         "eng-cron-minute-61",

@@ -70,10 +70,16 @@ def test_worker_settings_accept_the_environment_we_build() -> None:
         for k, v in _env(_container(pool_builder.deployment(pool, _inputs()))).items()
         if isinstance(v, str)
     }
-    settings = worker_settings.from_env({**env, "REDIS_URL": "redis://x", "NEUROEDGE_TENANT": "acme"})
+    secrets = {"REDIS_URL": "redis://x", "NEUROEDGE_TENANT": "acme", "DATABASE_URL": "postgresql://db/x"}
+    settings = worker_settings.from_env({**env, **secrets})
     assert (settings.claim_idle, settings.job_timeout) == (12.0, 7.0)
     assert (settings.retry_base, settings.retry_cap, settings.grace) == (3.0, 9.0, 7.0)
     assert (settings.concurrency, settings.metrics_port) == (8, 9090)
+    # The worker gets its database from the credentials Secret and uses it: ingestion jobs and LLM agents.
+    assert _env(_container(pool_builder.deployment(pool, _inputs())))["DATABASE_URL"] == _secret(
+        "DATABASE_URL"
+    )
+    assert settings.database_url == "postgresql://db/x"
 
 
 def test_worker_probes_use_the_metrics_path_it_serves() -> None:

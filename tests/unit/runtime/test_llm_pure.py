@@ -124,3 +124,13 @@ def test_budget_denials_say_when_to_retry_or_that_waiting_cannot_help() -> None:
     assert exhausted.code == "token_budget_exhausted" and "100 of 400 are left" in exhausted.message
     too_big = gateway.budget_error(budget.Denied("day", 400, 0, 3600), 401)
     assert too_big.status == 400 and too_big.param == "max_tokens" and not too_big.headers
+
+
+def test_streamed_chunks_are_renamed_to_the_engine_and_other_events_pass_unchanged() -> None:
+    chunk = {"id": "c", "object": "chat.completion.chunk", "model": "/models/tiny.gguf", "choices": []}
+    event = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+    renamed = sse.renamed(event, chunk, "support")
+    assert renamed.endswith(b"\n\n") and json.loads(renamed[6:]) == {**chunk, "model": "support"}
+    assert sse.renamed(b"data: [DONE]\n\n", None, "support") == b"data: [DONE]\n\n"
+    with_id = b"id: 7\n" + event
+    assert sse.renamed(with_id, chunk, "support") == with_id

@@ -86,6 +86,11 @@ def registry_config(
     config = effective_config(engine, referenced)
     if engine.spec.llm is not None:
         config["llm"] = llm_json(engine.spec.llm, api_keys)
+    if engine.spec.routes:
+        routes = [r.model_dump(by_alias=True) for r in engine.spec.routes]
+        config["routes"] = json.dumps([{**r, "utterances": list(r["utterances"])} for r in routes])
+    if engine.spec.fallback is not None:
+        config["fallback"] = engine.spec.fallback
     return config
 
 

@@ -138,6 +138,9 @@ def _env(pool: pool_model.WorkerPool) -> list[dict[str, Any]]:
         "NEUROEDGE_RETRY_CAP_SECONDS": str(backoff.max_seconds),
         "NEUROEDGE_GRACE_SECONDS": str(drain_seconds(pool)),
         "NEUROEDGE_METRICS_PORT": str(METRICS_PORT),
+        # With DATABASE_URL: the worker loads the embedding model and runs ingestion jobs, conversations
+        # over an index and LLM agents (any pool may be an Engine's workerPoolRef that receives them).
+        "NEUROEDGE_WORKER_VECTORS": "1",
     }
     return [
         pods.secret_env("NEUROEDGE_TENANT", secret, "TENANT"),

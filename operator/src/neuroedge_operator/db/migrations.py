@@ -211,6 +211,12 @@ CREATE TABLE {SCHEMA}.llm_usage (
 );
 """
 
+_ROUTERS = f"""
+ALTER TABLE {SCHEMA}.engines DROP CONSTRAINT IF EXISTS engines_kind_check;
+ALTER TABLE {SCHEMA}.engines ADD CONSTRAINT engines_kind_check
+    CHECK (kind IN ('predictive', 'agent', 'conversation', 'analytics', 'router'));
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -222,6 +228,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "engine models and their load reports", _MODELS + _secure("engine_model_reports")),
     Migration(5, "embedding models of vector indexes", _EMBEDDING),
     Migration(6, "LLM token budgets and usage meter", _LLM + _secure("llm_usage")),
+    Migration(7, "router engines", _ROUTERS),
 )
 
 

@@ -21,7 +21,17 @@ PLURAL = "engines"
 ENGINE_LABEL = "neuroedge.io/engine"
 
 CRON_MACROS = frozenset({"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually"})
-EngineType = Literal["predictive", "agent", "conversation", "analytics"]
+EngineType = Literal["predictive", "agent", "conversation", "analytics", "router"]
+ENGINE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+
+
+class Route(workload.Model):
+    """One route of a router Engine: texts like its utterances go to its Engine."""
+
+    name: str = pydantic.Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$")
+    engine: str = pydantic.Field(min_length=1, max_length=63, pattern=ENGINE_NAME)
+    utterances: tuple[str, ...] = pydantic.Field(min_length=1, max_length=200)
+    threshold: float = pydantic.Field(default=0.5, ge=0, le=1)
 
 
 class Schedule(workload.Model):
@@ -155,6 +165,19 @@ class EngineSpec(workload.Model):
         return document
 
     llm: LLMSpec | None = None
+    routes: tuple[Route, ...] = ()
+    fallback: str | None = pydantic.Field(default=None, min_length=1, max_length=63, pattern=ENGINE_NAME)
+
+    @pydantic.model_validator(mode="after")
+    def _routes(self) -> EngineSpec:
+        if self.type == "router" and not self.routes:
+            raise ValueError("a router Engine needs spec.routes")
+        if (self.routes or self.fallback is not None) and self.type != "router":
+            raise ValueError("spec.routes and spec.fallback are only for router Engines")
+        names = [r.name for r in self.routes]
+        if len(set(names)) != len(names):
+            raise ValueError("route names must be unique")
+        return self
 
     @pydantic.model_validator(mode="after")
     def _schedules(self) -> EngineSpec:

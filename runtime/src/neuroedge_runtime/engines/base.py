@@ -1,6 +1,6 @@
 """The engine interface: what the runtime's /engine/* endpoints and its job worker (`engines.registry`) call.
 
-An engine kind is an object with a `kind`, the `operation` it serves (`predict` or `analyze`) and an async
+An engine kind is an object with a `kind`, the `operation` it serves (predict, analyze or route) and an async
 `__call__(config, inputs) -> result`. `config` is the Engine resource's configuration (from the engine
 registry table), `inputs` the request's input; both are plain JSON values the engine validates itself with its
 own pydantic models, raising `EngineInputError` (answered as 422) for anything it cannot use.
@@ -27,6 +27,7 @@ class Operation(enum.StrEnum):
 
     PREDICT = "predict"
     ANALYZE = "analyze"
+    ROUTE = "route"
 
 
 class EngineInputError(ValueError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextvars
 
 TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("neuroedge_engine_tenant", default=None)
+ENGINE: contextvars.ContextVar[str | None] = contextvars.ContextVar("neuroedge_engine_name", default=None)
+"""The name of the Engine being run (an LLM agent meters its tokens under it)."""
 
 
 def tenant() -> str:
@@ -18,4 +20,12 @@ def tenant() -> str:
     value = TENANT.get()
     if value is None:
         raise RuntimeError("no tenant is set for this engine call")
+    return value
+
+
+def engine() -> str:
+    """The name of the running Engine (a programming error when none was set)."""
+    value = ENGINE.get()
+    if value is None:
+        raise RuntimeError("no engine name is set for this engine call")
     return value

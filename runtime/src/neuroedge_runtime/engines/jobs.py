@@ -19,8 +19,8 @@ import redis.asyncio as aioredis
 
 from neuroedge_queue import jobs, keys, producer
 from neuroedge_runtime import problems
-from neuroedge_runtime.engines import onnx
-from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.engines import base, onnx
+from neuroedge_runtime.engines.service import EngineService, RegisteredEngine
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class JobService:
         found = await self._engines.lookup(tenant, request.engine)
         if not self._pool:
             raise problems.unavailable("this runtime has no worker pool for jobs (NEUROEDGE_POOL is not set)")
+        if found.kind == "router":
+            found, request = await self._routed(tenant, request)
         if found.model is not None and not str(found.model.get("uri", "")).startswith(
             ("http://", "https://")
         ):
@@ -70,6 +72,28 @@ class JobService:
             return await self._producer(tenant, self._pool).enqueue(job)
         except producer.JobTooLarge as exc:
             raise problems.Problem(413, "payload-too-large", "Payload too large", str(exc)) from None
+
+    async def _routed(self, tenant: str, request: RunRequest) -> tuple[RegisteredEngine, RunRequest]:
+        """A router's run is the chosen Engine's run: `input.text` is routed, `input.input` is the chosen
+        Engine's input. The chosen Engine is the tenant's own (looked up under its row-level security)."""
+        text, inputs = request.input.get("text"), request.input.get("input", {})
+        if not isinstance(text, str) or not isinstance(inputs, dict):
+            raise problems.invalid(
+                "a router's run takes input.text (the text to route) and input.input (the chosen "
+                "engine's input)",
+                [{"loc": ["input", "text"], "msg": "a string is required"}],
+            )
+        decision = await self._engines.run(tenant, request.engine, base.Operation.ROUTE, {"text": text})
+        chosen = decision.get("engine")
+        if not isinstance(chosen, str):
+            raise problems.invalid(
+                f"router {request.engine!r} matched no route and has no fallback",
+                [{"loc": ["input", "text"], "msg": "no route"}],
+            )
+        found = await self._engines.lookup(tenant, chosen)
+        if found.kind == "router":
+            raise problems.conflict(f"router {request.engine!r} chose {chosen!r}, another router")
+        return found, RunRequest(chosen, dict(inputs), request.idempotency_key)
 
     async def get(self, tenant: str, job_id: str) -> jobs.JobState:
         """The state of one of the tenant's jobs; one 404 for a malformed id, an unknown or expired one, and

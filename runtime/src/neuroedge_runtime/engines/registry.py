@@ -16,8 +16,9 @@ from typing import Any
 
 import pydantic
 
-from neuroedge_runtime.engines import base, catalog
+from neuroedge_runtime.engines import base, catalog, context
 from neuroedge_runtime.engines.retrieval import Retriever
+from neuroedge_runtime.engines.router import Embed
 
 Handler = Callable[[pydantic.JsonValue], Awaitable[pydantic.JsonValue]]
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
@@ -46,9 +47,10 @@ class Registry:
             raise ValueError(f"engine {name!r} is already registered")
         self._handlers[name] = handler
 
-    def add_kind(self, engine: base.Engine) -> None:
-        """Add an engine kind that needs process resources (the worker's `onnx` kind, built at start)."""
-        if engine.kind in self._kinds:
+    def add_kind(self, engine: base.Engine, *, replace: bool = False) -> None:
+        """Add an engine kind that needs process resources (the worker's `onnx` kind, built at start);
+        `replace`: it takes the place of the built-in kind of that name (the LLM-capable `agent`)."""
+        if engine.kind in self._kinds and not replace:
             raise ValueError(f"engine kind {engine.kind!r} is already registered")
         self._kinds[engine.kind] = engine
 
@@ -77,7 +79,11 @@ class Registry:
         async def run(value: pydantic.JsonValue) -> pydantic.JsonValue:
             if not isinstance(value, dict):
                 raise base.EngineInputError("the input of an engine job must be a JSON object")
-            return await engine(bound, value)
+            named = context.ENGINE.set(name)
+            try:
+                return await engine(bound, value)
+            finally:
+                context.ENGINE.reset(named)
 
         return run
 
@@ -100,6 +106,6 @@ async def echo(value: pydantic.JsonValue) -> pydantic.JsonValue:
     return value
 
 
-def builtin(retriever: Retriever | None = None) -> Registry:
+def builtin(retriever: Retriever | None = None, embed: Embed | None = None) -> Registry:
     """A registry with the built-in named engines and every engine kind of `engines.catalog`."""
-    return Registry([("noop", noop), ("echo", echo)], catalog.default_kinds(retriever))
+    return Registry([("noop", noop), ("echo", echo)], catalog.default_kinds(retriever, embed))

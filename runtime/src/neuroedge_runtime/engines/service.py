@@ -88,7 +88,19 @@ class EngineService:
             raise problems.conflict(
                 f"engine {name!r} is of kind {engine.kind}, served by /engine/{engine.operation.value}"
             )
+        return await self._call(tenant, found, engine, inputs)
+
+    async def call(self, tenant: str, name: str, inputs: Mapping[str, Any]) -> base.JsonObject:
+        """The engine's result whatever operation it serves (an agent's tool call); 404, 422 as `run`."""
+        found = await self.lookup(tenant, name)
+        return await self._call(tenant, found, self._engines.kind(found.kind), inputs)
+
+    async def _call(
+        self, tenant: str, found: RegisteredEngine, engine: base.Engine, inputs: Mapping[str, Any]
+    ) -> base.JsonObject:
+        name = found.name
         token = context.TENANT.set(tenant)
+        named = context.ENGINE.set(name)
         try:
             if found.model is not None and self._models is not None:
                 return await self._models.predict(tenant, name, inputs)
@@ -98,4 +110,5 @@ class EngineService:
         except tensors.TensorError as exc:
             raise problems.invalid(str(exc), [{"loc": ["input"], "msg": str(exc)}]) from None
         finally:
+            context.ENGINE.reset(named)
             context.TENANT.reset(token)

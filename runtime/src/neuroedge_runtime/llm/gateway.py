@@ -101,7 +101,12 @@ class Gateway:
                 f"model {engine.name!r} retrieves from a VectorIndex, and this runtime has no text search"
             )
             raise GatewayError(503, message, "server_error", "retrieval_unavailable")
-        return await self.search(tenant, wanted.index, query, wanted.top_k)
+        try:
+            return await self.search(tenant, wanted.index, query, wanted.top_k)
+        except retrieval.RetrievalError as exc:
+            raise GatewayError(
+                400, f"model {engine.name!r}: {exc}", "invalid_request_error", "retrieval_failed"
+            ) from None
 
     async def _engine(self, tenant: str, name: str) -> catalog.LLMEngine:
         try:

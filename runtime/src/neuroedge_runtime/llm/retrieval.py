@@ -22,7 +22,13 @@ class Passage:
 
 
 TextSearch = Callable[[str, str, str, int], Awaitable[list[Passage]]]
-"""`search(tenant, index, text, k)`: the k passages of the tenant's index nearest to `text`."""
+"""`search(tenant, index, text, k)`: the k passages of the tenant's index nearest to `text`; raises
+RetrievalError when the Engine's index cannot be searched (none of that name in the tenant, no model)."""
+
+
+class RetrievalError(ValueError):
+    """The Engine's `vectorIndex` cannot be searched; the message names the index and why."""
+
 
 INDEX_KEY = "vectorIndex"
 TOP_K_KEY = "topK"

@@ -94,3 +94,11 @@ class StreamState:
 def is_usage_only(obj: Any) -> bool:
     """The final chunk `stream_options.include_usage` asks for: no choices, just usage."""
     return isinstance(obj, dict) and not obj.get("choices") and usage_from(obj) is not None
+
+
+def renamed(event: bytes, obj: Any, model: str) -> bytes:
+    """The event with its chunk's `model` set to `model` (the Engine's name, as the client asked for it; the
+    upstream's own model name, often a file path, is not the client's business); other events unchanged."""
+    if not isinstance(obj, dict) or "model" not in obj or obj["model"] == model or event.count(b"\n") != 2:
+        return event  # (an event with more lines than its one `data:` line is relayed as it came)
+    return b"data: " + json.dumps({**obj, "model": model}, ensure_ascii=False).encode() + b"\n\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -19,20 +20,37 @@ import redis.asyncio as aioredis
 
 from neuroedge_queue import tracecontext
 from neuroedge_runtime import tracing
+from neuroedge_runtime.agents import loop as agent_loop
+from neuroedge_runtime.agents import tools as agent_tools
+from neuroedge_runtime.engines import agent as rule_agent
 from neuroedge_runtime.engines import context, onnx, registry, testing
+from neuroedge_runtime.engines.service import EngineService
+from neuroedge_runtime.llm import budget, metering, upstream
 from neuroedge_runtime.queue import metrics, settings, worker, worker_vectors
 from neuroedge_runtime.serving import artifacts, local
+from neuroedge_runtime.tenancy.registry import TenantRegistry
 from neuroedge_runtime.vectors import ingest_worker, retrieval
-from neuroedge_runtime.vectors.service import VectorService
 
 log = logging.getLogger("neuroedge_runtime.worker")
 
 
-def engines_for(config: settings.WorkerSettings, vectors: VectorService | None = None) -> registry.Registry:
-    """The engines this worker runs (with `vectors`: ingestion jobs, and conversations over an index)."""
-    engines = registry.builtin(retrieval.IndexRetriever(vectors) if vectors else None)
-    if vectors is not None:
-        engines.register(ingest_worker.ENGINE, ingest_worker.handler(vectors, config.tenant))
+def engines_for(
+    config: settings.WorkerSettings,
+    data: worker_vectors.WorkerData | None = None,
+    agent: agent_loop.AgentRuntime | None = None,
+) -> registry.Registry:
+    """The engines this worker runs (with `data`: ingestion jobs, conversations over an index, and with
+    `agent` LLM agents whose tools are the tenant's engines and indexes)."""
+    engines = registry.builtin(
+        retrieval.IndexRetriever(data.vectors) if data else None, data.embed if data else None
+    )
+    if data is not None:
+        engines.register(ingest_worker.ENGINE, ingest_worker.handler(data.vectors, config.tenant))
+    if agent is not None and data is not None:
+        # The agent's `predict` tool runs the tenant's Engines with this very registry, in this worker.
+        toolbox = agent_tools.Toolbox(EngineService(data.pool, engines, None), data.vectors)
+        runtime = dataclasses.replace(agent, toolbox=toolbox)
+        engines.add_kind(agent_loop.LLMAgentEngine(rule_agent.AgentEngine(), runtime), replace=True)
     if config.test_engines:
         testing.register(engines)
     return engines
@@ -57,10 +75,32 @@ async def serve(config: settings.WorkerSettings) -> None:
         health_check_interval=30,
     )
     context.TENANT.set(config.tenant)  # every job of this worker runs for its tenant
-    async with worker_vectors.vectors(config) as vectors, _models(config) as models:
-        engines = engines_for(config, vectors)
+    async with (
+        worker_vectors.vectors(config) as data,
+        _models(config) as models,
+        upstream.new_session() as session,
+    ):
+        agent = _agent_runtime(data, client, session)
+        engines = engines_for(config, data, agent)
         engines.add_kind(onnx.OnnxEngine(models))
         await _consume(config, client, engines)
+
+
+def _agent_runtime(
+    data: worker_vectors.WorkerData | None, client: aioredis.Redis, session: aiohttp.ClientSession
+) -> agent_loop.AgentRuntime | None:
+    """LLM agents' process resources (budgets in the queue's Redis, metering in the database), or None for a
+    worker without a database."""
+    if data is None:
+        return None
+    return agent_loop.AgentRuntime(
+        session=session,
+        budgets=budget.Budgets(client),
+        usage=metering.UsageStore(data.pool),
+        tenants=TenantRegistry(data.pool, None),
+        toolbox=agent_tools.Toolbox(None, None),
+        metrics=metering.LLMMetrics(prometheus_client.REGISTRY),
+    )
 
 
 @contextlib.asynccontextmanager

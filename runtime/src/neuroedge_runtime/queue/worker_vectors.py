@@ -1,12 +1,13 @@
-"""What a worker process needs to run ingestion jobs: a PostgreSQL pool, the Qdrant client (when configured),
-the built-in embedding model behind its batcher and the HTTP session of external providers, opened once per
-process and closed at shutdown."""
+"""What a worker process needs to run ingestion jobs and LLM agents: a PostgreSQL pool, the Qdrant client
+(when configured), the built-in embedding model behind its batcher and the HTTP session of external providers,
+opened once per process and closed at shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -20,9 +21,22 @@ if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
 
 
+@dataclass(frozen=True)
+class WorkerData:
+    """The worker's database pool and the vector service over it."""
+
+    pool: asyncpg.Pool
+    vectors: VectorService
+    embedder: providers.Embedder
+    """The built-in model (routers embed with it)."""
+
+    async def embed(self, texts: list[str]) -> model.Matrix:
+        return (await self.embedder.embed(texts)).vectors
+
+
 @contextlib.asynccontextmanager
-async def vectors(config: settings.WorkerSettings) -> AsyncIterator[VectorService | None]:
-    """The vector service of this worker (ingestion jobs, retrieval), or None when it has no database."""
+async def vectors(config: settings.WorkerSettings) -> AsyncIterator[WorkerData | None]:
+    """The data access of this worker (ingestion jobs, retrieval, agents), or None when it has no database."""
     if not config.database_url:
         yield None
         return
@@ -43,4 +57,4 @@ async def vectors(config: settings.WorkerSettings) -> AsyncIterator[VectorServic
         stack.push_async_callback(session.close)
         embedder = providers.BuiltinEmbedder(runner)
         embedders: dict[str, providers.Embedder] = {embedder.model_id: embedder}
-        yield VectorService(pool, qdrant, resolver.Resolver(embedders, session))
+        yield WorkerData(pool, VectorService(pool, qdrant, resolver.Resolver(embedders, session)), embedder)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from neuroedge_runtime import problems
 from neuroedge_runtime.engines import base
 from neuroedge_runtime.engines.retrieval import Passage
+from neuroedge_runtime.llm import retrieval as llm_retrieval
 from neuroedge_runtime.vectors import ingestion, models
 from neuroedge_runtime.vectors.service import VectorService
 
@@ -34,3 +35,18 @@ class IndexRetriever:
             for hit in found.hits
             if hit.payload.get(models.TEXT_FIELD)
         ]
+
+
+class GatewaySearch:
+    """`llm.retrieval.TextSearch` over an IndexRetriever: the LLM gateway's retrieval for Engines with
+    `config.vectorIndex` (passages carry their point ids, which the prompt cites and `sources` return)."""
+
+    def __init__(self, retriever: IndexRetriever) -> None:
+        self._retriever = retriever
+
+    async def __call__(self, tenant: str, index: str, query: str, top_k: int) -> list[llm_retrieval.Passage]:
+        try:
+            found = await self._retriever.retrieve(tenant, index, query, top_k)
+        except base.EngineInputError as exc:
+            raise llm_retrieval.RetrievalError(str(exc)) from None
+        return [llm_retrieval.Passage(p.id, p.text, p.score) for p in found]

@@ -80,3 +80,8 @@ async def engine_predict(request: web.Request) -> web.Response:
 async def engine_analyze(request: web.Request) -> web.Response:
     """Synchronous analysis (analytics engines)."""
     return await _engine(request, Operation.ANALYZE)
+
+
+async def engine_route(request: web.Request) -> web.Response:
+    """Semantic routing (router engines): the chosen route, its engine and every route's score."""
+    return await _engine(request, Operation.ROUTE)

@@ -1,7 +1,8 @@
 """OpenAI-compatible views of the LLM gateway: parse, call `llm.gateway`, relay. Errors in OpenAI's shape.
 
-A stream is relayed event by event as the upstream sends it (no buffering beyond the event being read); the
-usage chunk the gateway always asks for is dropped unless the client asked for it too. When the client goes
+A stream is relayed event by event as the upstream sends it (no buffering beyond the event being read), each
+chunk's `model` set to the Engine's name as in non-streamed answers; the usage chunk the gateway always asks
+for is dropped unless the client asked for it too. When the client goes
 away mid-stream the upstream response is closed at once, which cancels the generation upstream, and the tokens
 streamed so far are settled and metered (an estimate: the upstream never reported them).
 """
@@ -105,8 +106,9 @@ async def _relay_whole(service: gateway.Gateway, call: gateway.Call, opened: ups
     completion = gateway.decode(data)
     usage = sse.usage_from(completion) or sse.Usage(call.prompt_estimate, 0, estimated=True)
     await service.finish(call, usage, gateway.reply_of(completion), "ok")
-    if call.passages and isinstance(completion, dict):
-        data = json.dumps({**completion, "sources": retrieval.sources(call.passages)}).encode()
+    if isinstance(completion, dict):  # the client's model name: the Engine's, never the upstream's
+        extra = {"sources": retrieval.sources(call.passages)} if call.passages else {}
+        data = json.dumps({**completion, "model": call.engine.name, **extra}, ensure_ascii=False).encode()
     return web.Response(body=data, content_type="application/json")
 
 
@@ -126,7 +128,7 @@ async def _relay_stream(
                 obj = state.observe(payload) if payload is not None else None
                 if sse.is_usage_only(obj) and not call.request.wants_usage_chunk():
                     continue
-                await response.write(event)
+                await response.write(sse.renamed(event, obj, call.engine.name))
     except CLIENT_GONE:
         outcome = "client_disconnected"
     except TimeoutError:

@@ -3,7 +3,11 @@ model and with Gemma 3 270M, and LLM Engines registered for fresh tenants."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +59,54 @@ async def llm_engine(admin_pool: asyncpg.Pool, tiny_llama: LlamaServer) -> Async
         return name
 
     yield register
+
+
+NEUROEDGE_RUNTIME = Path(sys.executable).parent / "neuroedge-runtime"
+ScriptedLlama = Callable[[str, dict[str, Any]], LlamaServer]
+
+
+@pytest.fixture
+def scripted_llama(llama_binary: Path, tmp_path: Path) -> Iterator[ScriptedLlama]:
+    """`scripted_llama(tool, arguments)`: llama-server with a model that answers every prompt with a Hermes
+    tool call of `tool` with `arguments` (llama-server parses it into OpenAI `tool_calls`)."""
+    servers: list[LlamaServer] = []
+
+    def start(tool: str, arguments: dict[str, Any]) -> LlamaServer:
+        call = json.dumps({"name": tool, "arguments": arguments})
+        work = tmp_path / f"scripted-{len(servers)}"
+        work.mkdir()
+        model = llm_models.write_scripted_llama(work / "scripted.gguf", f"<tool_call>\n{call}\n</tool_call>")
+        servers.append(LlamaServer(llama_binary, model, work / "llama-server.log", slots=2))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+SpawnWorker = Callable[..., subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def spawn_worker(redis_url: str, runtime_database_url: str, tmp_path: Path) -> Iterator[SpawnWorker]:
+    """`spawn_worker(tenant, pool)`: a real worker process (with the database: ingestion and LLM agents)."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def spawn(tenant: str, pool: str) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": runtime_database_url,
+            "NEUROEDGE_WORKER_VECTORS": "1",
+            "NEUROEDGE_TENANT": tenant,
+            "NEUROEDGE_POOL": pool,
+            "NEUROEDGE_CONSUMER": f"agent-{len(started)}",
+        }
+        log = (tmp_path / f"worker-{len(started)}.log").open("ab")
+        started.append(subprocess.Popen([str(NEUROEDGE_RUNTIME), "worker"], env=env, stdout=log, stderr=log))
+        return started[-1]
+
+    yield spawn
+    for proc in started:
+        proc.kill()
+        proc.wait(timeout=10)
