@@ -65,6 +65,9 @@ class Stack:
         }
         if self.runtime_url:
             values["RUNTIME_URL"] = self.runtime_url
+        operator = self.processes.get("operator")
+        if operator is not None:  # its record's port is the metrics port
+            values["NEUROEDGE_OPERATOR_METRICS_URL"] = f"http://127.0.0.1:{operator.port}/metrics"
         values.update(_llama_env())
         return values
 
