@@ -17,7 +17,9 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -88,7 +90,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    state = tmp_path / "stack"
+    state = Path(tempfile.mkdtemp(prefix="neuroedge-chaos-"))  # world-traversable: PostgreSQL runs as nobody
     running = dev_stack.up(state, crds_dir=REPO / "crds", cluster=True)
     parts = urlsplit(running.database_url)
     common = {
@@ -115,6 +117,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 proc.send(signal.SIGCONT)
             proc.stop()
         dev_stack.down(state, purge=True)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def tenant(name: str, pods: int) -> dict[str, Any]:
