@@ -121,8 +121,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def tenant(name: str, pods: int) -> dict[str, Any]:
-    quota = {"cpu": "8", "memory": "16Gi", "pods": pods}
-    return {"apiVersion": API, "kind": "Tenant", "metadata": {"name": name}, "spec": {"quota": quota}}
+    spec = {"quota": {"cpu": "8", "memory": "16Gi", "pods": pods}, "database": {"reclaimPolicy": "Delete"}}
+    return {"apiVersion": API, "kind": "Tenant", "metadata": {"name": name}, "spec": spec}
 
 
 def pool(ns: str, replicas: int) -> dict[str, Any]:

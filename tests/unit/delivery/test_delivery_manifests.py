@@ -20,9 +20,10 @@ SECRET_ENV = {"NEUROEDGE_DATABASE_URL", "NEUROEDGE_REDIS_URL", "NEUROEDGE_QDRANT
 
 # (apiGroup, resource) -> verbs: the whole surface, so any widening shows up in review as a test change.
 EXPECTED_RBAC = {
-    **{
-        ("neuroedge.io", r): {"get", "list", "watch", "patch"}
-        for r in ("tenants", "engines", "workerpools", "vectorindexes")
+    ("neuroedge.io", "tenants"): {"get", "list", "watch", "patch"},
+    **{  # delete: a deleting Tenant removes its workloads first
+        ("neuroedge.io", r): {"get", "list", "watch", "patch", "delete"}
+        for r in ("engines", "workerpools", "vectorindexes")
     },
     **{
         ("neuroedge.io", f"{r}/status"): {"get", "patch"}
