@@ -60,6 +60,16 @@ class OperatorProcess:
                 self._proc.wait(5)
         self._proc = None
 
+    def send(self, signum: int) -> None:
+        """Send a signal to the operator process (SIGKILL, SIGSTOP, SIGCONT, SIGTERM in failover tests)."""
+        assert self._proc is not None
+        self._proc.send_signal(signum)
+
+    def wait_exit(self, timeout: float) -> int:
+        """The exit code, once the process has ended (after SIGTERM or SIGKILL)."""
+        assert self._proc is not None
+        return self._proc.wait(timeout)
+
     def restart(self) -> None:
         self.stop()
         self.start()

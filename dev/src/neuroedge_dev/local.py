@@ -35,6 +35,11 @@ def start_operator(state_dir: Path, resync_interval: float = 30.0) -> stack.Proc
         "NEUROEDGE_METRICS_PORT": str(metrics_port),
         "NEUROEDGE_HEALTH_PORT": str(health_port),
         "NEUROEDGE_RESYNC_INTERVAL": str(resync_interval),
+        # Leader election as in a cluster (the Lease `neuroedge-operator` in `default`): one dev operator
+        # leads at once, and a second one started by hand waits as a standby instead of fighting it.
+        "NEUROEDGE_LEADER_ELECTION": "true",
+        "POD_NAME": f"neuroedge-dev-operator-{os.getpid()}",
+        "POD_NAMESPACE": "default",
     }
     log = Path(current.state_dir) / "logs" / "operator.log"
     pid = procs.spawn([str(Path(sys.executable).parent / "neuroedge-operator")], log, env=env)

@@ -65,6 +65,9 @@ class Stack:
         }
         if self.runtime_url:
             values["RUNTIME_URL"] = self.runtime_url
+        operator = self.processes.get("operator")
+        if operator is not None:  # its record's port is the metrics port
+            values["NEUROEDGE_OPERATOR_METRICS_URL"] = f"http://127.0.0.1:{operator.port}/metrics"
         values.update(_llama_env())
         return values
 
@@ -283,3 +286,30 @@ def add_process(stack: Stack, name: str, pid: int, port: int, log: Path) -> None
 def environ_with(stack: Stack) -> dict[str, str]:
     """This process's environment plus the stack's."""
     return {**os.environ, **stack.env()}
+
+
+RESTARTABLE = ("postgres", "redis", "kube-apiserver")
+
+
+def restart_service(stack: Stack, name: str) -> Process:
+    """Stop one daemon of the stack and start it again on its port with its data (PostgreSQL keeps its
+    database, Redis starts empty as it has no persistence, kube-apiserver finds everything in etcd): what an
+    outage of that server looks like to the operator and the runtime. For the chaos tests."""
+    if name not in RESTARTABLE:
+        raise procs.StackError(f"{name!r} cannot be restarted in place (one of {', '.join(RESTARTABLE)})")
+    state_dir = Path(stack.state_dir)
+    old = stack.processes[name]
+    procs.stop(old.pid)
+    if name == "postgres":
+        started = services.start_postgres(state_dir, old.port)
+        pid, log = started.pid, started.log
+    elif name == "redis":
+        started_redis = services.start_redis(state_dir, old.port)
+        pid, log = started_redis.pid, started_redis.log
+    else:
+        keys = pki.ensure(state_dir / "pki")
+        etcd = stack.processes["etcd"]
+        component = controlplane.start_apiserver(state_dir, old.port, etcd.port, keys)
+        pid, log = component.pid, component.log
+    add_process(stack, name, pid, old.port, log)
+    return stack.processes[name]

@@ -33,14 +33,24 @@ REDIS_WRITES = prometheus_client.Counter(
     "neuroedge_operator_redis_acl_writes_total", "Redis ACL changes by command", ["command"]
 )
 
+LEADER = prometheus_client.Gauge(
+    "neuroedge_operator_leader", "1 while this replica holds the operator's Lease and runs the reconcilers"
+)
+FENCED_WRITES = prometheus_client.Counter(
+    "neuroedge_operator_fenced_writes_total",
+    "Writes refused because this replica was not the leader",
+    ["target"],
+)
+LEADER_TRANSITIONS = prometheus_client.Counter(
+    "neuroedge_operator_leader_transitions_total",
+    "Times this replica became or stopped being the leader",
+    ["to"],
+)
+
 VECTOR_ACTIONS = prometheus_client.Counter(
     "neuroedge_operator_vector_actions_total",
     "VectorIndex storage actions by backend and kind",
     ["backend", "kind"],
-)
-LEADER = prometheus_client.Gauge(
-    "neuroedge_operator_leader",
-    "1 while this process runs the handlers (kopf standalone: the one running operator leads), else 0",
 )
 WORKLOAD_REPLICAS = prometheus_client.Gauge(
     "neuroedge_operator_workload_replicas",

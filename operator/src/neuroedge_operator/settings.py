@@ -7,12 +7,15 @@ can build one with other values and no module behaves differently depending on w
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pydantic
 
+from neuroedge_operator.plan import leadership
 from neuroedge_operator.resources import workload
 
 
@@ -67,6 +70,21 @@ class OperatorSettings:
     admin_email_domain: str = "neuroedge.local"
     """NEUROEDGE_ADMIN_EMAIL_DOMAIN: a tenant's first admin is admin@<tenant>.<domain>."""
 
+    leader_election: bool = True
+    """NEUROEDGE_LEADER_ELECTION: only the holder of the `neuroedge-operator` Lease reconciles ("false" turns
+    the election off: one replica only, e.g. a debugger session against a scratch cluster)."""
+    identity: str = ""
+    """POD_NAME (downward API): this replica's name in the Lease; default `<hostname>_<pid>`, unique even for
+    two processes on one machine."""
+    lease_namespace: str = "default"
+    """POD_NAMESPACE (downward API): the namespace of the Lease (default: `default`)."""
+    lease_duration: float = 15.0
+    """NEUROEDGE_LEASE_DURATION: seconds a Lease stays valid after its last renewal, as standbys judge it."""
+    lease_renew_deadline: float = 10.0
+    """NEUROEDGE_LEASE_RENEW_DEADLINE: seconds the leader keeps reconciling without a successful renewal."""
+    lease_retry_period: float = 2.0
+    """NEUROEDGE_LEASE_RETRY_PERIOD: seconds between renewals (leader) and acquisition attempts (standbys)."""
+
     def __repr__(self) -> str:  # the URLs carry passwords: never print them
         return f"OperatorSettings(resync_interval={self.resync_interval}, metrics_port={self.metrics_port})"
 
@@ -117,12 +135,45 @@ def _unknown_resource_keys(value: object) -> list[str]:
     return unknown
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0"):
+        raise SettingsError(f"{name}={raw!r} is not a boolean (true or false)")
+    return raw in ("true", "1")
+
+
+def _timing(env: Mapping[str, str]) -> leadership.Timing:
+    """The leader-election periods, checked together (they constrain each other)."""
+    timing = leadership.Timing(
+        lease_duration=_number(env, "NEUROEDGE_LEASE_DURATION", 15.0) or 15.0,
+        renew_deadline=_number(env, "NEUROEDGE_LEASE_RENEW_DEADLINE", 10.0) or 10.0,
+        retry_period=_number(env, "NEUROEDGE_LEASE_RETRY_PERIOD", 2.0) or 2.0,
+    )
+    problem = leadership.validate(timing)
+    if problem:
+        raise SettingsError(
+            f"NEUROEDGE_LEASE_DURATION/RENEW_DEADLINE/RETRY_PERIOD = {timing.lease_duration}/"
+            f"{timing.renew_deadline}/{timing.retry_period}: {problem}"
+        )
+    return timing
+
+
+def timing(settings: OperatorSettings) -> leadership.Timing:
+    """The election's periods as the planner takes them."""
+    return leadership.Timing(
+        settings.lease_duration, settings.lease_renew_deadline, settings.lease_retry_period
+    )
+
+
 def from_env(env: Mapping[str, str]) -> OperatorSettings:
     """Settings from an environment mapping (pass `os.environ` at the entry point)."""
     database_url, redis_url = env.get("NEUROEDGE_DATABASE_URL", ""), env.get("NEUROEDGE_REDIS_URL", "")
     if not database_url or not redis_url:
         raise SettingsError("NEUROEDGE_DATABASE_URL and NEUROEDGE_REDIS_URL must be set")
     dbname = urlsplit(database_url).path.lstrip("/") or "postgres"
+    periods = _timing(env)
     return OperatorSettings(
         database_url=database_url,
         redis_url=redis_url,
@@ -145,4 +196,10 @@ def from_env(env: Mapping[str, str]) -> OperatorSettings:
         keda_check_interval=_number(env, "NEUROEDGE_KEDA_CHECK_INTERVAL", 60.0),
         watch_server_timeout=int(_number(env, "NEUROEDGE_WATCH_TIMEOUT", 300)) or 300,
         admin_email_domain=env.get("NEUROEDGE_ADMIN_EMAIL_DOMAIN") or "neuroedge.local",
+        leader_election=_flag(env, "NEUROEDGE_LEADER_ELECTION", True),
+        identity=env.get("POD_NAME") or f"{socket.gethostname()}_{os.getpid()}",
+        lease_namespace=env.get("POD_NAMESPACE") or "default",
+        lease_duration=periods.lease_duration,
+        lease_renew_deadline=periods.renew_deadline,
+        lease_retry_period=periods.retry_period,
     )

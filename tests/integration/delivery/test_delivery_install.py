@@ -105,8 +105,9 @@ def test_operator_pod_is_admitted_under_restricted_enforcement(
         "-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/component=operator", "-o", "json"
     )
     assert code == 0, err
-    (pod,) = json.loads(out)["items"]
-    assert pod["spec"]["serviceAccountName"] == "neuroedge-operator"
+    pods = json.loads(out)["items"]
+    assert len(pods) == 2  # the leader and its standby
+    assert {pod["spec"]["serviceAccountName"] for pod in pods} == {"neuroedge-operator"}
     privileged = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -122,12 +123,13 @@ def test_both_renderings_install_the_same_objects(kustomize_rendering: str, helm
     # The only difference: Helm leaves the release namespace to `helm install --create-namespace`.
     assert keys(kustomize_rendering) - keys(helm_rendering) == {("Namespace", None, NAMESPACE)}
     assert keys(helm_rendering) - keys(kustomize_rendering) == set()
-    assert len(keys(helm_rendering)) == 9
+    assert len(keys(helm_rendering)) == 12
 
 
 def test_both_renderings_grant_the_same_rbac(kustomize_rendering: str, helm_rendering: str) -> None:
-    assert find(helm_rendering, "ClusterRole")["rules"] == find(kustomize_rendering, "ClusterRole")["rules"]
-    for kind in ("ClusterRoleBinding",):
+    for kind in ("ClusterRole", "Role"):
+        assert find(helm_rendering, kind)["rules"] == find(kustomize_rendering, kind)["rules"], kind
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
         helm_binding, kustomize_binding = find(helm_rendering, kind), find(kustomize_rendering, kind)
         assert (helm_binding["roleRef"], helm_binding["subjects"]) == (
             kustomize_binding["roleRef"],

@@ -25,7 +25,11 @@ from tenant_operator_process import OperatorProcess
 
 REPO = Path(__file__).resolve().parents[3]
 CLUSTER_ROLE = yaml.safe_load((REPO / "manifests/base/rbac/clusterrole.yaml").read_text())
-RULES: list[dict[str, Any]] = CLUSTER_ROLE["rules"]
+LEASE_ROLE = yaml.safe_load((REPO / "manifests/base/rbac/role.yaml").read_text())
+# The ClusterRole's rules, then the Role's (the leader-election Lease in the operator's own namespace).
+RULES: list[dict[str, Any]] = CLUSTER_ROLE["rules"] + [
+    {**rule, "namespaced": True} for rule in LEASE_ROLE["rules"]
+]
 NAMESPACE, ACCOUNT, ROLE = "lp-system", "lp-operator", "lp-operator"
 # The API server's refusals of the operator's account, as kopf logs them or the operator reports them in a
 # status condition: a plain RBAC denial names verb and resource; an escalation refusal names the Role.
@@ -58,7 +62,8 @@ spec:
 
 
 def rule_id(rule: dict[str, Any]) -> str:
-    return f"{'+'.join(rule['apiGroups']) or 'core'}:{'+'.join(rule['resources'])}"
+    verbs = f":{'+'.join(rule['verbs'])}" if rule.get("namespaced") else ""
+    return f"{'+'.join(rule['apiGroups']) or 'core'}:{'+'.join(rule['resources'])}{verbs}"
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +86,28 @@ def operator_kubeconfig(kubeconfig: Path, tmp_path_factory: pytest.TempPathFacto
         "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": NAMESPACE}],
     }
     kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(binding))
+    lease_binding = {
+        **binding,
+        "kind": "RoleBinding",
+        "metadata": {"name": ROLE, "namespace": NAMESPACE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE},
+    }
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(lease_binding))
     return path
 
 
 def grant(kubeconfig: Path, rules: list[dict[str, Any]]) -> None:
-    role = copy.deepcopy(CLUSTER_ROLE)
-    role["metadata"] = {"name": ROLE}
-    role["rules"] = rules
-    kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(role))
+    """The ClusterRole and the operator namespace's Role with `rules`; the Lease is deleted, so that every
+    scenario starts the election afresh (and needs `create`)."""
+    cluster_role = copy.deepcopy(CLUSTER_ROLE)
+    cluster_role["metadata"] = {"name": ROLE}
+    cluster_role["rules"] = [r for r in rules if not r.get("namespaced")]
+    role = copy.deepcopy(LEASE_ROLE)
+    role["metadata"] = {"name": ROLE, "namespace": NAMESPACE}
+    role["rules"] = [{k: v for k, v in r.items() if k != "namespaced"} for r in rules if r.get("namespaced")]
+    for document in (cluster_role, role):
+        kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(document))
+    kubectl(kubeconfig, "delete", "lease", "neuroedge-operator", "-n", NAMESPACE, "--ignore-not-found")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -122,6 +141,8 @@ def operator_as_account(
         "NEUROEDGE_AUTOSCALE_INTERVAL": "1",
         "NEUROEDGE_KEDA_CHECK_INTERVAL": "2",
         "NEUROEDGE_LOG_LEVEL": "INFO",
+        "POD_NAME": "lp-operator-0",
+        "POD_NAMESPACE": NAMESPACE,
     }
     proc = OperatorProcess(env, tmp_path / "operator.log")
     yield proc

@@ -125,6 +125,22 @@ async def test_make_up_runs_the_product_and_down_stops_it(state: Path) -> None:
     assert {"operator", "runtime-api", WORKER} <= set(running.processes)
     env = cli(state, "env")
     assert f"export RUNTIME_URL='{running.runtime_url}'" in env
+    # The dev operator leads through the Lease, like a cluster's, and `make env` says where its metrics are.
+    metrics_url = f"http://127.0.0.1:{running.processes['operator'].port}/metrics"
+    assert f"export NEUROEDGE_OPERATOR_METRICS_URL='{metrics_url}'" in env
+    async with aiohttp.ClientSession() as http, http.get(metrics_url) as resp:
+        assert "\nneuroedge_operator_leader 1.0\n" in await resp.text()
+    holder = controlplane.kubectl(
+        Path(running.kubeconfig),
+        "get",
+        "lease",
+        "neuroedge-operator",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    )
+    assert holder.startswith("neuroedge-dev-operator-"), holder
 
     credentials = secret(running.kubeconfig)
     for key in ("TENANT", "REDIS_URL", "ADMIN_PASSWORD", "JWT_SIGNING_KEYS"):

@@ -15,14 +15,15 @@ REPO = Path(__file__).resolve().parents[3]
 BASE = REPO / "manifests" / "base"
 
 # The operator's environment as docs/architecture.md fixes it: the manifest sets every variable, nothing more.
-ADDED_ENV: set[str] = set()
+ADDED_ENV = {"POD_NAME", "POD_NAMESPACE"}  # the downward API: the Lease holder and its namespace
 SECRET_ENV = {"NEUROEDGE_DATABASE_URL", "NEUROEDGE_REDIS_URL", "NEUROEDGE_QDRANT_API_KEY"}
 
 # (apiGroup, resource) -> verbs: the whole surface, so any widening shows up in review as a test change.
 EXPECTED_RBAC = {
-    **{
-        ("neuroedge.io", r): {"get", "list", "watch", "patch"}
-        for r in ("tenants", "engines", "workerpools", "vectorindexes")
+    ("neuroedge.io", "tenants"): {"get", "list", "watch", "patch"},
+    **{  # delete: a deleting Tenant removes its workloads first
+        ("neuroedge.io", r): {"get", "list", "watch", "patch", "delete"}
+        for r in ("engines", "workerpools", "vectorindexes")
     },
     **{
         ("neuroedge.io", f"{r}/status"): {"get", "patch"}
@@ -89,11 +90,48 @@ def test_pod_meets_the_restricted_pod_security_standard() -> None:
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
-def test_single_operator_replaced_not_rolled() -> None:
+def test_two_replicas_behind_the_lease_rolled_one_at_a_time() -> None:
     spec = load("operator/deployment.yaml")["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}  # never two kopf operators at once (no peering yet)
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     assert operator_container()["command"] == ["neuroedge-operator"]
+    env = {item["name"]: item for item in operator_container()["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["NEUROEDGE_LEADER_ELECTION"]["value"] == "true"
+    budget = load("operator/pdb.yaml")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+def test_lease_rules_are_exactly_get_update_watch_on_its_name_and_create() -> None:
+    role = load("rbac/role.yaml")
+    assert role["metadata"] == {
+        **role["metadata"],
+        "name": "neuroedge-operator",
+        "namespace": "neuroedge-system",
+    }
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["neuroedge-operator"],
+            "verbs": ["get", "update", "watch"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    ]
+    binding = load("rbac/rolebinding.yaml")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "neuroedge-operator",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "neuroedge-operator", "namespace": "neuroedge-system"}
+    ]
 
 
 def test_probes_on_kopf_liveness_and_metrics_port() -> None:

@@ -44,3 +44,10 @@ def test_forget_removes_only_the_named_process(tmp_path: Path) -> None:
     assert recorded is not None
     assert set(recorded.processes) == {"postgres", "redis", "kube-apiserver"}
     assert set(holder.processes) == set(recorded.processes)
+
+
+def test_env_exports_the_operators_metrics_url_once_it_runs(tmp_path: Path) -> None:
+    current = stack.Stack(str(tmp_path), "kubeconfig", "postgresql://db", "redis://r")
+    assert "NEUROEDGE_OPERATOR_METRICS_URL" not in current.env()
+    current.processes["operator"] = stack.Process(pid=42, port=9123, log="operator.log")
+    assert current.env()["NEUROEDGE_OPERATOR_METRICS_URL"] == "http://127.0.0.1:9123/metrics"

@@ -17,7 +17,7 @@ import asyncpg
 from neuroedge_operator import metrics
 from neuroedge_operator.builders import pgvector as ddl
 from neuroedge_operator.builders import sql
-from neuroedge_operator.clients import postgres
+from neuroedge_operator.clients import fence, postgres
 from neuroedge_operator.clients.vector_backend import BackendError, BackendUnreachableError
 from neuroedge_operator.db import migrations
 from neuroedge_operator.plan import database
@@ -111,6 +111,7 @@ class PgvectorBackend:
     async def _autocommit(self, statements: Sequence[str]) -> None:
         async with await self._conn() as conn:
             for statement in statements:
+                fence.FENCE.check("SQL index")
                 await conn.execute(statement)
                 metrics.SQL_STATEMENTS.labels("index").inc()
 

@@ -14,6 +14,7 @@ import asyncpg
 
 from neuroedge_operator import metrics
 from neuroedge_operator.builders import sql
+from neuroedge_operator.clients import fence
 from neuroedge_operator.db import migrate, migrations
 from neuroedge_operator.plan import database
 from neuroedge_queue import retry
@@ -94,6 +95,7 @@ class Database:
         async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", sql.DDL_LOCK_KEY)
             for action in actions:
+                fence.FENCE.check(f"SQL {action.kind}")
                 await conn.execute(action.statement, *action.args)
         for action in actions:
             metrics.SQL_STATEMENTS.labels(action.kind).inc()

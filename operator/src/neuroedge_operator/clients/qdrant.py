@@ -15,6 +15,7 @@ from qdrant_client import AsyncQdrantClient
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from neuroedge_operator import metrics
+from neuroedge_operator.clients import fence
 from neuroedge_operator.clients import qdrant_codec as qdrant_builder
 from neuroedge_operator.clients.vector_backend import BackendError, BackendUnreachableError
 from neuroedge_operator.plan import vectorindex as plan
@@ -57,6 +58,7 @@ class QdrantBackend:
 
     async def apply(self, layout: plan.Layout, actions: Sequence[plan.Action]) -> None:
         for action in actions:
+            fence.FENCE.check(f"qdrant {action.kind}")
             await _call(action.kind, lambda a=action: self._apply(layout, a))  # type: ignore[misc]
             metrics.VECTOR_ACTIONS.labels("qdrant", action.kind).inc()
 
@@ -95,6 +97,7 @@ class QdrantBackend:
     async def drop(self, storage_name: str) -> bool:
         if not await _call("collection_exists", lambda: self._client.collection_exists(storage_name)):
             return False
+        fence.FENCE.check("qdrant drop")
         await _call("delete_collection", lambda: self._client.delete_collection(storage_name))
         metrics.VECTOR_ACTIONS.labels("qdrant", "drop_storage").inc()
         return True

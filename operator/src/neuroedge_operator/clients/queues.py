@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from neuroedge_operator.clients import fence
 from neuroedge_operator.plan import workload_reports
 from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_queue import figures, groups, keys, producer
@@ -58,6 +59,7 @@ class Queues:
         """Enqueue one job; the same idempotency key always answers with the job it first created. The job
         carries the Engine's kind and config, like the runtime's `/engine/run` jobs (workers read no
         database)."""
+        fence.FENCE.check("enqueue")
         queue = producer.Producer(self._client, keys.QueueKeys(tenant, pool), RESULT_TTL_SECONDS)
         request = producer.JobRequest(
             engine=engine.name,

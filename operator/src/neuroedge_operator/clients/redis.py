@@ -9,6 +9,7 @@ import redis.exceptions
 
 from neuroedge_operator import metrics
 from neuroedge_operator.builders import redis_acl
+from neuroedge_operator.clients import fence
 
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
@@ -57,6 +58,7 @@ class Cache:
         if redis_acl.up_to_date(observed, tenant, password, enabled):
             return False
         user = redis_acl.user_name(tenant)
+        fence.FENCE.check("ACL SETUSER")
         await self._command("ACL", "SETUSER", user, *redis_acl.setuser_rules(tenant, password, enabled))
         metrics.REDIS_WRITES.labels("setuser").inc()
         if not enabled:
@@ -65,6 +67,7 @@ class Cache:
 
     async def delete(self, tenant: str) -> bool:
         """Delete the user (Redis closes its connections); returns whether it existed."""
+        fence.FENCE.check("ACL DELUSER")
         deleted = int(await self._command("ACL", "DELUSER", redis_acl.user_name(tenant)))
         if deleted:
             metrics.REDIS_WRITES.labels("deluser").inc()

@@ -20,7 +20,7 @@ from neuroedge_operator.clients import kube, postgres
 from neuroedge_operator.clients import redis as redis_client
 from neuroedge_operator.plan import database
 from neuroedge_operator.plan import kubernetes as kube_plan
-from neuroedge_operator.reconcile import binding, status
+from neuroedge_operator.reconcile import binding, status, tenancy
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, report
 from neuroedge_operator.resources import tenant as tenant_model
@@ -38,6 +38,8 @@ CHILD_KINDS = (
 )
 RESOURCE = (tenant_model.GROUP, tenant_model.VERSION, tenant_model.PLURAL)
 KIND = tenant_model.KIND
+WORKLOADS_POLL_SECONDS = 2.0
+"""How often a deleting Tenant looks again whether its workloads are gone (their finalizers take seconds)."""
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
@@ -188,6 +190,15 @@ async def remove(ctx: Context, body: Mapping[str, Any]) -> None:
     must not keep it from going."""
     tenant = tenant_model.parse_lenient(body)
     async with ctx.lock(status.key(KIND, body)):
+        left = await tenancy.remove_workloads(ctx, tenant.name)
+        if left:
+            waiting = report.Report(conditions.deletion_waits_for_workloads(left))
+            await status.publish(ctx, body, KIND, waiting)
+            raise kopf.TemporaryError(
+                f"deletion of tenant {tenant.name} waits for {left} Engine(s), WorkerPool(s) and "
+                "VectorIndex(es) in its namespaces to be removed first",
+                delay=WORKLOADS_POLL_SECONDS,
+            )
         try:
             part = conditions.DATABASE_READY
             await ctx.db.execute(

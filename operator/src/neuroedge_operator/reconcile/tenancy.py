@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import tenant as tenant_model
+from neuroedge_operator.resources import workload
 
 
 async def tenant_of(ctx: Context, namespace: str, deleting: bool = False) -> tuple[str | None, str]:
@@ -28,3 +29,30 @@ async def tenant_of(ctx: Context, namespace: str, deleting: bool = False) -> tup
     if namespace not in listed:
         return None, f"is labelled for tenant {tenant}, which does not list it among its namespaces"
     return tenant, ""
+
+
+WORKLOAD_KINDS = ("Engine", "WorkerPool", "VectorIndex")
+"""The namespaced kinds a Tenant's removal takes down first, while the Tenant still exists."""
+
+
+async def remove_workloads(ctx: Context, tenant: str) -> int:
+    """Delete the Engines, WorkerPools and VectorIndexes in the tenant's namespaces; returns how many are
+    still there (their finalizers have not run yet), 0 once none is left.
+
+    A Tenant's removal waits for this before it drops the tenant's role and Redis user and lets its
+    namespaces go. Their own finalizers then run while the tenant is still known (a VectorIndex with
+    reclaimPolicy Delete drops its table; without the tenant it could only leave it behind), and the namespace
+    controller never has to delete our objects itself: when kube-apiserver restarts in the middle of a
+    namespace deletion, the controller can finish the namespace before it sees our API group again, which
+    leaves such objects orphaned in a namespace that no longer exists, where nobody can remove their
+    finalizers (seen in the chaos test)."""
+    namespaces = await ctx.kube.list("v1", "Namespace", f"{tenant_model.TENANT_LABEL}={tenant}")
+    left = 0
+    for namespace in namespaces:
+        name = namespace["metadata"]["name"]
+        for kind in WORKLOAD_KINDS:
+            for item in await ctx.kube.list_in(workload.API_VERSION, kind, name, ""):
+                left += 1
+                if not item["metadata"].get("deletionTimestamp"):
+                    await ctx.kube.delete(workload.API_VERSION, kind, item["metadata"]["name"], name)
+    return left

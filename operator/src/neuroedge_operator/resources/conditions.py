@@ -148,6 +148,13 @@ def deletion_blocked(part: str, error: str) -> list[Condition]:
     return [failed(READY, "DeletionBlocked", message), failed(part, "DeletionBlocked", message)]
 
 
+def deletion_waits_for_workloads(left: int) -> list[Condition]:
+    """A Tenant's finalizer waits until the Engines, WorkerPools and VectorIndexes in its namespaces are gone
+    (their own finalizers reclaim what they hold while the tenant is still known)."""
+    message = f"deletion waits for {left} Engine, WorkerPool or VectorIndex object(s) in its namespaces to go"
+    return [failed(READY, "DeletingWorkloads", message)]
+
+
 def vector_ready(backend: str, storage_name: str) -> Condition:
     return ok(READY, "Reconciled", f"{backend} storage {storage_name} and its indexes match the spec")
 
