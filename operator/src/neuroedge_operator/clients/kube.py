@@ -281,7 +281,7 @@ class Kube:
         meta = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
         result: dict[str, Any] = await self._request("PUT", url, obj, fenced=False)
-        metrics.API_WRITES.labels("update", obj["kind"]).inc()
+        metrics.LEASE_WRITES.labels("update").inc()
         return result
 
     async def create_unfenced(self, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,7 +289,7 @@ class Kube:
         meta = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], meta.get("namespace", ""))
         result: dict[str, Any] = await self._request("POST", url, obj, fenced=False)
-        metrics.API_WRITES.labels("create", obj["kind"]).inc()
+        metrics.LEASE_WRITES.labels("create").inc()
         return result
 
     async def list_versioned(
