@@ -36,6 +36,12 @@ REDIS_WRITES = prometheus_client.Counter(
 LEADER = prometheus_client.Gauge(
     "neuroedge_operator_leader", "1 while this replica holds the operator's Lease and runs the reconcilers"
 )
+LEASE_WRITES = prometheus_client.Counter(
+    "neuroedge_operator_lease_writes_total",
+    "Writes of the leader-election Lease by verb (apart from API_WRITES: an idle leader renews its Lease, "
+    "and writes nothing else)",
+    ["verb"],
+)
 FENCED_WRITES = prometheus_client.Counter(
     "neuroedge_operator_fenced_writes_total",
     "Writes refused because this replica was not the leader",

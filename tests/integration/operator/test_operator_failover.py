@@ -25,6 +25,7 @@ WRITE_METRICS = (
     "neuroedge_operator_sql_statements_total",
     "neuroedge_operator_redis_acl_writes_total",
     "neuroedge_operator_vector_actions_total",
+    "neuroedge_operator_lease_writes_total",  # a successful one would mean it still believed it led
 )
 
 

@@ -33,7 +33,7 @@ EXPECTED_RBAC = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
     ("", "events"): {"create"},
     ("", "pods"): {"get", "list", "watch"},
-    ("apps", "replicasets"): {"get", "list"},
+    ("apps", "replicasets"): {"get", "list", "watch"},
     **{
         key: {"get", "list", "watch", "create", "patch", "delete"}
         for key in [

@@ -11,7 +11,7 @@ import json
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -84,6 +84,21 @@ def path(api_version: str, kind: str, namespace: str = "", name: str = "") -> st
     return f"{base}/{quote(name, safe='')}" if name else base
 
 
+class ReadCache(Protocol):
+    """What answers reads from memory (clients.informer.Cache); a method returning "not answered" sends
+    the read to the API server."""
+
+    def get(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """(answered, object)."""
+
+    def list(
+        self, api_version: str, kind: str, label_selector: str, namespace: str = ""
+    ) -> builtins.list[dict[str, Any]] | None:
+        """The selected objects, or None when not answered."""
+
+
 class Kube:
     """The operator's API client; create with `await Kube.connect()`, close with `close()`."""
 
@@ -91,6 +106,8 @@ class Kube:
         self._host = host.rstrip("/")
         self._session = session
         self._headers = dict(headers)
+        self.cache: ReadCache | None = None
+        """Watch caches that answer reads when they can (set by the reconcile context)."""
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None) -> Kube:
@@ -150,7 +167,11 @@ class Kube:
             return json.loads(text) if text else None
 
     async def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
-        """The object, or None when it does not exist."""
+        """The object, or None when it does not exist (from the watch cache when it holds the kind)."""
+        if self.cache is not None:
+            answered, found = self.cache.get(api_version, kind, namespace, name)
+            if answered:
+                return found
         try:
             result: dict[str, Any] = await self._request("GET", path(api_version, kind, namespace, name))
         except ApiError as exc:
@@ -161,6 +182,9 @@ class Kube:
 
     async def list(self, api_version: str, kind: str, label_selector: str) -> list[dict[str, Any]]:
         """Objects of a kind across all namespaces matching the selector (items carry kind/apiVersion)."""
+        cached = self.cache.list(api_version, kind, label_selector) if self.cache is not None else None
+        if cached is not None:
+            return cached
         result = await self._request("GET", path(api_version, kind), params={"labelSelector": label_selector})
         items: list[dict[str, Any]] = result.get("items", [])
         for item in items:
@@ -172,6 +196,10 @@ class Kube:
         self, api_version: str, kind: str, namespace: str, label_selector: str
     ) -> builtins.list[dict[str, Any]]:
         """Objects of a kind in one namespace matching the selector (items carry kind/apiVersion)."""
+        if self.cache is not None:
+            cached = self.cache.list(api_version, kind, label_selector, namespace)
+            if cached is not None:
+                return cached
         url = path(api_version, kind, namespace)
         result = await self._request("GET", url, params={"labelSelector": label_selector})
         items: builtins.list[dict[str, Any]] = result.get("items", [])
@@ -255,7 +283,7 @@ class Kube:
         meta = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
         result: dict[str, Any] = await self._request("PUT", url, obj, fenced=False)
-        metrics.API_WRITES.labels("update", obj["kind"]).inc()
+        metrics.LEASE_WRITES.labels("update").inc()
         return result
 
     async def create_unfenced(self, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,8 +291,50 @@ class Kube:
         meta = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], meta.get("namespace", ""))
         result: dict[str, Any] = await self._request("POST", url, obj, fenced=False)
-        metrics.API_WRITES.labels("create", obj["kind"]).inc()
+        metrics.LEASE_WRITES.labels("create").inc()
         return result
+
+    async def list_versioned(
+        self, api_version: str, kind: str, label_selector: str
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """Every object of a kind cluster-wide matching the selector, read from the API server (never the
+        cache: this is how a cache is filled), and the list's resourceVersion to watch from."""
+        params = {"labelSelector": label_selector} if label_selector else None
+        result = await self._request("GET", path(api_version, kind), params=params)
+        items: builtins.list[dict[str, Any]] = result.get("items", [])
+        for item in items:
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items, str(result.get("metadata", {}).get("resourceVersion", ""))
+
+    async def watch(
+        self, api_version: str, kind: str, label_selector: str, resource_version: str, server_timeout: int
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(type, object) events of a kind cluster-wide after `resource_version`, with bookmarks, until the
+        server ends the watch after `server_timeout` seconds."""
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(server_timeout),
+        }
+        if label_selector:
+            params["labelSelector"] = label_selector
+        async for event in self._stream(path(api_version, kind), params, server_timeout):
+            yield event
+
+    async def _stream(
+        self, url: str, params: Mapping[str, str], server_timeout: int
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        timeouts = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=server_timeout + 30)
+        headers = {**self._headers, "Accept": "application/json"}
+        async with self._session.get(self._host + url, params=params, headers=headers, timeout=timeouts) as r:
+            if r.status >= 400:
+                raise ApiError(r.status, await r.text())
+            async for line in r.content:
+                if line.strip():
+                    event = json.loads(line)
+                    yield str(event.get("type", "")), dict(event.get("object") or {})
 
     async def watch_named(
         self, api_version: str, kind: str, name: str, namespace: str, server_timeout: int
@@ -276,17 +346,9 @@ class Kube:
             "watch": "true",
             "fieldSelector": f"metadata.name={name}",
             "timeoutSeconds": str(server_timeout),
-            "allowWatchBookmarks": "false",
         }
-        url = self._host + path(api_version, kind, namespace)
-        timeouts = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=server_timeout + 30)
-        async with self._session.get(url, params=params, headers=self._headers, timeout=timeouts) as r:
-            if r.status >= 400:
-                raise ApiError(r.status, await r.text())
-            async for line in r.content:
-                if line.strip():
-                    event = json.loads(line)
-                    yield str(event.get("type", "")), dict(event.get("object") or {})
+        async for event in self._stream(path(api_version, kind, namespace), params, server_timeout):
+            yield event
 
 
 def _load_config(kubeconfig: str | None) -> Any:

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from neuroedge_operator import metrics
-from neuroedge_operator.clients import kube, postgres, queues, vector_store
+from neuroedge_operator.clients import informer, kube, postgres, queues, vector_store
 from neuroedge_operator.clients import redis as redis_client
 from neuroedge_operator.reconcile import locks
 from neuroedge_operator.settings import OperatorSettings
+
+CACHE_SYNC_WAIT = 30.0
+"""Seconds start-up waits for the watch caches' first lists (a cache not in sync yet is simply not used)."""
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Context:
     """When this operator process started: schedules due before it are catch-ups."""
     queues: queues.Queues = field(init=False)
     """The pools' queues over the admin Redis URL (connects lazily, on first use)."""
+    watch_cache: informer.Cache | None = None
+    """The watch caches that answer `kube`'s reads of children and referenced objects."""
     _locks: locks.KeyedLocks = field(default_factory=locks.KeyedLocks)
     _keda: tuple[float, bool] | None = None
 
@@ -64,6 +69,8 @@ class Context:
         return self._keda[1]
 
     async def close(self) -> None:
+        if self.watch_cache is not None:
+            await self.watch_cache.stop()
         await self.queues.close()
         await self.kube.close()
         await self.vectors.close()
@@ -72,12 +79,17 @@ class Context:
 
 
 async def open_context(settings: OperatorSettings) -> Context:
-    """Open the clients (connections to PostgreSQL and Redis are made lazily, on first use)."""
+    """Open the clients and fill the watch caches (PostgreSQL and Redis connect lazily, on first use)."""
     db = postgres.Database(settings.database_url)
+    client = await kube.Kube.connect()
+    watch_cache = informer.Cache(client, watch_timeout=settings.watch_server_timeout)
+    await watch_cache.start(wait=CACHE_SYNC_WAIT)
+    client.cache = watch_cache
     return Context(
         settings=settings,
-        kube=await kube.Kube.connect(),
+        kube=client,
         db=db,
         cache=redis_client.Cache(settings.redis_url),
         vectors=vector_store.from_settings(settings, db),
+        watch_cache=watch_cache,
     )

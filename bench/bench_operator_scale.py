@@ -1,0 +1,166 @@
+"""Operator scale: 1,000 Tenants (namespace, roles, Redis user each) and 1,000 WorkerPools applied at once.
+
+Figures: time until every object is Ready (baseline: 10 x the time for 100 tenants alone, measured first in
+the same run), the operator's resident memory (baseline: at 100 tenants), its idle non-watch API requests a
+minute at 1,000 tenants (baseline: at 100; the ratio is the growth, the target about 1), and, as commentary,
+PostgreSQL roles and policies and Redis ACL users. Idle requests are the API server's non-watch requests in
+one minute minus those of the same control plane without the operator, measured first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from neuroedge_dev import controlplane, local
+from neuroedge_dev import stack as dev_stack
+
+SMALL, LARGE = 100, 1000
+LABEL = "neuroedge.io/bench-scale"
+WATCH_VERBS = {"WATCH", "WATCHLIST", "CONNECT"}
+
+
+def kubectl(*args: str, input_text: str | None = None) -> str:
+    return controlplane.kubectl(Path(os.environ["KUBECONFIG"]), *args, input_text=input_text)
+
+
+def objects(first: int, last: int) -> list[dict[str, object]]:
+    items: list[dict[str, object]] = []
+    for i in range(first, last):
+        name = f"scale-{i:04d}"
+        items.append(
+            {
+                "apiVersion": "neuroedge.io/v1alpha1",
+                "kind": "Tenant",
+                "metadata": {"name": name, "labels": {LABEL: "yes"}},
+                "spec": {"namespaces": [name], "database": {"reclaimPolicy": "Delete"}},
+            }
+        )
+    return items
+
+
+def pools(first: int, last: int) -> list[dict[str, object]]:
+    return [
+        {
+            "apiVersion": "neuroedge.io/v1alpha1",
+            "kind": "WorkerPool",
+            "metadata": {"name": "general", "namespace": f"scale-{i:04d}", "labels": {LABEL: "yes"}},
+            "spec": {"replicas": 1},
+        }
+        for i in range(first, last)
+    ]
+
+
+def apply(items: list[dict[str, object]]) -> None:
+    for start in range(0, len(items), 200):
+        chunk = {"apiVersion": "v1", "kind": "List", "items": items[start : start + 200]}
+        kubectl("apply", "-f", "-", input_text=json.dumps(chunk))
+
+
+def ready(kind: str) -> int:
+    listed = json.loads(kubectl("get", kind, "-A", "-l", LABEL, "-o", "json"))["items"]
+    return sum(
+        any(c["type"] == "Ready" and c["status"] == "True" for c in o.get("status", {}).get("conditions", []))
+        and o["status"].get("observedGeneration") == o["metadata"]["generation"]
+        for o in listed
+    )
+
+
+def wait_ready(tenants: int, workerpools: int, timeout: float) -> float:
+    started = time.monotonic()
+    while ready("tenants") < tenants or (workerpools and ready("workerpools") < workerpools):
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"not Ready after {timeout}s: {ready('tenants')} tenants")
+        time.sleep(5)
+    return time.monotonic() - started
+
+
+def non_watch_requests() -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(kubectl("get", "--raw", "/metrics")):
+        for s in family.samples:
+            if s.name == "apiserver_request_total" and s.labels.get("verb") not in WATCH_VERBS:
+                total += s.value
+    return total
+
+
+def per_minute() -> float:
+    before = non_watch_requests()
+    time.sleep(60)
+    return non_watch_requests() - before - 1  # the /metrics read itself
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def result(name: str, value: float, unit: str, baseline_name: str, baseline: float) -> None:
+    row = {"name": name, "value": round(value, 2), "unit": unit}
+    print(
+        json.dumps({**row, "baseline_name": baseline_name, "baseline_value": round(baseline, 2)}), flush=True
+    )
+
+
+async def storage_counts(database_url: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        roles = await conn.fetchval("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ne_tenant_scale_%'")
+        policies = await conn.fetchval("SELECT count(*) FROM pg_policies")
+    finally:
+        await conn.close()
+    return int(roles), int(policies)
+
+
+def main() -> int:
+    state_dir = Path(os.environ["NEUROEDGE_STATE_DIR"])
+    noise = per_minute()
+    print(f"control plane without the operator: {noise:.0f} non-watch requests/min")
+    record = local.start_operator(state_dir, resync_interval=60)
+    apply(objects(0, SMALL))
+    small_ready = wait_ready(SMALL, 0, 900)
+    time.sleep(70)
+    idle_small = per_minute() - noise
+    rss_small = rss_mb(record.pid)
+    print(
+        f"{SMALL} tenants: Ready in {small_ready:.1f}s, idle {idle_small:.0f} req/min, RSS {rss_small:.0f} MB"
+    )
+
+    started = time.monotonic()
+    apply(objects(SMALL, LARGE))
+    apply(pools(0, LARGE))
+    wait_ready(LARGE, LARGE, 3600)
+    large_ready = time.monotonic() - started
+    result(
+        "operator_1000_tenants_1000_pools_ready", large_ready, "s", "10x_100_tenants_ready", 10 * small_ready
+    )
+    time.sleep(70)
+    idle_large = per_minute() - noise
+    result(
+        "operator_idle_api_requests_per_minute_1000_tenants",
+        idle_large,
+        "req/min",
+        "operator_idle_api_requests_per_minute_100_tenants",
+        idle_small,
+    )
+    result("operator_rss_1000_tenants", rss_mb(record.pid), "MB", "operator_rss_100_tenants", rss_small)
+    running = dev_stack.load(state_dir)
+    assert running is not None
+    roles, policies = asyncio.run(storage_counts(running.database_url))
+    acl_users = len(redis.Redis.from_url(running.redis_url).acl_users())
+    print(f"PostgreSQL: {roles} tenant login roles, {policies} RLS policies; Redis: {acl_users} ACL users")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Watch caches: every object of a kind (optionally only those a label selector picks) kept in memory by one
+list and then a watch, re-opened from the last resourceVersion, relisted only when the server says the
+version is gone (410).
+
+The operator's periodic passes read children and referenced objects from here, so an idle operator makes
+no read requests however many tenants it serves. A cache that is not in sync (starting, or after a failure)
+answers nothing and the reads go to the API server, exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from neuroedge_operator.clients import kube
+from neuroedge_operator.plan import selectors
+
+log = logging.getLogger(__name__)
+FAILURES = (kube.ApiError, aiohttp.ClientError, TimeoutError, OSError, ValueError)
+MANAGED = "app.kubernetes.io/managed-by=neuroedge-operator"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One cached kind, and the selector of what is cached ("" = every object of the kind)."""
+
+    api_version: str
+    kind: str
+    selector: str = ""
+
+
+CACHED = (
+    # Read by name whether or not the operator made them (namespace conflicts, referenced Secrets and
+    # ConfigMaps, the Tenant behind a namespace): every object.
+    Spec("v1", "Namespace"),
+    Spec("v1", "Secret"),
+    Spec("v1", "ConfigMap"),
+    Spec("neuroedge.io/v1alpha1", "Tenant"),
+    # The operator's own children (every one carries the managed-by label, pods and ReplicaSets through
+    # their template): only those.
+    *(
+        Spec(api_version, kind, MANAGED)
+        for api_version, kind in (
+            ("v1", "ResourceQuota"),
+            ("v1", "LimitRange"),
+            ("networking.k8s.io/v1", "NetworkPolicy"),
+            ("v1", "ServiceAccount"),
+            ("rbac.authorization.k8s.io/v1", "Role"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+            ("v1", "Service"),
+            ("apps/v1", "Deployment"),
+            ("apps/v1", "ReplicaSet"),
+            ("v1", "Pod"),
+            ("policy/v1", "PodDisruptionBudget"),
+        )
+    ),
+)
+
+
+class GoneError(Exception):
+    """The watch's resourceVersion is too old: relist."""
+
+
+class Informer:
+    """One kind's cache; `run()` until cancelled."""
+
+    def __init__(self, client: kube.Kube, spec: Spec, watch_timeout: int) -> None:
+        self.spec = spec
+        self.requirements = selectors.parse(spec.selector)
+        self.synced = asyncio.Event()
+        self._kube, self._timeout = client, watch_timeout
+        self._objects: dict[tuple[str, str], dict[str, Any]] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                version = await self._relist()
+                self.synced.set()
+                while True:
+                    version = await self._watch(version)
+            except GoneError:
+                log.info("%s cache: resourceVersion expired, relisting", self.spec.kind)
+            except FAILURES as exc:
+                log.warning(
+                    "%s cache failed (reads go to the API until it recovers): %s", self.spec.kind, exc
+                )
+                self.synced.clear()
+                await asyncio.sleep(2)
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self._objects.get((namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    def select(self, requirements: selectors.Requirements, namespace: str = "") -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(obj)
+            for (ns, _), obj in sorted(self._objects.items())
+            if (not namespace or ns == namespace)
+            and selectors.matches(requirements, obj["metadata"].get("labels") or {})
+        ]
+
+    async def _relist(self) -> str:
+        items, version = await self._kube.list_versioned(
+            self.spec.api_version, self.spec.kind, self.spec.selector
+        )
+        self._objects = {_key(obj): obj for obj in items}
+        return version
+
+    async def _watch(self, version: str) -> str:
+        events = self._kube.watch(
+            self.spec.api_version, self.spec.kind, self.spec.selector, version, self._timeout
+        )
+        async for kind, obj in events:
+            if kind == "ERROR":
+                if obj.get("code") == 410:
+                    raise GoneError
+                raise kube.ApiError(int(obj.get("code") or 500), str(obj.get("message", "watch error")))
+            version = obj.get("metadata", {}).get("resourceVersion", version)
+            if kind == "BOOKMARK":
+                continue
+            obj.setdefault("apiVersion", self.spec.api_version)
+            obj.setdefault("kind", self.spec.kind)
+            if kind == "DELETED":
+                self._objects.pop(_key(obj), None)
+            else:
+                self._objects[_key(obj)] = obj
+        return version
+
+
+class Cache:
+    """The informers of `CACHED`, answering `Kube`'s reads while they are in sync."""
+
+    def __init__(self, client: kube.Kube, specs: Iterable[Spec] = CACHED, watch_timeout: int = 300) -> None:
+        self._informers = {(s.api_version, s.kind): Informer(client, s, watch_timeout) for s in specs}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, wait: float) -> None:
+        """Start every informer and wait up to `wait` seconds for them to sync (those that do not yet are
+        simply not used until they do)."""
+        self._tasks = [
+            asyncio.create_task(i.run(), name=f"cache-{i.spec.kind}") for i in self._informers.values()
+        ]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await asyncio.gather(*(i.synced.wait() for i in self._informers.values()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def get(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """(answered, object): answered only by a synced cache of every object of the kind, or by a cache
+        of some that holds the object."""
+        informer = self._informers.get((api_version, kind))
+        if informer is None or not informer.synced.is_set():
+            return False, None
+        found = informer.get(namespace, name)
+        return (found is not None or not informer.requirements), found
+
+    def list(
+        self, api_version: str, kind: str, label_selector: str, namespace: str = ""
+    ) -> list[dict[str, Any]] | None:
+        """The selected objects, or None when no synced cache holds all of them."""
+        informer = self._informers.get((api_version, kind))
+        if informer is None or not informer.synced.is_set():
+            return None
+        try:
+            query = selectors.parse(label_selector)
+        except ValueError:
+            return None
+        if not selectors.covers(informer.requirements, query):
+            return None
+        return informer.select(query, namespace)
+
+
+def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))

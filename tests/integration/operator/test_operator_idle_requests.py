@@ -1,0 +1,106 @@
+"""An idle operator's API requests do not grow with the number of tenants: with 100 Tenants Ready and a
+resync every 10 s (six passes over each tenant a minute), one operator replica makes at most 60 non-watch
+requests a minute, its Lease renewals included; it reads children from watch caches, and writes nothing
+but its Lease. Its requests are counted by a proxy in front of the API server (only this process's)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import tenant_operator_process as operator_process
+from kube_counting_proxy import CountingProxy
+from operator_helpers import kubectl
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+
+TENANTS = 100
+LABEL = "neuroedge.io/test-idle"
+WINDOW = 60.0
+GOAL = 60
+
+
+def tenants_list() -> str:
+    items = [
+        {
+            "apiVersion": "neuroedge.io/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": f"idle-{i:03d}", "labels": {LABEL: "yes"}},
+            "spec": {"namespaces": [f"idle-{i:03d}"], "database": {"reclaimPolicy": "Delete"}},
+        }
+        for i in range(TENANTS)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def ready_count(kubeconfig: Path) -> int:
+    listed = json.loads(kubectl(kubeconfig, "get", "tenants", "-l", LABEL, "-o", "json"))["items"]
+    return sum(
+        any(c["type"] == "Ready" and c["status"] == "True" for c in t.get("status", {}).get("conditions", []))
+        and t["status"].get("observedGeneration") == t["metadata"]["generation"]
+        for t in listed
+    )
+
+
+@pytest.fixture(scope="module")
+def proxy(kubeconfig: Path) -> CountingProxy:
+    return CountingProxy(kubeconfig)
+
+
+@pytest.fixture(scope="module")
+def idle_operator(
+    kubeconfig: Path,
+    database_url: str,
+    redis_url: str,
+    proxy: CountingProxy,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[operator_process.OperatorProcess]:
+    parts = urlsplit(database_url)
+    env = {
+        "KUBECONFIG": str(proxy.kubeconfig),
+        "NEUROEDGE_DATABASE_URL": database_url,
+        "NEUROEDGE_REDIS_URL": redis_url,
+        "NEUROEDGE_TENANT_DATABASE_HOST": f"{parts.hostname}:{parts.port}",
+        "NEUROEDGE_RESYNC_INTERVAL": "10",
+        "NEUROEDGE_LOG_LEVEL": "WARNING",
+        "POD_NAME": "idle-operator",
+        "POD_NAMESPACE": "default",
+    }
+    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("idle") / "operator.log")
+    proc.start()
+    yield proc
+    kubectl(kubeconfig, "delete", "tenants", "-l", LABEL, "--wait=false")
+    deadline = time.monotonic() + 300
+    while kubectl(kubeconfig, "get", "tenants", "-l", LABEL, "-o", "name").strip():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    proc.stop()
+
+
+def test_idle_requests_do_not_grow_with_100_tenants(
+    idle_operator: operator_process.OperatorProcess, proxy: CountingProxy, kubeconfig: Path
+) -> None:
+    started = time.monotonic()
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=tenants_list())
+    deadline = started + 600
+    while ready_count(kubeconfig) < TENANTS:
+        assert time.monotonic() < deadline, idle_operator.log_tail()
+        time.sleep(2)
+    print(f"{TENANTS} tenants Ready in {time.monotonic() - started:.1f}s")
+    time.sleep(15)  # let the last passes' status writes and their watch echoes settle
+    window_start = time.monotonic()
+    time.sleep(WINDOW)
+    counts = proxy.count(window_start, window_start + WINDOW)
+    gets = Counter(path.rsplit("/", 1)[0] for path in proxy.paths(window_start) if "/leases/" not in path)
+    per_minute = sum(counts.values()) * 60 / WINDOW
+    print(f"idle non-watch requests/min with {TENANTS} tenants: {per_minute:.0f} {dict(counts)}")
+    print(f"GETs other than the Lease, by collection: {gets.most_common(8)}")
+    assert per_minute <= GOAL, (dict(counts), gets.most_common(8))
+    writes = {m: n for m, n in counts.items() if m != "GET"}
+    assert set(writes) <= {"PUT"}, writes  # the Lease renewals only
