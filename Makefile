@@ -55,9 +55,9 @@ test: setup lint typecheck
 bench: setup
 	$(BIN)/python bench/run.py
 
-# The operator at scale (issue 16): BENCH_SCALE_TENANTS Tenants and WorkerPools (default 1,000); minutes.
+# The operator at scale (issue 16): 100, then 1,000 Tenants and WorkerPools; many minutes.
 scale: setup
-	$(BIN)/python bench/run.py scale
+	$(BIN)/python bench/run.py operator_scale
 
 clean: down
 	rm -rf $(VENV) .neuroedge .pytest_cache .mypy_cache .ruff_cache

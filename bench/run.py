@@ -24,7 +24,7 @@ from neuroedge_dev import toolchain
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 REQUIRED = ("name", "value", "unit", "baseline_name", "baseline_value")
-ON_DEMAND = ("bench_scale.py",)
+ON_DEMAND = ("bench_operator_scale.py",)
 """Scripts that run only when named (`make scale`): they take many minutes."""
 
 

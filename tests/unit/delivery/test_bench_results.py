@@ -45,4 +45,4 @@ def test_a_rerun_replaces_the_scripts_own_results_even_renamed_ones(tmp_path: Pa
 
 def test_the_scale_run_is_on_demand() -> None:
     runner = load_runner()
-    assert "bench_scale.py" in runner.ON_DEMAND and (BENCH / "bench_scale.py").exists()
+    assert "bench_operator_scale.py" in runner.ON_DEMAND and (BENCH / "bench_operator_scale.py").exists()
