@@ -15,7 +15,6 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from neuroedge_runtime.engines import base
@@ -69,7 +68,10 @@ def choose(config: Config, scores: Mapping[str, float]) -> base.JsonObject:
 
 
 def route_scores(text_vector: Any, utterances: Any, owners: list[str]) -> dict[str, float]:
-    """Each route's best cosine similarity (unit vectors: dot products) with the text (pure)."""
+    """Each route's best cosine similarity (unit vectors: dot products) with the text (pure). numpy is
+    imported here, on first use: building the API must not load it (idle memory, issue 15)."""
+    import numpy as np  # noqa: PLC0415
+
     similarities = np.asarray(utterances) @ np.asarray(text_vector)
     scores: dict[str, float] = {}
     for owner, similarity in zip(owners, similarities.tolist(), strict=True):
