@@ -42,6 +42,12 @@ def body(model: str) -> dict[str, object]:
     }
 
 
+def _content(event: bytes) -> str:
+    """The content of a chunk's first choice, parsed (the gateway and llama-server space JSON differently)."""
+    choices = json.loads(event).get("choices") or [{}]
+    return str((choices[0].get("delta") or {}).get("content") or "")
+
+
 async def stream_once(
     session: aiohttp.ClientSession, url: str, payload: dict[str, object], auth: str
 ) -> tuple[float, float, int]:
@@ -53,7 +59,7 @@ async def stream_once(
     async with session.post(url, json=payload, headers=headers) as resp:
         resp.raise_for_status()
         async for line in resp.content:
-            if line.startswith(b"data: {") and b'"content":"' in line:
+            if line.startswith(b"data: {") and _content(line[len(b"data: ") :]):
                 chunks += 1
                 if not first:
                     first = time.perf_counter() - started
