@@ -90,27 +90,47 @@ class Metrics:
         )
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count and time one handled request. The label children of each (method, route, status) are looked
-        up once per process, not per request: `labels()` builds and locks on every call."""
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            labels = (method, route, str(status))
-            children = (self.requests.labels(*labels), self.latency.labels(*labels))
-            self._request_children[key] = children
+        """Count and time one handled request."""
+        labels = (method, route, str(status))
+        children = _children(
+            self._request_children,
+            (method, route, status),
+            counter=self.requests,
+            counter_labels=labels,
+            histogram=self.latency,
+            histogram_labels=labels,
+        )
         children[0].inc()
         children[1].observe(seconds)
 
     def tenant_request_done(self, tenant: str, route: str, status: int, seconds: float) -> None:
-        """Count and time one authenticated request for its tenant, with the label children cached like
-        `request_done`'s (bounded by tenants x routes x statuses, as the series themselves are)."""
-        key = (tenant, route, status)
-        children = self._tenant_children.get(key)
-        if children is None:
-            children = (
-                self.tenant_requests.labels(tenant, route, str(status)),
-                self.tenant_latency.labels(tenant),
-            )
-            self._tenant_children[key] = children
+        """Count and time one authenticated request for its tenant (the cache is bounded by tenants x routes x
+        statuses, as the series themselves are)."""
+        children = _children(
+            self._tenant_children,
+            (tenant, route, status),
+            counter=self.tenant_requests,
+            counter_labels=(tenant, route, str(status)),
+            histogram=self.tenant_latency,
+            histogram_labels=(tenant,),
+        )
         children[0].inc()
         children[1].observe(seconds)
+
+
+def _children(
+    cache: dict[tuple[str, str, int], tuple[Counter, Histogram]],
+    key: tuple[str, str, int],
+    *,
+    counter: Counter,
+    counter_labels: tuple[str, ...],
+    histogram: Histogram,
+    histogram_labels: tuple[str, ...],
+) -> tuple[Counter, Histogram]:
+    """The label children of `key`, looked up once per process and kept in `cache`: `labels()` builds and
+    locks on every call, which a per-request metric must not pay."""
+    children = cache.get(key)
+    if children is None:
+        children = (counter.labels(*counter_labels), histogram.labels(*histogram_labels))
+        cache[key] = children
+    return children
