@@ -1,106 +1,15 @@
-"""The operator as a real subprocess (`neuroedge operator`), with its metrics scraped over HTTP."""
+"""The operator as a real subprocess (`neuroedge operator`, from `neuroedge_dev.replicas`, which the failover
+benchmark uses too), and the API server's count of the writes it made."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Mapping
-from pathlib import Path
-
 from prometheus_client.parser import text_string_to_metric_families
 
-NEUROEDGE_OPERATOR = Path(sys.executable).parent / "neuroedge-operator"
+from neuroedge_dev import procs, replicas
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class OperatorProcess:
-    """Start, stop and scrape one operator process; its log goes to `log_path`."""
-
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
-        self.metrics_port, self.health_port = free_port(), free_port()
-        self._env = {
-            **os.environ,
-            **env,
-            "NEUROEDGE_METRICS_PORT": str(self.metrics_port),
-            "NEUROEDGE_HEALTH_PORT": str(self.health_port),
-        }
-        self._log_path = log_path
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self._log_path.open("ab")
-        self._proc = subprocess.Popen([str(NEUROEDGE_OPERATOR)], env=self._env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"operator exited with {self._proc.returncode}:\n{self.log_tail()}")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"operator not healthy within 60s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
-        self._proc = None
-
-    def send(self, signum: int) -> None:
-        """Send a signal to the operator process (SIGKILL, SIGSTOP, SIGCONT, SIGTERM in failover tests)."""
-        assert self._proc is not None
-        self._proc.send_signal(signum)
-
-    def wait_exit(self, timeout: float) -> int:
-        """The exit code, once the process has ended (after SIGTERM or SIGKILL)."""
-        assert self._proc is not None
-        return self._proc.wait(timeout)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def log_tail(self, lines: int = 60) -> str:
-        text = self._log_path.read_text(errors="replace") if self._log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def samples(self, *names: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        """Every sample of the metrics `names`, by name and labels (to show what changed between reads)."""
-        body = (
-            urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
-        )
-        return {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(body)
-            for sample in family.samples
-            if sample.name in names
-        }
-
-    def metric(self, name: str, **labels: str) -> float:
-        """Sum of the samples of `name` whose labels include `labels`."""
-        body = (
-            urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
-        )
-        total = 0.0
-        for family in text_string_to_metric_families(body):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    total += sample.value
-        return total
+OperatorProcess = replicas.OperatorProcess
+"""Kept under this module's name: many operator tests start their operator through it."""
+free_port = procs.free_port
 
 
 WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"}

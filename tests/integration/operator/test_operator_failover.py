@@ -5,7 +5,6 @@ wakes up (its Kubernetes writes, kopf's included, its SQL statements and Redis A
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import time
@@ -14,8 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import tenant_operator_process as operator_process
 from operator_helpers import apply_tenant, eventually, get, kubectl, wait_ready
+
+from neuroedge_dev import replicas
 
 pytestmark = pytest.mark.cluster
 
@@ -27,65 +27,26 @@ WRITE_METRICS = (
     "neuroedge_operator_vector_actions_total",
     "neuroedge_operator_lease_writes_total",  # a successful one would mean it still believed it led
 )
-
-
-class Pair:
-    """Two operator replicas, `ha-a` started first (so it leads) and `ha-b` (the standby)."""
-
-    def __init__(self, kubeconfig: Path, database_url: str, redis_url: str, logs: Path) -> None:
-        parts = urlsplit(database_url)
-        common = {
-            "KUBECONFIG": str(kubeconfig),
-            "NEUROEDGE_DATABASE_URL": database_url,
-            "NEUROEDGE_REDIS_URL": redis_url,
-            "NEUROEDGE_TENANT_DATABASE_HOST": f"{parts.hostname}:{parts.port}",
-            "NEUROEDGE_RESYNC_INTERVAL": "2",
-            "NEUROEDGE_LOG_LEVEL": "INFO",
-            "POD_NAMESPACE": "default",
-            "NEUROEDGE_LEASE_DURATION": str(LEASE_DURATION),
-            "NEUROEDGE_LEASE_RENEW_DEADLINE": str(RENEW_DEADLINE),
-            "NEUROEDGE_LEASE_RETRY_PERIOD": str(RETRY_PERIOD),
-        }
-        self.kubeconfig = kubeconfig
-        self.a = operator_process.OperatorProcess({**common, "POD_NAME": "ha-a"}, logs / "ha-a.log")
-        self.b = operator_process.OperatorProcess({**common, "POD_NAME": "ha-b"}, logs / "ha-b.log")
-
-    def holder(self) -> str:
-        out = kubectl(
-            self.kubeconfig,
-            "get",
-            "lease",
-            "neuroedge-operator",
-            "-n",
-            "default",
-            "-o",
-            "jsonpath={.spec.holderIdentity}",
-            check=False,
-        )
-        return out.strip()
-
-    def logs(self) -> str:
-        return f"--- ha-a ---\n{self.a.log_tail()}\n--- ha-b ---\n{self.b.log_tail()}"
+TIMINGS = replicas.LeaseTimings(LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD)
 
 
 @pytest.fixture
-def pair(kubeconfig: Path, database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Pair]:
-    kubectl(kubeconfig, "delete", "lease", "neuroedge-operator", "-n", "default", "--ignore-not-found")
-    replicas = Pair(kubeconfig, database_url, redis_url, tmp_path)
-    replicas.a.start()
-    deadline = time.monotonic() + 30
-    while replicas.holder() != "ha-a":
-        assert time.monotonic() < deadline, replicas.logs()
-        time.sleep(0.2)
-    replicas.b.start()
-    yield replicas
-    for proc in (replicas.a, replicas.b):
-        with contextlib.suppress(AssertionError, ProcessLookupError):
-            proc.send(signal.SIGCONT)
-        proc.stop()
+def pair(kubeconfig: Path, database_url: str, redis_url: str, tmp_path: Path) -> Iterator[replicas.Pair]:
+    parts = urlsplit(database_url)
+    env = {
+        "NEUROEDGE_DATABASE_URL": database_url,
+        "NEUROEDGE_REDIS_URL": redis_url,
+        "NEUROEDGE_TENANT_DATABASE_HOST": f"{parts.hostname}:{parts.port}",
+        "NEUROEDGE_RESYNC_INTERVAL": "2",
+        "NEUROEDGE_LOG_LEVEL": "INFO",
+    }
+    both = replicas.Pair(kubeconfig, env, TIMINGS, tmp_path)
+    both.start()
+    yield both
+    both.stop()
 
 
-def writes(proc: operator_process.OperatorProcess) -> float:
+def writes(proc: replicas.OperatorProcess) -> float:
     return sum(proc.samples(*WRITE_METRICS).values())
 
 
@@ -105,16 +66,7 @@ def tenant_spec(name: str, pods: int) -> dict[str, object]:
     return {"namespaces": [name], "quota": {"cpu": "2", "memory": "2Gi", "pods": pods}}
 
 
-def wait_holder(pair: Pair, who: str, timeout: float) -> float:
-    """Seconds until `who` holds the Lease (fails after `timeout`)."""
-    start = time.monotonic()
-    while pair.holder() != who:
-        assert time.monotonic() - start < timeout, f"{who} did not take over in {timeout}s\n{pair.logs()}"
-        time.sleep(0.05)
-    return time.monotonic() - start
-
-
-def test_only_the_leader_reports_leading_and_both_are_healthy(pair: Pair) -> None:
+def test_only_the_leader_reports_leading_and_both_are_healthy(pair: replicas.Pair) -> None:
     assert pair.a.metric("neuroedge_operator_leader") == 1
     assert pair.b.metric("neuroedge_operator_leader") == 0
     lease = get(pair.kubeconfig, "lease", "neuroedge-operator", "-n", "default")
@@ -122,25 +74,27 @@ def test_only_the_leader_reports_leading_and_both_are_healthy(pair: Pair) -> Non
 
 
 async def test_sigkill_of_the_leader_hands_over_within_the_lease_and_the_change_is_reconciled(
-    pair: Pair, kubeconfig: Path
+    pair: replicas.Pair, kubeconfig: Path
 ) -> None:
     apply_tenant(kubeconfig, "ha-kill", tenant_spec("ha-kill", 10))
     wait_ready(kubeconfig, "ha-kill")
     pair.a.send(signal.SIGKILL)
     pair.a.wait_exit(10)
     apply_tenant(kubeconfig, "ha-kill", tenant_spec("ha-kill", 30))
-    took = wait_holder(pair, "ha-b", LEASE_DURATION + 5)
+    took = pair.wait_holder("ha-b", LEASE_DURATION + 5)
     print(f"SIGKILL failover: {took:.2f}s (lease {LEASE_DURATION}s)")
     await eventually(lambda: quota_pods(kubeconfig, "ha-kill") == "30", 60, "the standby's reconcile")
     await eventually(lambda: reconciled(kubeconfig, "ha-kill"), 60, "Ready at the new generation")
     assert pair.b.metric("neuroedge_operator_leader") == 1
 
 
-async def test_sigterm_releases_the_lease_for_a_handover_within_3s(pair: Pair, kubeconfig: Path) -> None:
+async def test_sigterm_releases_the_lease_for_a_handover_within_3s(
+    pair: replicas.Pair, kubeconfig: Path
+) -> None:
     apply_tenant(kubeconfig, "ha-term", tenant_spec("ha-term", 10))
     wait_ready(kubeconfig, "ha-term")
     pair.a.send(signal.SIGTERM)
-    took = wait_holder(pair, "ha-b", 3)
+    took = pair.wait_holder("ha-b", 3)
     print(f"SIGTERM handover: {took:.2f}s")
     assert pair.a.wait_exit(20) == 0, pair.logs()
     apply_tenant(kubeconfig, "ha-term", tenant_spec("ha-term", 30))
@@ -148,7 +102,7 @@ async def test_sigterm_releases_the_lease_for_a_handover_within_3s(pair: Pair, k
 
 
 async def test_a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes(
-    pair: Pair, kubeconfig: Path
+    pair: replicas.Pair, kubeconfig: Path
 ) -> None:
     apply_tenant(kubeconfig, "ha-stop", tenant_spec("ha-stop", 10))
     wait_ready(kubeconfig, "ha-stop")
@@ -158,7 +112,7 @@ async def test_a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes(
     frozen_at = time.monotonic()
     # A change the frozen leader's watch will deliver when it wakes: it must not act on it.
     apply_tenant(kubeconfig, "ha-stop", tenant_spec("ha-stop", 30))
-    wait_holder(pair, "ha-b", LEASE_DURATION + 5)
+    pair.wait_holder("ha-b", LEASE_DURATION + 5)
     await eventually(lambda: quota_pods(kubeconfig, "ha-stop") == "30", 60, "the new leader's reconcile")
     while time.monotonic() < frozen_at + LEASE_DURATION + 1:
         time.sleep(0.1)

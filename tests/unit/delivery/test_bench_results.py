@@ -46,3 +46,9 @@ def test_a_rerun_replaces_the_scripts_own_results_even_renamed_ones(tmp_path: Pa
 def test_the_scale_run_is_on_demand() -> None:
     runner = load_runner()
     assert "bench_operator_scale.py" in runner.ON_DEMAND and (BENCH / "bench_operator_scale.py").exists()
+
+
+def test_the_failover_figures_are_part_of_make_bench() -> None:
+    runner = load_runner()
+    assert (BENCH / "bench_operator_failover.py").exists()
+    assert "bench_operator_failover.py" not in runner.ON_DEMAND
