@@ -147,3 +147,18 @@ def test_other_release_names_prefix_every_object(helm: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = {doc["metadata"]["name"] for doc in documents(result.stdout)}
     assert names == {"edge-neuroedge-operator", "edge-neuroedge-operator-metrics"}
+
+
+def test_replicas_prefer_different_nodes_unless_affinity_is_given(helm: Path) -> None:
+    default = rendered(helm)["Deployment", "neuroedge-operator"]["spec"]["template"]
+    [preferred] = default["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert preferred["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    selector = preferred["podAffinityTerm"]["labelSelector"]["matchLabels"]
+    assert selector.items() <= default["metadata"]["labels"].items()
+    zones = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {"matchLabels": selector}}
+    ]}}  # fmt: skip
+    given = rendered(helm, "--set-json", f"affinity={json.dumps(zones)}")["Deployment", "neuroedge-operator"]
+    assert given["spec"]["template"]["spec"]["affinity"] == zones

@@ -107,6 +107,20 @@ def test_two_replicas_behind_the_lease_rolled_one_at_a_time() -> None:
     assert budget["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
 
 
+def test_the_two_replicas_prefer_different_nodes() -> None:
+    """Preferred (not required) anti-affinity by hostname: a node failure takes the leader or the standby, not
+    both, and a one-node cluster still schedules both."""
+    template = load("operator/deployment.yaml")["spec"]["template"]
+    anti = template["spec"]["affinity"]["podAntiAffinity"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
+    [preferred] = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    term = preferred["podAffinityTerm"]
+    assert preferred["weight"] == 100
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+
+
 def test_lease_rules_are_exactly_get_update_watch_on_its_name_and_create() -> None:
     role = load("rbac/role.yaml")
     assert role["metadata"] == {
