@@ -142,3 +142,26 @@ async def test_removal_with_delete_leaves_no_role_policy_or_row(
     await db.execute(database.plan_removal("iso-gone", await db.observe("iso-gone"), "Delete"))
     observed = await db.observe("iso-gone")
     assert observed.role is None and not observed.policies and observed.registry is None
+
+
+async def test_stray_and_missing_table_privileges_are_seen_and_planned_back(
+    db: postgres.Database, database_url: str
+) -> None:
+    """What the observer reads (per privilege, not by exploding ACLs) is exactly what is granted: a stray
+    grant and a revoked one are both seen, and one pass puts the tables back as the planner wants them."""
+    await provision(db, "iso-drift", "pw")
+    role = sql.role_name("iso-drift")
+    read_only = next(t for t, p in sorted(sql.TABLE_PRIVILEGES.items()) if p == frozenset({"SELECT"}))
+    writable = next(t for t, p in sorted(sql.TABLE_PRIVILEGES.items()) if "DELETE" in p)
+    assert (await db.observe("iso-drift")).privileges == sql.TABLE_PRIVILEGES
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'GRANT INSERT, TRUNCATE ON neuroedge."{read_only}" TO "{role}"')
+        await admin.execute(f'REVOKE DELETE ON neuroedge."{writable}" FROM "{role}"')
+    finally:
+        await admin.close()
+    drifted = await db.observe("iso-drift")
+    assert drifted.privileges[read_only] == {"SELECT", "INSERT", "TRUNCATE"}
+    assert drifted.privileges[writable] == sql.TABLE_PRIVILEGES[writable] - {"DELETE"}
+    await provision(db, "iso-drift", "pw")
+    assert (await db.observe("iso-drift")).privileges == sql.TABLE_PRIVILEGES

@@ -156,23 +156,36 @@ async def _schema_usage(conn: asyncpg.Connection, role: Any) -> bool:
         return False
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = $1 "
-            "AND a.grantee = $2 AND a.privilege_type = 'USAGE')",
-            migrations.SCHEMA,
-            role["oid"],
+            "SELECT has_schema_privilege($2::oid, $1, 'USAGE')", migrations.SCHEMA, role["oid"]
         )
     )
 
 
+TABLE_PRIVILEGE_TYPES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+MAINTAIN_SINCE = 17
+"""PostgreSQL 17 added the MAINTAIN table privilege."""
+
+
 async def _privileges(conn: asyncpg.Connection, role: Any) -> dict[str, frozenset[str]]:
+    """The table privileges `role` holds in the schema, asked per privilege (`has_table_privilege`).
+
+    Exploding every table's ACL (`aclexplode`) and filtering by grantee read one row per tenant per
+    privilege per table: at 1,000 tenants that was ~50 ms a pass and PostgreSQL's busiest query. The check
+    scans the ACL in C instead. For the tenant's NOINHERIT role it counts what is granted to the role itself
+    and to PUBLIC, and the schema grants PUBLIC nothing."""
     if role is None:
         return {}
+    kinds: tuple[str, ...] = TABLE_PRIVILEGE_TYPES
+    if conn.get_server_version().major >= MAINTAIN_SINCE:
+        kinds = (*kinds, "MAINTAIN")
     rows = await conn.fetch(
-        "SELECT c.relname, array_agg(a.privilege_type) AS privileges FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a "
-        "WHERE n.nspname = $1 AND a.grantee = $2 GROUP BY c.relname",
+        "SELECT c.relname, array_agg(p.privilege) AS privileges FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace, unnest($3::text[]) AS p(privilege) "
+        "WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
+        "AND has_table_privilege($2::oid, c.oid, p.privilege) GROUP BY c.relname",
         migrations.SCHEMA,
         role["oid"],
+        list(kinds),
     )
     return {r["relname"]: frozenset(r["privileges"]) for r in rows}
 
