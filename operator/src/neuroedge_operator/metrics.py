@@ -6,6 +6,7 @@ statement and Redis ACL change made by the clients is counted here.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Iterable, Mapping
 
@@ -76,17 +77,22 @@ class ConditionCensus:
     def __init__(self, kind: str) -> None:
         self._kind = kind
         self._known: dict[str, Mapping[str, str]] = {}
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        """(condition type, status) -> objects: kept as objects change, so a record costs the same however
+        many objects there are (recounting every object on each record was quadratic in a resync pass)."""
 
     @property
     def kind(self) -> str:
         return self._kind
 
     def record(self, name: str, conditions: Iterable[Mapping[str, object]]) -> None:
+        self._count(self._known.get(name, {}), -1)
         self._known[name] = {str(c["type"]): str(c["status"]) for c in conditions}
+        self._count(self._known[name], +1)
         self._export()
 
     def forget(self, name: str) -> None:
-        self._known.pop(name, None)
+        self._count(self._known.pop(name, {}), -1)
         self._export()
         namespace, _, short = name.rpartition("/")
         for gauge in (WORKLOAD_REPLICAS, WORKLOAD_MAX_REPLICAS):
@@ -100,11 +106,12 @@ class ConditionCensus:
         WORKLOAD_REPLICAS.labels(self._kind, namespace, short).set(replicas)
         WORKLOAD_MAX_REPLICAS.labels(self._kind, namespace, short).set(maximum)
 
+    def _count(self, conditions: Mapping[str, str], step: int) -> None:
+        for kind, status in conditions.items():
+            self._counts[(kind, status)] += step
+
     def _export(self) -> None:
-        counts: dict[tuple[str, str], int] = {}
-        for conds in self._known.values():
-            for kind, status in conds.items():
-                counts[(kind, status)] = counts.get((kind, status), 0) + 1
+        counts = self._counts
         for status in ("True", "False", "Unknown"):
             for kind in {k for k, _ in counts} | {"Ready"}:
                 OBJECTS.labels(self._kind, kind, status).set(counts.get((kind, status), 0))

@@ -47,3 +47,26 @@ def test_operator_tracing_is_off_without_otel_settings_and_refuses_grpc() -> Non
 )
 def test_the_maximum_a_workload_may_scale_to(kind: str, spec: dict[str, int], maximum: int) -> None:
     assert status.max_replicas(kind, {"spec": spec}) == maximum
+
+
+def _objects(kind: str, condition: str, status: str) -> float | None:
+    labels = {"kind": kind, "condition": condition, "status": status}
+    return REGISTRY.get_sample_value("neuroedge_operator_objects", labels)
+
+
+def test_condition_counts_follow_changes_and_forgetting() -> None:
+    census = metrics.ConditionCensus("CensusKind")
+    ready = [{"type": "Ready", "status": "True"}, {"type": "Degraded", "status": "False"}]
+    census.record("a", ready)
+    census.record("b", ready)
+    census.record("b", ready)  # the same again: still two objects
+    assert _objects("CensusKind", "Ready", "True") == 2
+    census.record("a", [{"type": "Ready", "status": "False"}])  # a changed and lost Degraded
+    assert _objects("CensusKind", "Ready", "True") == 1
+    assert _objects("CensusKind", "Ready", "False") == 1
+    assert _objects("CensusKind", "Degraded", "False") == 1
+    census.forget("b")
+    census.forget("never-recorded")
+    assert _objects("CensusKind", "Ready", "True") == 0
+    assert _objects("CensusKind", "Degraded", "False") == 0
+    assert _objects("CensusKind", "Ready", "False") == 1
