@@ -116,3 +116,14 @@ def test_the_tenant_index_follows_relabels_and_deletes() -> None:
     store._forget(tenant_child("ns", "x", "t2"))
     assert store.select(selectors.parse("neuroedge.io/tenant=t2")) == []
     assert store._by_tenant == {} and store._objects == {}
+
+
+def test_pods_and_replica_sets_are_kept_without_their_spec() -> None:
+    cached = {(s.api_version, s.kind): s for s in informer.CACHED}
+    for key in (("v1", "Pod"), ("apps/v1", "ReplicaSet")):
+        assert cached[key].fields == informer.STATUS_ONLY
+        assert cached[key].selector == informer.MANAGED
+    kept = informer.compact(pod("a", "p1", "worker"), informer.STATUS_ONLY)
+    assert set(kept) == {"apiVersion", "kind", "metadata", "status"}
+    assert kept["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
+    assert cached["apps/v1", "Deployment"].fields == ()  # the apply diff compares its spec

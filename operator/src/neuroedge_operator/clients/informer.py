@@ -40,11 +40,18 @@ INTERNED_LENGTH = 64
 
 @dataclass(frozen=True)
 class Spec:
-    """One cached kind, and the selector of what is cached ("" = every object of the kind)."""
+    """One cached kind, the selector of what is cached ("" = every object of the kind) and the top-level
+    fields kept (empty = all of them)."""
 
     api_version: str
     kind: str
     selector: str = ""
+    fields: tuple[str, ...] = ()
+
+
+STATUS_ONLY = ("apiVersion", "kind", "metadata", "status")
+"""Pods and ReplicaSets are read only for why a workload is not coming up (plan/workload_status.py reads their
+labels, names and status): their spec, most of their size, is not kept. A reader of more must widen this."""
 
 
 CACHED = (
@@ -67,11 +74,11 @@ CACHED = (
             ("rbac.authorization.k8s.io/v1", "RoleBinding"),
             ("v1", "Service"),
             ("apps/v1", "Deployment"),
-            ("apps/v1", "ReplicaSet"),
-            ("v1", "Pod"),
             ("policy/v1", "PodDisruptionBudget"),
         )
     ),
+    Spec("apps/v1", "ReplicaSet", MANAGED, STATUS_ONLY),
+    Spec("v1", "Pod", MANAGED, STATUS_ONLY),
 )
 
 
@@ -135,7 +142,7 @@ class Informer:
     def _store(self, obj: dict[str, Any]) -> None:
         self._forget(obj)
         namespace, name = _key(obj)
-        kept = compact(obj)
+        kept = compact(obj, self.spec.fields)
         self._objects.setdefault(namespace, {})[name] = kept
         tenant = _tenant_of(kept)
         if tenant is not None:
@@ -235,8 +242,11 @@ class Cache:
         return informer.select(query, namespace)
 
 
-def compact(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object as the cache keeps it: no managedFields, no last-applied annotation, interned strings."""
+def compact(obj: dict[str, Any], fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The object as the cache keeps it: only `fields` (all when empty), no managedFields, no last-applied
+    annotation, interned strings."""
+    if fields:
+        obj = {name: value for name, value in obj.items() if name in fields}
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
