@@ -12,6 +12,7 @@ minute minus those of the same control plane without the operator, measured firs
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import sys
@@ -121,19 +122,26 @@ def wait_ready(
     return took
 
 
-def non_watch_requests() -> float:
-    total = 0.0
+def non_watch_requests() -> collections.Counter[str]:
+    """The API server's non-watch requests so far, by verb and resource."""
+    counts: collections.Counter[str] = collections.Counter()
     for family in text_string_to_metric_families(kubectl("get", "--raw", "/metrics")):
         for s in family.samples:
             if s.name == "apiserver_request_total" and s.labels.get("verb") not in WATCH_VERBS:
-                total += s.value
-    return total
+                resource = "/".join(filter(None, (s.labels.get("resource"), s.labels.get("subresource"))))
+                counts[f"{s.labels.get('verb')} {resource or s.labels.get('path', '?')}"] += int(s.value)
+    return counts
 
 
-def per_minute() -> float:
+def per_minute(label: str) -> float:
+    """Non-watch requests in one minute; the busiest verbs and resources are printed under `label`."""
     before = non_watch_requests()
     time.sleep(60)
-    return non_watch_requests() - before - 1  # the /metrics read itself
+    after = non_watch_requests()
+    after.subtract(before)
+    busiest = ", ".join(f"{key} {count:.0f}" for key, count in after.most_common(6) if count > 0)
+    print(f"  {label}: busiest requests/min: {busiest}", flush=True)
+    return after.total() - 1  # the /metrics read itself
 
 
 def rss_mb(pid: int) -> float:
@@ -186,13 +194,13 @@ def main() -> int:
     state_dir = Path(os.environ["NEUROEDGE_STATE_DIR"])
     for node in range(NODES):
         controlplane.register_fake_node(Path(os.environ["KUBECONFIG"]), f"kwok-node-{node}")
-    noise = per_minute()
+    noise = per_minute("control plane alone")
     print(f"control plane without the operator: {noise:.0f} non-watch requests/min")
     record = local.start_operator(state_dir, resync_interval=60)
     apply(objects(0, SMALL))
     small_ready = wait_ready(SMALL, 0, 900)["tenants"]
     time.sleep(70)
-    idle_small = per_minute() - noise
+    idle_small = per_minute(f"{SMALL} tenants idle") - noise
     rss_small = rss_mb(record.pid)
     print(
         f"{SMALL} tenants: Ready in {small_ready:.1f}s, idle {idle_small:.0f} req/min, RSS {rss_small:.0f} MB"
@@ -215,7 +223,7 @@ def main() -> int:
         took["tenants"],
     )
     time.sleep(70)
-    idle_large = per_minute() - noise
+    idle_large = per_minute(f"{LARGE} tenants idle") - noise
     result(
         "operator_idle_api_requests_per_minute_1000_tenants",
         idle_large,
