@@ -1,7 +1,8 @@
-"""An idle operator's API requests do not grow with the number of tenants: with 100 Tenants Ready and a
-resync every 10 s (six passes over each tenant a minute), one operator replica makes at most 60 non-watch
-requests a minute, its Lease renewals included; it reads children from watch caches, and writes nothing
-but its Lease. Its requests are counted by a proxy in front of the API server (only this process's)."""
+"""An idle operator's API requests do not grow with the number of tenants: with 100 Tenants and 20
+WorkerPools Ready and a resync every 10 s (six passes over each object a minute), one operator replica
+makes at most 60 non-watch requests a minute, its Lease renewals included; it reads children (a pool's
+Deployment, ReplicaSets and pods too) from watch caches, and writes nothing but its Lease. Its requests are
+counted by a proxy in front of the API server (only this process's)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from operator_helpers import kubectl
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 TENANTS = 100
+POOLS = 20
 LABEL = "neuroedge.io/test-idle"
 WINDOW = 60.0
 GOAL = 60
@@ -38,8 +40,21 @@ def tenants_list() -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
-def ready_count(kubeconfig: Path) -> int:
-    listed = json.loads(kubectl(kubeconfig, "get", "tenants", "-l", LABEL, "-o", "json"))["items"]
+def pools_list() -> str:
+    items = [
+        {
+            "apiVersion": "neuroedge.io/v1alpha1",
+            "kind": "WorkerPool",
+            "metadata": {"name": "general", "namespace": f"idle-{i:03d}", "labels": {LABEL: "yes"}},
+            "spec": {"replicas": 1},
+        }
+        for i in range(POOLS)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def ready_count(kubeconfig: Path, kind: str = "tenants") -> int:
+    listed = json.loads(kubectl(kubeconfig, "get", kind, "-A", "-l", LABEL, "-o", "json"))["items"]
     return sum(
         any(c["type"] == "Ready" and c["status"] == "True" for c in t.get("status", {}).get("conditions", []))
         and t["status"].get("observedGeneration") == t["metadata"]["generation"]
@@ -74,6 +89,7 @@ def idle_operator(
     proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("idle") / "operator.log")
     proc.start()
     yield proc
+    kubectl(kubeconfig, "delete", "workerpools", "-A", "-l", LABEL, "--wait=false")
     kubectl(kubeconfig, "delete", "tenants", "-l", LABEL, "--wait=false")
     deadline = time.monotonic() + 300
     while kubectl(kubeconfig, "get", "tenants", "-l", LABEL, "-o", "name").strip():
@@ -83,7 +99,7 @@ def idle_operator(
     proc.stop()
 
 
-def test_idle_requests_do_not_grow_with_100_tenants(
+def test_idle_requests_do_not_grow_with_100_tenants_and_20_pools(
     idle_operator: operator_process.OperatorProcess, proxy: CountingProxy, kubeconfig: Path
 ) -> None:
     started = time.monotonic()
@@ -93,13 +109,17 @@ def test_idle_requests_do_not_grow_with_100_tenants(
         assert time.monotonic() < deadline, idle_operator.log_tail()
         time.sleep(2)
     print(f"{TENANTS} tenants Ready in {time.monotonic() - started:.1f}s")
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=pools_list())
+    while ready_count(kubeconfig, "workerpools") < POOLS:
+        assert time.monotonic() < deadline, idle_operator.log_tail()
+        time.sleep(2)
     time.sleep(15)  # let the last passes' status writes and their watch echoes settle
     window_start = time.monotonic()
     time.sleep(WINDOW)
     counts = proxy.count(window_start, window_start + WINDOW)
     gets = Counter(path.rsplit("/", 1)[0] for path in proxy.paths(window_start) if "/leases/" not in path)
     per_minute = sum(counts.values()) * 60 / WINDOW
-    print(f"idle non-watch requests/min with {TENANTS} tenants: {per_minute:.0f} {dict(counts)}")
+    print(f"idle non-watch requests/min, {TENANTS} tenants, {POOLS} pools: {per_minute:.0f} {dict(counts)}")
     print(f"GETs other than the Lease, by collection: {gets.most_common(8)}")
     assert per_minute <= GOAL, (dict(counts), gets.most_common(8))
     writes = {m: n for m, n in counts.items() if m != "GET"}
