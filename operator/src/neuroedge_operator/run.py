@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 import prometheus_client
 
-from neuroedge_operator import health, metrics
+from neuroedge_operator import health, memory, metrics
 from neuroedge_operator import settings as settings_module
 from neuroedge_operator.clients import fence, kube
 from neuroedge_operator.handlers import deployments as deployment_handlers
@@ -206,9 +206,11 @@ async def _main(settings: OperatorSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, supervisor.stop)
+    trimming = asyncio.create_task(memory.trim_every(), name="malloc-trim")
     try:
         async with health.serving(settings.health_port, supervisor.problem, supervisor.role):
             await supervisor.run()
     finally:
+        trimming.cancel()
         if client is not None:
             await client.close()
