@@ -2,11 +2,12 @@
 On demand (`make scale`): it takes many minutes.
 
 Figures: time until every object is Ready (baseline: 10 x the time for 100 tenants alone, measured first in
-the same run), the operator's resident memory (baseline: at 100 tenants), its idle non-watch API requests a
-minute at 1,000 tenants (baseline: at 100; the ratio is the growth, the target about 1), and what grows with
-the tenants: reading pg_policies (beside SELECT 1) and Redis ACL LIST (beside PING); PostgreSQL roles and
-policies and Redis ACL users as commentary. Idle requests are the API server's non-watch requests in one
-minute minus those of the same control plane without the operator, measured first.
+the same run), the operator's resident memory (baseline: at 100 tenants, each with its WorkerPool too), its
+idle non-watch API requests a minute at 1,000 tenants (baseline: at 100; the ratio is the growth, the target
+about 1), and what grows with the tenants: reading pg_policies (beside SELECT 1) and Redis ACL LIST (beside
+PING), PostgreSQL roles and policies and Redis ACL users (beside their counts at 100 tenants). Idle requests
+are the API server's non-watch requests in one minute minus those of the same control plane without the
+operator, measured first.
 """
 
 from __future__ import annotations
@@ -190,6 +191,14 @@ async def postgres_figures(dsn: str) -> tuple[int, int, float, float]:
     return int(roles), int(policies), catalog, trivial
 
 
+def catalog_counts(state_dir: Path) -> tuple[int, int, int]:
+    """(tenant login roles, RLS policies, Redis ACL users) now: what grows with the tenants."""
+    running = dev_stack.load(state_dir)
+    assert running is not None
+    roles, policies, _, _ = asyncio.run(postgres_figures(running.database_url))
+    return roles, policies, len(redis.Redis.from_url(running.redis_url).acl_users())
+
+
 def main() -> int:
     state_dir = Path(os.environ["NEUROEDGE_STATE_DIR"])
     for node in range(NODES):
@@ -199,6 +208,10 @@ def main() -> int:
     record = local.start_operator(state_dir, resync_interval=60)
     apply(objects(0, SMALL))
     small_ready = wait_ready(SMALL, 0, 900)["tenants"]
+    # The idle and memory figures with a WorkerPool per tenant at both sizes.
+    apply_pools_as_namespaces_appear(SMALL, 900)
+    wait_ready(SMALL, SMALL, 900)
+    small_counts = catalog_counts(state_dir)
     time.sleep(70)
     idle_small = per_minute(f"{SMALL} tenants idle") - noise
     rss_small = rss_mb(record.pid)
@@ -238,6 +251,13 @@ def main() -> int:
     client = redis.Redis.from_url(running.redis_url)
     acl_users = len(client.acl_users())
     print(f"PostgreSQL: {roles} tenant login roles, {policies} RLS policies; Redis: {acl_users} ACL users")
+    for name, value, small in zip(
+        ("postgres_tenant_roles", "postgres_rls_policies", "redis_acl_users"),
+        (roles, policies, acl_users),
+        small_counts,
+        strict=True,
+    ):
+        result(f"{name}_{LARGE}_tenants", value, "count", f"{name}_{SMALL}_tenants", small)
     result("pg_policies_read_ms_1000_tenants", catalog, "ms", "pg_select_1_ms", trivial)
     result(
         "redis_acl_list_ms_1000_tenants",
