@@ -80,7 +80,7 @@ class Batcher:
         self,
         run: Run,
         settings: BatchingSettings,
-        concurrency: int = 1,
+        concurrency: int = 2,
         observe: Callable[[int], None] = lambda rows: None,
     ) -> None:
         self._run = run

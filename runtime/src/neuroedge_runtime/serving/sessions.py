@@ -86,8 +86,9 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _libc_trim() -> None:
-    """Return the allocator's free pages to the system (glibc `malloc_trim`), so that what a load then adds
-    to the resident set is memory it allocated, not pages freed earlier and reused (which would hide it)."""
+    """Return the allocator's free pages to the system (glibc `malloc_trim`): before a load, so that what it
+    adds to the resident set is memory it allocated, not pages freed earlier and reused (which would hide
+    it); after, so that its transient buffers are not charged as if the session kept them."""
     trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: glibc's, if it is
     if trim is not None:
         trim(0)
@@ -130,6 +131,7 @@ class Session:
                 )
             except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
                 raise InvalidModelError(f"ONNX Runtime cannot load the model: {exc}") from None
+            _libc_trim()  # and what the parse freed again, so that only what the session keeps counts
             self.size = charged_size(len(model), before, resident_bytes())
         self.signature = _signature(self._session)
         self.digest = digest
