@@ -63,6 +63,11 @@ class Metrics:
         self.models_loaded = Gauge(
             "neuroedge_models_loaded", "Models loaded in this process", registry=self.registry
         )
+        self.models_loaded_bytes = Gauge(
+            "neuroedge_models_loaded_bytes",
+            "Resident memory charged to the loaded models against NEUROEDGE_MODEL_MEMORY_BYTES",
+            registry=self.registry,
+        )
         self.batch_rows = Histogram(
             "neuroedge_inference_batch_rows",
             "Rows in one dynamically batched model run",

@@ -10,7 +10,7 @@ import pytest
 
 from neuroedge_queue import jobs
 from neuroedge_runtime.queue import settings
-from neuroedge_runtime.vectors import ingest_service, ingestion
+from neuroedge_runtime.vectors import ingest_service, ingestion, models
 
 
 def request(n: int, words: int = 30, **chunking: int) -> ingestion.IngestRequest:
@@ -89,3 +89,12 @@ def test_workers_write_to_indexes_only_when_asked() -> None:
     }
     assert settings.from_env(base).database_url is None
     assert settings.from_env({**base, "NEUROEDGE_WORKER_VECTORS": "1"}).database_url == "pg://x"
+
+
+def test_repeated_ids_in_one_request_are_refused_by_name() -> None:
+    twice = [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]
+    with pytest.raises(pydantic.ValidationError, match="document ids must be unique within a request"):
+        ingestion.IngestRequest.model_validate({"index": "kb", "documents": twice})
+    with pytest.raises(pydantic.ValidationError, match="point ids must be unique within a batch"):
+        models.InsertRequest.model_validate({"index": "kb", "points": twice})
+    assert len(ingestion.IngestRequest.model_validate({"index": "kb", "documents": twice[:1]}).documents) == 1

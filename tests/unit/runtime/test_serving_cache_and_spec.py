@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from neuroedge_runtime.serving import artifacts, cache, spec
+from neuroedge_runtime.serving import artifacts, cache, sessions, spec
 
 DIGEST = "a" * 64
 
@@ -75,3 +75,9 @@ def test_mounted_uris_cannot_leave_their_volume(uri: str) -> None:
     with pytest.raises(artifacts.ArtifactError) as caught:
         artifacts.mounted_path(uri, Path("/mnt/models"))
     assert caught.value.reason == "InvalidURI"
+
+
+def test_a_model_is_charged_its_resident_growth_never_less_than_its_file() -> None:
+    assert sessions.charged_size(1_000, 50_000, 750_000) == 700_000
+    assert sessions.charged_size(1_000, 50_000, 50_500) == 1_000  # memory freed meanwhile: the file at least
+    assert sessions.charged_size(1_000, None, 750_000) == 1_000  # unreadable: the file

@@ -1,8 +1,8 @@
 """The loaded models of one process, least recently used first out when their total size passes the cap.
 
 Pure bookkeeping (no I/O): the serving service puts and gets; what `put` evicts is returned so the caller can
-release it (close its batcher). The size of a model is its serialized size, which ONNX Runtime's resident
-memory for the session tracks closely for the tree and linear models this serves (the benchmark measures it).
+release it (close its batcher). The size of a model is the resident memory its load added (see
+`sessions.charged_size`; the benchmark compares it with the process's measured growth).
 """
 
 from __future__ import annotations

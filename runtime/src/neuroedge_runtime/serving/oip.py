@@ -7,11 +7,11 @@ model's signature (each error case is a `TensorError` with a message naming the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 import pydantic
 from pydantic import Field, JsonValue
 
@@ -78,8 +78,8 @@ def parse(body: bytes, header_length: str | None) -> tuple[InferenceRequest, byt
             raise TensorError(f"{HEADER_LENGTH} must be a byte count within the body, not {header_length!r}")
         split = int(header_length)
     try:
-        document = json.loads(body[:split])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = orjson.loads(body[:split])
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8
         raise TensorError(f"the inference request is not valid JSON: {exc}") from None
     try:
         return InferenceRequest.model_validate(document), body[split:]
@@ -205,7 +205,7 @@ def encode(model: str, version: str, request: Decoded, results: Mapping[str, ten
     document: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": outputs}
     if request.id is not None:
         document["id"] = request.id
-    header = json.dumps(document, separators=(",", ":")).encode()
+    header = orjson.dumps(document)
     if not binary:
         return Encoded(header, None)
     return Encoded(header + b"".join(binary), len(header))

@@ -72,7 +72,7 @@ class Served:
 
     @property
     def size(self) -> int:
-        """Bytes of the serialized model (the cache's unit)."""
+        """Bytes charged against the memory cap (the resident memory the model's load added)."""
         return self.session.size
 
     async def infer(
@@ -221,6 +221,7 @@ class ModelService:
         if self._metrics is not None:
             self._metrics.model_loads.labels("Loaded").inc()
             self._metrics.models_loaded.set(len(self._cache))
+            self._metrics.models_loaded_bytes.set(self._cache.total())
         await self._report(tenant, name, model, session=session)
         return served
 

@@ -7,6 +7,9 @@ runs.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -77,8 +80,40 @@ def _signature(session: onnxruntime.InferenceSession) -> Signature:
     return Signature(tuple(s for s in inputs if s is not None), outputs)
 
 
+# Loads take turns so that the resident memory a load adds is that model's alone (the cache charges it).
+_LOADING = threading.Lock()
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _libc_trim() -> None:
+    """Return the allocator's free pages to the system (glibc `malloc_trim`): before a load, so that what it
+    adds to the resident set is memory it allocated, not pages freed earlier and reused (which would hide
+    it); after, so that its transient buffers are not charged as if the session kept them."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: glibc's, if it is
+    if trim is not None:
+        trim(0)
+
+
+def resident_bytes() -> int | None:
+    """The process's resident memory now (Linux `/proc/self/statm`); None where it cannot be read."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def charged_size(file_size: int, before: int | None, after: int | None) -> int:
+    """What a loaded model counts against the memory cap: the resident memory its load added, never less
+    than its file (a tree ensemble's session is several times its serialized size; counting the file alone
+    let the cap be overrun by that factor)."""
+    if before is None or after is None:
+        return file_size
+    return max(file_size, after - before)
+
+
 class Session:
-    """A loaded model: its session, signature, digest and size."""
+    """A loaded model: its session, signature, digest and size (bytes charged against the memory cap)."""
 
     def __init__(self, model: bytes, digest: str, intra_op_threads: int) -> None:
         # Imported on first load: a runtime or worker that serves no model never pays for ONNX Runtime.
@@ -87,15 +122,19 @@ class Session:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
-        try:
-            self._session = onnxruntime.InferenceSession(
-                model, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            raise InvalidModelError(f"ONNX Runtime cannot load the model: {exc}") from None
+        with _LOADING:
+            _libc_trim()
+            before = resident_bytes()
+            try:
+                self._session = onnxruntime.InferenceSession(
+                    model, sess_options=options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
+                raise InvalidModelError(f"ONNX Runtime cannot load the model: {exc}") from None
+            _libc_trim()  # and what the parse freed again, so that only what the session keeps counts
+            self.size = charged_size(len(model), before, resident_bytes())
         self.signature = _signature(self._session)
         self.digest = digest
-        self.size = len(model)
 
     def run(self, inputs: Mapping[str, tensors.Array], outputs: list[str]) -> dict[str, tensors.Array]:
         """The named outputs for `inputs` (already validated against the signature)."""

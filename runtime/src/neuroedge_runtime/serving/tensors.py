@@ -74,10 +74,16 @@ def datatype_of(array: Array) -> str:
     """The OIP datatype of an array ONNX Runtime returned."""
     if array.dtype == object or array.dtype.kind in "US":
         return "BYTES"
+    return _datatype_of_dtype(array.dtype)
+
+
+@functools.cache
+def _datatype_of_dtype(numpy_type: np.dtype[Any]) -> str:
+    """Looked up once per numpy type (every response asks it of every output)."""
     for name in DTYPE_CODES:
-        if name != "BYTES" and array.dtype.newbyteorder("<") == dtype(name):
+        if name != "BYTES" and numpy_type.newbyteorder("<") == dtype(name):
             return name
-    raise TensorError(f"numpy type {array.dtype} has no OIP datatype")
+    raise TensorError(f"numpy type {numpy_type} has no OIP datatype")
 
 
 def _flatten(data: Any, out: list[Any]) -> None:

@@ -80,9 +80,7 @@ class IngestRequest(BaseModel):
     @field_validator("documents")
     @classmethod
     def _unique_ids(cls, documents: list[Document]) -> list[Document]:
-        if len({d.id for d in documents}) != len(documents):
-            raise ValueError("document ids must be unique within a request")
-        return documents
+        return models.unique_ids(documents, "document ids must be unique within a request")
 
 
 class JobInput(BaseModel):

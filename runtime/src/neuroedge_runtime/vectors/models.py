@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -37,6 +37,22 @@ def _finite(vector: list[float]) -> list[float]:
     if not all(math.isfinite(x) for x in vector):
         raise ValueError("vector components must be finite numbers")
     return vector
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> Any: ...
+
+
+Identified = TypeVar("Identified", bound=_HasId)
+
+
+def unique_ids(items: list[Identified], message: str) -> list[Identified]:
+    """`items` when no two share an id (a validator's check: a repeated id in one request would silently
+    overwrite itself, so it is refused with `message`)."""
+    if len({item.id for item in items}) != len(items):
+        raise ValueError(message)
+    return items
 
 
 class Strict(BaseModel):
@@ -113,9 +129,7 @@ class InsertRequest(Strict):
     @field_validator("points")
     @classmethod
     def _unique_ids(cls, points: list[Point]) -> list[Point]:
-        if len({p.id for p in points}) != len(points):
-            raise ValueError("point ids must be unique within a batch")
-        return points
+        return unique_ids(points, "point ids must be unique within a batch")
 
 
 class SearchRequest(Strict):
