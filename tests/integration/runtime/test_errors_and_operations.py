@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -121,6 +122,25 @@ async def test_request_ids(client: Client) -> None:
     assert resp.headers["X-Request-ID"] != "bad id\twith spaces" and len(resp.headers["X-Request-ID"]) == 32
     resp = await client.get("/nope")
     assert resp.headers["X-Request-ID"]
+
+
+async def test_successful_probes_are_counted_but_not_access_logged(
+    client: Client, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="neuroedge_runtime.access")
+    broken: Client = await make_client(redis_url="redis://127.0.0.1:1/0")
+    for path in ("/health", "/ready", "/metrics", "/nope"):
+        await client.get(path)
+    assert (await broken.get("/ready")).status == 503
+    logged = [
+        (fields["path"], fields["status"])
+        for record in caplog.records
+        if record.name == "neuroedge_runtime.access"
+        and isinstance(fields := getattr(record, "fields", None), dict)
+    ]
+    assert logged == [("/nope", 404), ("/ready", 503)]  # the failing probe is logged
+    text = await (await client.get("/metrics")).text()
+    assert 'neuroedge_http_requests_total{method="GET",route="/ready",status="200"} 1.0' in text
 
 
 async def test_health_ready_and_metrics(client: Client, make_client: Any) -> None:
