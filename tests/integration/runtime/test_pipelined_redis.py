@@ -11,8 +11,8 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis.asyncio as redis
 import redis.exceptions
+from redis.asyncio import Redis
 
 from neuroedge_runtime import ratelimit, respclient
 from neuroedge_runtime.tenancy.registry import TenantInfo
@@ -59,12 +59,12 @@ async def test_concurrent_checks_decide_exactly_as_the_limits_say(redis_url: str
 
 async def test_a_killed_connection_fails_its_calls_and_the_next_call_reconnects(redis_url: str) -> None:
     client = respclient.Client(redis_url)
-    admin = redis.Redis.from_url(redis_url)
+    admin = Redis.from_url(redis_url)
     try:
         own_id = await client.execute("CLIENT", "ID")
         blocked = asyncio.ensure_future(client.execute("BLPOP", f"ne:test:{uuid.uuid4()}", 10))
         await asyncio.sleep(0.2)
-        await admin.execute_command("CLIENT", "KILL", "ID", own_id)
+        await admin.client_kill_filter(_id=own_id)
         with pytest.raises(redis.exceptions.ConnectionError):
             await blocked
         assert await client.execute("PING") == b"PONG"
