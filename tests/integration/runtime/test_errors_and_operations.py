@@ -246,14 +246,17 @@ def test_the_cli_serves_logs_json_and_stops_on_sigterm(settings: RuntimeSettings
                 import time  # noqa: PLC0415
 
                 time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=5) as resp:
+            assert resp.status == 200  # access-logged (a successful probe, /health, is not)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
     records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    access = [r for r in records if r.get("path") == "/health"]
+    access = [r for r in records if r.get("path") == "/openapi.json"]
     assert access and access[0]["status"] == 200 and access[0]["request_id"]
+    assert not [r for r in records if r.get("path") == "/health"]
     assert any(r["msg"] == "runtime api stopped" for r in records)
     assert (
         settings.database_url.split("@")[0].split(":")[-1] not in log.read_text()
