@@ -24,7 +24,7 @@ import collections
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import hiredis
@@ -97,8 +97,8 @@ class _Protocol(asyncio.Protocol):
         self.lost: Exception | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport (uvloop's is not a subclass of asyncio.Transport, so no isinstance check).
+        self._transport = cast(asyncio.Transport, transport)
 
     def call(self, command: bytes) -> asyncio.Future[Any]:
         """Queue `command`; the future gets its reply (a ResponseError reply is set as the exception)."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.exceptions
+import uvloop
 from redis.asyncio import Redis
 
 from neuroedge_runtime import ratelimit, respclient
@@ -83,3 +85,16 @@ async def test_a_wrong_password_is_a_connection_error(redis_url: str) -> None:
             await client.execute("PING")
     finally:
         await client.aclose()
+
+
+def test_the_client_works_on_uvloop(redis_url: str) -> None:
+    """The API's own event loop (uvloop), whose transports are not asyncio.Transport subclasses."""
+
+    async def calls() -> list[Any]:
+        client = respclient.Client(redis_url)
+        try:
+            return list(await asyncio.gather(*(client.execute("ECHO", str(i)) for i in range(50))))
+        finally:
+            await client.aclose()
+
+    assert uvloop.run(calls()) == [str(i).encode() for i in range(50)]
