@@ -10,9 +10,9 @@ Both servers run as separate processes (`neuroedge-runtime api` with its product
 included, and a one-route aiohttp app) on the same event loop (NEUROEDGE_EVENT_LOOP, uvloop by default: a
 hello-world on asyncio's own loop would be a slower baseline than the runtime's) and the same aiohttp server
 settings (no aiohttp access logger on either). Load generators are real ones, installed by `make bench`
-through the dev toolchain: `wrk` (Debian) for the closed-loop runs (BENCH_CONNECTIONS connections, one thread) and vegeta
-(built from the Go module proxy) for the constant-rate run; wrk's closed loop hides queueing delay, vegeta
-sends on schedule whatever the answers' speed, so its p99 includes it.
+through the dev toolchain: `wrk` (Debian) for the closed-loop runs (BENCH_CONNECTIONS connections, one
+thread) and vegeta (built from the Go module proxy) for the constant-rate run; wrk's closed loop hides
+queueing delay, vegeta sends on schedule whatever the answers' speed, so its p99 includes it.
 
 The client-bound rule: a measurement says something about a server only when the load generator was not the
 limit. A wrk run is client-bound when wrk's own CPU time (user + system, from wait4) reaches CLIENT_CPU_LIMIT
