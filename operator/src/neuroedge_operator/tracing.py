@@ -66,6 +66,46 @@ class Settings:
         return cls(enabled=True, exporter=exporter, service_name=None if named else "neuroedge-operator")
 
 
+FORWARDED = (
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+)
+"""The operator's OTEL_* variables that its runtime pods inherit. Not OTEL_SERVICE_NAME (each pod names its
+own component) and not OTEL_EXPORTER_OTLP_HEADERS: headers usually carry the collector's credentials, and a
+pod template in a tenant's namespace is readable by the tenant."""
+
+
+def runtime_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The tracing configuration the runtime pods of Engines and WorkerPools get, so that one setting (the
+    operator's, e.g. the chart's `tracing` values) traces the whole platform the same way: the FORWARDED
+    variables that are set, and OTEL_RESOURCE_ATTRIBUTES without `service.*` entries. Empty when the
+    operator's own tracing is off (its pods then carry no OTEL_* variable at all). Raises TracingConfigError
+    as `Settings.from_env` does."""
+    if not Settings.from_env(env).enabled:
+        return ()
+    forwarded = [(name, env[name]) for name in FORWARDED if env.get(name)]
+    resource = [
+        item.strip()
+        for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+        if item.strip() and not item.strip().startswith("service.")
+    ]
+    if resource:
+        forwarded.append(("OTEL_RESOURCE_ATTRIBUTES", ",".join(resource)))
+    return tuple(forwarded)
+
+
 def install(settings: Settings) -> TracerProvider | None:
     """Install the SDK, a batch exporter and the asyncpg and Redis instrumentations when tracing is on;
     the caller shuts the provider down at exit. None (and nothing imported) when tracing is off."""
