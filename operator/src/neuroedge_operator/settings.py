@@ -18,6 +18,7 @@ import pydantic
 from neuroedge_operator import tracing
 from neuroedge_operator.plan import leadership
 from neuroedge_operator.resources import workload
+from neuroedge_queue import telemetry
 
 
 class SettingsError(ValueError):
@@ -142,7 +143,7 @@ def _unknown_resource_keys(value: object) -> list[str]:
 def _runtime_tracing(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     try:
         return tracing.runtime_env(env)
-    except tracing.TracingConfigError as exc:
+    except telemetry.TracingConfigError as exc:
         raise SettingsError(str(exc)) from None
 
 
