@@ -78,11 +78,11 @@ def _traced_query(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         if not trace.get_current_span().is_recording():
             return await method(self, query, *args, **kwargs)
-        operation = str(query).split(None, 1)[0].upper() if str(query).strip() else "QUERY"
-        with _tracer().start_as_current_span(
-            operation, kind=trace.SpanKind.CLIENT, attributes=_pg_attributes(self, operation, str(query))
-        ):
-            return await method(self, query, *args, **kwargs)
+        text = str(query)
+        operation = text.split(None, 1)[0].upper() if text.strip() else "QUERY"
+        attributes = _pg_attributes(self, operation, text)
+        call = method(self, query, *args, **kwargs)
+        return await tracecontext.client_call(_tracer(), operation, attributes, call)
 
     traced._neuroedge_traced = True  # type: ignore[attr-defined]
     return traced
