@@ -12,7 +12,7 @@ import sys
 
 def _api() -> int:
     from neuroedge_queue import telemetry  # noqa: PLC0415
-    from neuroedge_runtime import heap, server, tracing  # noqa: PLC0415
+    from neuroedge_runtime import server, tracing  # noqa: PLC0415
     from neuroedge_runtime.settings import RuntimeSettings  # noqa: PLC0415
 
     try:
@@ -25,7 +25,6 @@ def _api() -> int:
         print(f"neuroedge-runtime api: {exc}", file=sys.stderr)
         return 2
     provider = tracing.install(traces)
-    heap.freeze_startup()
     try:
         server.run(settings)
     finally:

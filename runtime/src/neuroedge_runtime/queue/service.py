@@ -19,7 +19,7 @@ import prometheus_client
 import redis.asyncio as aioredis
 
 from neuroedge_queue import telemetry, tracecontext
-from neuroedge_runtime import heap, tracing
+from neuroedge_runtime import tracing
 from neuroedge_runtime.agents import loop as agent_loop
 from neuroedge_runtime.agents import tools as agent_tools
 from neuroedge_runtime.engines import agent as rule_agent
@@ -160,7 +160,6 @@ def main(env: Mapping[str, str] | None = None) -> int:
     if config.metrics_port:
         prometheus_client.start_http_server(config.metrics_port)
     provider = tracing.install(traces)
-    heap.freeze_startup()
     try:
         asyncio.run(serve(config))
     finally:
