@@ -6,9 +6,13 @@ a second off run, the noise floor), 10% sampling costs < 10%.
 Each configuration is its own `neuroedge-runtime api` process against the same tenant and engine, measured
 with the load generator of bench_runtime.py; with tracing on, spans go over OTLP/HTTP to a sink process that
 accepts and discards them, so the figure is the runtime's own cost (SDK, span processing, export), not a
-collector's. The configurations are measured in interleaved rounds (`BENCH_ROUNDS`, 3) and each figure is
-the median, so that a busy neighbour on a shared machine disturbs all of them alike. Needs DATABASE_URL
-(superuser) and REDIS_URL; prints one JSON object per result.
+collector's. The configurations are measured in interleaved rounds (`BENCH_ROUNDS`, 5) and each figure is
+the median, so that a busy neighbour on a shared machine disturbs all of them alike.
+
+Beside req/s, the API process's CPU time per request (user + system, all its threads, from /proc while wrk
+runs): on a shared 2-core machine throughput moves with the neighbours' load by more than tracing's cost,
+while the CPU a request takes hardly does, so this is the steadier measure of the same cost. Needs
+DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ app = web.Application(client_max_size=64 * 1024 * 1024)
 app.router.add_post("/v1/traces", accept)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "off": {},
     "on_100pct": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
@@ -61,6 +66,13 @@ def start_api(
     base = f"http://127.0.0.1:{port}"
     rt.wait_http(f"{base}/health")
     return proc, base
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its threads so far (/proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def main() -> int:
@@ -94,6 +106,7 @@ def main() -> int:
 
     apis: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     measured: dict[str, list[float]] = {"off": [], "off_again": [], "on_100pct": [], "on_10pct": []}
+    cpu: dict[str, list[float]] = {name: [] for name in measured}  # microseconds of API CPU per request
     try:
         for name, extra in CONFIGURATIONS.items():
             apis[name] = start_api(name, base_env, {**tracing_env, **extra} if extra else {}, tmp)
@@ -102,12 +115,16 @@ def main() -> int:
             token = asyncio.run(rt.access_token(base, tenant, email, password))
             urls[name] = (f"{base}/engine/predict", f"Bearer {token}")
 
-        def load(name: str) -> float:
+        def load(name: str) -> tuple[float, float]:
+            """req/s, and the API's CPU microseconds per request, of one wrk run."""
             url, auth = urls[name]
+            pid = apis[name][0].pid
+            before = cpu_seconds(pid)
             result = rt.run_wrk("POST", url, body, auth, script)
+            used = cpu_seconds(pid) - before
             if result["failed"]:
                 raise RuntimeError(f"{name}: {result['failed']} failed requests")
-            return result["rps"]
+            return result["rps"], used / (result["rps"] * rt.DURATION) * 1e6
 
         for name in apis:
             load(name)  # warm-up: pools, caches, the exporter's connection
@@ -119,13 +136,21 @@ def main() -> int:
                 ("on_10pct", "on_10pct"),
                 ("off_again", "off"),
             ):
-                measured[name].append(load(config))
+                rate, per_request = load(config)
+                measured[name].append(rate)
+                cpu[name].append(per_request)
         rps = {name: statistics.median(values) for name, values in measured.items()}
+        cpu_us = {name: statistics.median(values) for name, values in cpu.items()}
         print(
             f"req/s per round: {json.dumps({k: [round(v) for v in vs] for k, vs in measured.items()})}",
             flush=True,
         )
+        print(
+            f"API CPU us/req per round: {json.dumps({k: [round(v) for v in vs] for k, vs in cpu.items()})}",
+            flush=True,
+        )
         off = statistics.median(measured["off"] + measured["off_again"])
+        off_cpu = statistics.median(cpu["off"] + cpu["off_again"])
         rt.emit(
             "engine_predict_rps_tracing_off",
             rps["off"],
@@ -147,6 +172,21 @@ def main() -> int:
             "engine_predict_rps_tracing_off",
             off,
         )
+        rt.emit(
+            "engine_predict_cpu_us_tracing_off",
+            cpu_us["off"],
+            "us/req",
+            "engine_predict_cpu_us_tracing_off_repeat",
+            cpu_us["off_again"],
+        )
+        for pct in ("100pct", "10pct"):
+            rt.emit(
+                f"engine_predict_cpu_us_tracing_{pct}",
+                cpu_us[f"on_{pct}"],
+                "us/req",
+                "engine_predict_cpu_us_tracing_off",
+                off_cpu,
+            )
     finally:
         for proc, _ in apis.values():
             proc.terminate()

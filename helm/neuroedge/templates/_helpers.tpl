@@ -38,4 +38,35 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if and (not .Values.redis.url) (not .Values.redis.existingSecret) -}}
 {{- fail "redis: set either redis.existingSecret (name and key) or redis.url" -}}
 {{- end -}}
+{{- if and .Values.tracing.enabled (not .Values.tracing.otlpEndpoint) -}}
+{{- fail "tracing.enabled needs tracing.otlpEndpoint (the collector's OTLP/HTTP URL, e.g. http://otel-collector.observability.svc:4318)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The operator's OTEL_* variables (it passes them on to the runtime pods it creates). */}}
+{{- define "neuroedge.tracingEnv" -}}
+{{- with .Values.tracing -}}
+- name: OTEL_SERVICE_NAME
+  value: neuroedge-operator
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ .protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .samplerArg | toString | quote }}
+{{- with .resourceAttributes }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ include "neuroedge.keyValues" . | quote }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{- define "neuroedge.keyValues" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
 {{- end -}}

@@ -11,6 +11,7 @@ import os
 import sys
 
 from neuroedge_operator import run, settings, tracing
+from neuroedge_queue import telemetry
 
 
 def parser() -> argparse.ArgumentParser:
@@ -26,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser().parse_args(argv)
     try:
         loaded = settings.from_env(os.environ)
-        traces = tracing.Settings.from_env(os.environ)
-    except (settings.SettingsError, tracing.TracingConfigError) as exc:
+        traces = telemetry.Settings.from_env(os.environ, tracing.SERVICE_NAME)
+    except (settings.SettingsError, telemetry.TracingConfigError) as exc:
         print(f"neuroedge-operator: {exc}", file=sys.stderr)
         return 2
     provider = tracing.install(traces)

@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 import pydantic
 
+from neuroedge_operator import tracing
 from neuroedge_operator.plan import leadership
 from neuroedge_operator.resources import workload
+from neuroedge_queue import telemetry
 
 
 class SettingsError(ValueError):
@@ -46,6 +48,9 @@ class OperatorSettings:
     runtime_resources: workload.Resources | None = None
     """NEUROEDGE_RUNTIME_RESOURCES: JSON `{"requests": {...}, "limits": {...}}`, the runtime container's
     resources when an Engine or WorkerPool sets none (unset: the namespace's LimitRange decides)."""
+    runtime_tracing: tuple[tuple[str, str], ...] = ()
+    """The operator's own OTEL_* configuration as the runtime pods of Engines and WorkerPools inherit it
+    (`tracing.runtime_env`); empty when the operator does not trace."""
     watch_namespaces: tuple[str, ...] = ()
     """NEUROEDGE_WATCH_NAMESPACES: comma-separated; empty means the whole cluster."""
     metrics_port: int = 9090
@@ -135,6 +140,13 @@ def _unknown_resource_keys(value: object) -> list[str]:
     return unknown
 
 
+def _runtime_tracing(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    try:
+        return tracing.runtime_env(env)
+    except telemetry.TracingConfigError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -184,6 +196,7 @@ def from_env(env: Mapping[str, str]) -> OperatorSettings:
         qdrant_api_key=env.get("NEUROEDGE_QDRANT_API_KEY", ""),
         runtime_image=env.get("NEUROEDGE_RUNTIME_IMAGE") or "neuroedge/runtime:latest",
         runtime_resources=_resources(env, "NEUROEDGE_RUNTIME_RESOURCES"),
+        runtime_tracing=_runtime_tracing(env),
         watch_namespaces=tuple(
             n.strip() for n in env.get("NEUROEDGE_WATCH_NAMESPACES", "").split(",") if n.strip()
         ),

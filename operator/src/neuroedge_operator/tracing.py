@@ -12,18 +12,19 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from opentelemetry import trace
 
-from neuroedge_queue import tracecontext
+from neuroedge_queue import telemetry, tracecontext
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 _TRACER = "neuroedge_operator"
+SERVICE_NAME = "neuroedge-operator"
+"""The operator's service name unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES name one."""
 
 
 @functools.cache
@@ -32,61 +33,55 @@ def _tracer() -> trace.Tracer:
     return trace.get_tracer(_TRACER)
 
 
-class TracingConfigError(ValueError):
-    """An OTEL_* setting the operator cannot honour (the message names the variable)."""
+FORWARDED = (
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+)
+"""The operator's OTEL_* variables that its runtime pods inherit. Not OTEL_SERVICE_NAME (each pod names its
+own component) and not OTEL_EXPORTER_OTLP_HEADERS: headers usually carry the collector's credentials, and a
+pod template in a tenant's namespace is readable by the tenant."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Whether to trace, with which exporter (otlp or console), under which service name."""
-
-    enabled: bool
-    exporter: str = "otlp"
-    service_name: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-        exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
-        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        if disabled or exporter == "none" or not (endpoint or exporter):
-            return cls(enabled=False)
-        exporter = exporter or "otlp"
-        if exporter not in ("otlp", "console"):
-            raise TracingConfigError(
-                f"OTEL_TRACES_EXPORTER={exporter!r} is not supported (use otlp or console)"
-            )
-        protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        if exporter == "otlp" and protocol not in (None, "", "http/protobuf"):
-            raise TracingConfigError(
-                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: the operator exports OTLP over "
-                "HTTP (http/protobuf, the collector's port 4318)"
-            )
-        named = env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "")
-        return cls(enabled=True, exporter=exporter, service_name=None if named else "neuroedge-operator")
+def runtime_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The tracing configuration the runtime pods of Engines and WorkerPools get, so that one setting (the
+    operator's, e.g. the chart's `tracing` values) traces the whole platform the same way: the FORWARDED
+    variables that are set, and OTEL_RESOURCE_ATTRIBUTES without `service.*` entries. Empty when the
+    operator's own tracing is off (its pods then carry no OTEL_* variable at all). Raises TracingConfigError
+    as `telemetry.Settings.from_env` does."""
+    if not telemetry.Settings.from_env(env, SERVICE_NAME).enabled:
+        return ()
+    forwarded = [(name, env[name]) for name in FORWARDED if env.get(name)]
+    resource = [
+        item.strip()
+        for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+        if item.strip() and not item.strip().startswith("service.")
+    ]
+    if resource:
+        forwarded.append(("OTEL_RESOURCE_ATTRIBUTES", ",".join(resource)))
+    return tuple(forwarded)
 
 
-def install(settings: Settings) -> TracerProvider | None:
-    """Install the SDK, a batch exporter and the asyncpg and Redis instrumentations when tracing is on;
-    the caller shuts the provider down at exit. None (and nothing imported) when tracing is off."""
-    if not settings.enabled:
+def install(settings: telemetry.Settings) -> TracerProvider | None:
+    """Install the SDK and its batch exporter (`telemetry.start_provider`), then the asyncpg and Redis
+    instrumentations, when tracing is on; the caller shuts the provider down at exit. None (and nothing
+    imported) when tracing is off."""
+    provider = telemetry.start_provider(settings)
+    if provider is None:
         return None
-    # Imported here: a process without OTEL_* configuration never loads the SDK.
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor  # noqa: PLC0415
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
-    from opentelemetry.sdk.trace import TracerProvider, export  # noqa: PLC0415
 
-    exporter: export.SpanExporter
-    if settings.exporter == "console":
-        exporter = export.ConsoleSpanExporter()
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
-
-        exporter = OTLPSpanExporter()
-    attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
-    provider = TracerProvider(resource=Resource.create(attributes))  # the sampler comes from OTEL_TRACES_*
-    provider.add_span_processor(export.BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
     AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
     tracecontext.instrument_redis()  # our own: free when the trace is not sampled
     return provider

@@ -11,16 +11,17 @@ import sys
 
 
 def _api() -> int:
+    from neuroedge_queue import telemetry  # noqa: PLC0415
     from neuroedge_runtime import server, tracing  # noqa: PLC0415
     from neuroedge_runtime.settings import RuntimeSettings  # noqa: PLC0415
 
     try:
         settings = RuntimeSettings.from_env()
-        traces = tracing.Settings.from_env(os.environ, "neuroedge-runtime-api")
+        traces = telemetry.Settings.from_env(os.environ, "neuroedge-runtime-api")
     except KeyError as exc:
         print(f"neuroedge-runtime api: missing environment variable {exc}", file=sys.stderr)
         return 2
-    except tracing.TracingConfigError as exc:
+    except telemetry.TracingConfigError as exc:
         print(f"neuroedge-runtime api: {exc}", file=sys.stderr)
         return 2
     provider = tracing.install(traces)

@@ -1,13 +1,7 @@
 """OpenTelemetry tracing of a runtime process (API or worker), configured only by the standard `OTEL_*`
-variables.
-
-Tracing is on when an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or `..._TRACES_ENDPOINT`) or
-`OTEL_TRACES_EXPORTER` names an exporter (`otlp`, `console`); `OTEL_SDK_DISABLED=true` or
-`OTEL_TRACES_EXPORTER=none` turn it off. The SDK reads the rest itself (`OTEL_SERVICE_NAME`,
-`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`, `OTEL_EXPORTER_OTLP_HEADERS`,
-`OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*`). When it is off nothing is installed: no tracer provider, no
-exporter thread, no middleware, no instrumented client; the queue sees `tracecontext.active()` False and jobs
-carry no trace context.
+variables (read by `neuroedge_queue.telemetry`, by the same rules as the operator's). When it is off nothing
+is installed: no tracer provider, no exporter thread, no middleware, no instrumented client; the queue sees
+`tracecontext.active()` False and jobs carry no trace context.
 
 When on: a SERVER span per API request (route, tenant, status, request id), a CONSUMER span per job attempt
 that continues the enqueuing request's trace, and CLIENT child spans for PostgreSQL (asyncpg), Redis and
@@ -20,8 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -29,15 +22,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation import tracecontext as w3c
 
-from neuroedge_queue import jobs, tracecontext
+from neuroedge_queue import jobs, telemetry, tracecontext
 from neuroedge_runtime import keys
 from neuroedge_runtime.routing import Handler
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter
 
-EXPORTERS = ("otlp", "console")
 _TRACER = "neuroedge_runtime"
 _PROPAGATOR = w3c.TraceContextTextMapPropagator()
 
@@ -48,66 +39,15 @@ def _tracer() -> trace.Tracer:
     return trace.get_tracer(_TRACER)
 
 
-class TracingConfigError(ValueError):
-    """An OTEL_* setting this runtime cannot honour (the message names the variable)."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Whether to trace, with which exporter, under which service name (from the OTEL_* variables)."""
-
-    enabled: bool
-    exporter: str = "otlp"
-    service_name: str | None = None
-    """None: OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) names the service."""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], default_service: str) -> Settings:
-        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-        exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
-        endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        if disabled or exporter == "none" or not (endpoint or exporter):
-            return cls(enabled=False)
-        exporter = exporter or "otlp"
-        if exporter not in EXPORTERS:
-            raise TracingConfigError(
-                f"OTEL_TRACES_EXPORTER={exporter!r} is not supported (use otlp or console)"
-            )
-        protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        if exporter == "otlp" and protocol not in (None, "", "http/protobuf"):
-            raise TracingConfigError(
-                f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: the runtime exports OTLP over "
-                "HTTP (http/protobuf, the collector's port 4318)"
-            )
-        named = env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "")
-        return cls(enabled=True, exporter=exporter, service_name=None if named else default_service)
-
-
-def _exporter(name: str) -> SpanExporter:
-    # The SDK is imported only when tracing is on: a process without OTEL_* configuration never loads it.
-    from opentelemetry.sdk.trace import export  # noqa: PLC0415
-
-    if name == "console":
-        return export.ConsoleSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
-
-    return OTLPSpanExporter()
-
-
-def install(settings: Settings) -> TracerProvider | None:
-    """Install the SDK, its batch exporter and the client instrumentations when tracing is on; the caller
-    shuts the returned provider down at exit (it flushes the last spans). None when tracing is off."""
-    if not settings.enabled:
+def install(settings: telemetry.Settings) -> TracerProvider | None:
+    """Install the SDK, its batch exporter (`telemetry.start_provider`) and the client instrumentations when
+    tracing is on; the caller shuts the returned provider down at exit (it flushes the last spans). None
+    when tracing is off."""
+    provider = telemetry.start_provider(settings)
+    if provider is None:
         return None
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor  # noqa: PLC0415
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
-    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-    attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
-    provider = TracerProvider(resource=Resource.create(attributes))  # the sampler comes from OTEL_TRACES_*
-    provider.add_span_processor(BatchSpanProcessor(_exporter(settings.exporter)))
-    trace.set_tracer_provider(provider)
     instrument_asyncpg()  # our own, like Redis's: free when the trace is not sampled
     tracecontext.instrument_redis()
     AioHttpClientInstrumentor().instrument(tracer_provider=provider)
@@ -138,11 +78,11 @@ def _traced_query(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         if not trace.get_current_span().is_recording():
             return await method(self, query, *args, **kwargs)
-        operation = str(query).split(None, 1)[0].upper() if str(query).strip() else "QUERY"
-        with _tracer().start_as_current_span(
-            operation, kind=trace.SpanKind.CLIENT, attributes=_pg_attributes(self, operation, str(query))
-        ):
-            return await method(self, query, *args, **kwargs)
+        text = str(query)
+        operation = text.split(None, 1)[0].upper() if text.strip() else "QUERY"
+        attributes = _pg_attributes(self, operation, text)
+        call = method(self, query, *args, **kwargs)
+        return await tracecontext.client_call(_tracer(), operation, attributes, call)
 
     traced._neuroedge_traced = True  # type: ignore[attr-defined]
     return traced

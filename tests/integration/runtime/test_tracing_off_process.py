@@ -16,8 +16,9 @@ OFF_PROCESS = textwrap.dedent(
     assert app._tracing_middlewares() == []
     from neuroedge_runtime import cli, tracing
     from neuroedge_runtime.queue import service, worker
-    from neuroedge_queue import producer, tracecontext
-    assert tracing.install(tracing.Settings.from_env(os.environ, "svc")) is None
+    from neuroedge_queue import producer, telemetry, tracecontext
+    assert tracing.install(telemetry.Settings.from_env(os.environ, "svc")) is None
+    assert telemetry.start_provider(telemetry.Settings.from_env(os.environ, "svc")) is None
     assert not tracecontext.active()
     assert [t.name for t in threading.enumerate()] == ["MainThread"], threading.enumerate()
     traced = ("opentelemetry.sdk.trace", "opentelemetry.exporter", "opentelemetry.instrumentation")

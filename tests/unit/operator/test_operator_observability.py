@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 
 from neuroedge_operator import metrics, tracing
 from neuroedge_operator.reconcile import status
+from neuroedge_queue import telemetry
 
 
 def _gauge(name: str, namespace: str, pool: str) -> float | None:
@@ -27,13 +28,16 @@ def test_replicas_and_maximum_are_exported_then_forgotten() -> None:
 
 
 def test_operator_tracing_is_off_without_otel_settings_and_refuses_grpc() -> None:
-    assert tracing.Settings.from_env({}) == tracing.Settings(enabled=False)
-    assert tracing.install(tracing.Settings.from_env({})) is None
+    off = telemetry.Settings.from_env({}, tracing.SERVICE_NAME)
+    assert off == telemetry.Settings(enabled=False)
+    assert tracing.install(off) is None
     assert tracing.client_trace_configs() == []
-    on = tracing.Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
-    assert on == tracing.Settings(True, "otlp", "neuroedge-operator")
-    with pytest.raises(tracing.TracingConfigError, match="OTEL_EXPORTER_OTLP_PROTOCOL"):
-        tracing.Settings.from_env({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    endpoint = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    on = telemetry.Settings.from_env(endpoint, tracing.SERVICE_NAME)
+    assert on == telemetry.Settings(True, "otlp", "neuroedge-operator")
+    grpc = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    with pytest.raises(telemetry.TracingConfigError, match="OTEL_EXPORTER_OTLP_PROTOCOL"):
+        telemetry.Settings.from_env(grpc, tracing.SERVICE_NAME)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from neuroedge_queue import jobs, producer, retry, tracecontext
+from neuroedge_queue import jobs, producer, retry, telemetry, tracecontext
 from neuroedge_runtime import tracing
 from neuroedge_runtime.queue import execute
 
@@ -28,20 +28,20 @@ ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
     ],
 )
 def test_tracing_is_off_without_an_exporter_or_when_disabled(env: dict[str, str]) -> None:
-    settings = tracing.Settings.from_env(env, "neuroedge-runtime-api")
+    settings = telemetry.Settings.from_env(env, "neuroedge-runtime-api")
     assert settings.enabled is False
     assert tracing.install(settings) is None
 
 
 def test_an_endpoint_or_an_exporter_turns_it_on_with_the_default_service_name() -> None:
-    assert tracing.Settings.from_env(ENDPOINT, "svc") == tracing.Settings(True, "otlp", "svc")
+    assert telemetry.Settings.from_env(ENDPOINT, "svc") == telemetry.Settings(True, "otlp", "svc")
     traces_only = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}
-    assert tracing.Settings.from_env(traces_only, "svc").enabled
-    assert tracing.Settings.from_env({"OTEL_TRACES_EXPORTER": "console"}, "svc").exporter == "console"
-    named = tracing.Settings.from_env({**ENDPOINT, "OTEL_SERVICE_NAME": "edge-api"}, "svc")
+    assert telemetry.Settings.from_env(traces_only, "svc").enabled
+    assert telemetry.Settings.from_env({"OTEL_TRACES_EXPORTER": "console"}, "svc").exporter == "console"
+    named = telemetry.Settings.from_env({**ENDPOINT, "OTEL_SERVICE_NAME": "edge-api"}, "svc")
     assert named.service_name is None  # the SDK takes OTEL_SERVICE_NAME itself
     attributed = {**ENDPOINT, "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod,service.name=x"}
-    assert tracing.Settings.from_env(attributed, "svc").service_name is None
+    assert telemetry.Settings.from_env(attributed, "svc").service_name is None
 
 
 @pytest.mark.parametrize(
@@ -52,8 +52,8 @@ def test_an_endpoint_or_an_exporter_turns_it_on_with_the_default_service_name() 
     ],
 )
 def test_settings_it_cannot_honour_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
-    with pytest.raises(tracing.TracingConfigError, match=named):
-        tracing.Settings.from_env(env, "svc")
+    with pytest.raises(telemetry.TracingConfigError, match=named):
+        telemetry.Settings.from_env(env, "svc")
 
 
 def test_traceparent_round_trips_through_a_job() -> None:

@@ -12,7 +12,7 @@ is what `status.endpoint` advertises.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,8 @@ from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workload
 
 COMPONENT = "api"
+SERVICE_NAME = "neuroedge-runtime-api"
+"""OTEL_SERVICE_NAME of the pods, the name the runtime gives itself in this mode."""
 PORT = 8080
 PORT_NAME = "http"
 CONFIG_DIR = "/etc/neuroedge/config"
@@ -48,6 +50,8 @@ class EngineInputs:
     resource_defaults: workload.Resources | None = None
     """The operator's default container resources (NEUROEDGE_RUNTIME_RESOURCES), used when the Engine sets
     none."""
+    tracing: Sequence[tuple[str, str]] = ()
+    """The operator's OTEL_* configuration the pods inherit (settings.runtime_tracing; empty: no tracing)."""
 
 
 def name(engine: engine_model.Engine) -> str:
@@ -154,7 +158,7 @@ def container_spec(engine: engine_model.Engine, inputs: EngineInputs) -> pods.Co
     return pods.ContainerSpec(
         image=engine.spec.image or inputs.default_image,
         args=["api"],
-        env=_env(engine),
+        env=[*_env(engine), *_tracing_env(engine, inputs)],
         env_from=[{"secretRef": {"name": pods.CREDENTIALS_SECRET}}],
         ports=[{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         probe_port=PORT_NAME,
@@ -198,6 +202,15 @@ def _env(engine: engine_model.Engine) -> list[dict[str, Any]]:
         values["NEUROEDGE_MODEL_MOUNT_DIR"] = MODEL_MOUNT_DIR
         values["NEUROEDGE_MODEL_CACHE_DIR"] = MODEL_CACHE_DIR
     return [pods.secret_env("NEUROEDGE_TENANT", pods.CREDENTIALS_SECRET, "TENANT"), *pods.env(values)]
+
+
+def _tracing_env(engine: engine_model.Engine, inputs: EngineInputs) -> list[dict[str, Any]]:
+    resource = {
+        "k8s.namespace.name": engine.namespace,
+        "neuroedge.tenant": inputs.tenant,
+        "neuroedge.engine": engine.name,
+    }
+    return pods.tracing_env(inputs.tracing, SERVICE_NAME, resource)
 
 
 def _volumes(engine: engine_model.Engine, tenant: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

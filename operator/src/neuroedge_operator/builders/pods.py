@@ -141,6 +141,22 @@ def env(values: Mapping[str, str]) -> list[dict[str, Any]]:
     return [{"name": k, "value": v} for k, v in values.items()]
 
 
+def tracing_env(
+    inherited: Sequence[tuple[str, str]], service: str, resource: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The OTEL_* variables of a runtime container: the operator's tracing configuration (`inherited`, empty
+    when the operator does not trace: then none at all), the component's service name and resource
+    attributes that say whose pod it is (tenant, namespace, Engine or WorkerPool), after the operator's own.
+    Part of the pod template, so a changed tracing setting rolls the pods that must pick it up."""
+    if not inherited:
+        return []
+    values = dict(inherited)
+    own = ",".join(f"{key}={value}" for key, value in resource.items())
+    values["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(filter(None, (values.get("OTEL_RESOURCE_ATTRIBUTES"), own)))
+    values["OTEL_SERVICE_NAME"] = service
+    return env(values)
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """What differs between the API and worker containers; the rest of the pod is the same for both."""

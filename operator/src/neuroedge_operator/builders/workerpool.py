@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +24,8 @@ from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.resources import workload
 
 COMPONENT = "worker"
+SERVICE_NAME = "neuroedge-runtime-worker"
+"""OTEL_SERVICE_NAME of the pods, the name the runtime gives itself in this mode."""
 METRICS_PORT = 9090
 METRICS_PORT_NAME = "metrics"
 CONSUMER_GROUP = "pool"
@@ -53,6 +56,8 @@ class PoolInputs:
     resource_defaults: workload.Resources | None = None
     """The operator's default container resources (NEUROEDGE_RUNTIME_RESOURCES), used when the pool sets
     none."""
+    tracing: Sequence[tuple[str, str]] = ()
+    """The operator's OTEL_* configuration the pods inherit (settings.runtime_tracing; empty: no tracing)."""
 
 
 def name(pool: pool_model.WorkerPool) -> str:
@@ -116,13 +121,22 @@ def container_spec(pool: pool_model.WorkerPool, inputs: PoolInputs) -> pods.Cont
     return pods.ContainerSpec(
         image=pool.spec.image or inputs.default_image,
         args=["worker"],
-        env=_env(pool),
+        env=[*_env(pool), *_tracing_env(pool, inputs)],
         ports=[{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}],
         probe_port=METRICS_PORT_NAME,
         probe_paths=PROBE_PATHS,
         resources=pods.resources(pool.spec.resources, inputs.resource_defaults),
         annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)},
     )
+
+
+def _tracing_env(pool: pool_model.WorkerPool, inputs: PoolInputs) -> list[dict[str, Any]]:
+    resource = {
+        "k8s.namespace.name": pool.namespace,
+        "neuroedge.tenant": inputs.tenant,
+        "neuroedge.pool": pool.name,
+    }
+    return pods.tracing_env(inputs.tracing, SERVICE_NAME, resource)
 
 
 def _env(pool: pool_model.WorkerPool) -> list[dict[str, Any]]:

@@ -150,7 +150,11 @@ async def converge(
 ) -> list[workload_status.Blocker]:
     """Apply the children, then the registry row; what failed becomes a blocker (retried next pass)."""
     inputs = engine_builder.EngineInputs(
-        tenant, ctx.settings.runtime_image, referenced, ctx.settings.runtime_resources
+        tenant,
+        ctx.settings.runtime_image,
+        referenced,
+        ctx.settings.runtime_resources,
+        ctx.settings.runtime_tracing,
     )
     try:
         await workloads.apply(ctx, engine.meta, engine_builder.desired(engine, inputs), ())

@@ -86,6 +86,7 @@ async def converge(
         ctx.settings.runtime_image,
         pool_builder.deployment_replicas(pool),
         ctx.settings.runtime_resources,
+        ctx.settings.runtime_tracing,
     )
     try:
         redis_url = (

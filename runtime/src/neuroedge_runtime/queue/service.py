@@ -18,7 +18,7 @@ import aiohttp
 import prometheus_client
 import redis.asyncio as aioredis
 
-from neuroedge_queue import tracecontext
+from neuroedge_queue import telemetry, tracecontext
 from neuroedge_runtime import tracing
 from neuroedge_runtime.agents import loop as agent_loop
 from neuroedge_runtime.agents import tools as agent_tools
@@ -153,8 +153,8 @@ def main(env: Mapping[str, str] | None = None) -> int:
     )
     try:
         config = settings.from_env(os.environ if env is None else env)
-        traces = tracing.Settings.from_env(os.environ if env is None else env, "neuroedge-runtime-worker")
-    except (settings.SettingsError, tracing.TracingConfigError) as exc:
+        traces = telemetry.Settings.from_env(os.environ if env is None else env, "neuroedge-runtime-worker")
+    except (settings.SettingsError, telemetry.TracingConfigError) as exc:
         print(f"neuroedge-runtime worker: {exc}", file=sys.stderr)
         return 2
     if config.metrics_port:
