@@ -158,7 +158,16 @@ def container_spec(engine: engine_model.Engine, inputs: EngineInputs) -> pods.Co
     return pods.ContainerSpec(
         image=engine.spec.image or inputs.default_image,
         args=["api"],
-        env=[*_env(engine), *_tracing_env(engine, inputs)],
+        env=[
+            *_env(engine),
+            *pods.tracing_env(
+                inputs.tracing,
+                SERVICE_NAME,
+                engine.namespace,
+                inputs.tenant,
+                ("neuroedge.engine", engine.name),
+            ),
+        ],
         env_from=[{"secretRef": {"name": pods.CREDENTIALS_SECRET}}],
         ports=[{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         probe_port=PORT_NAME,
@@ -202,15 +211,6 @@ def _env(engine: engine_model.Engine) -> list[dict[str, Any]]:
         values["NEUROEDGE_MODEL_MOUNT_DIR"] = MODEL_MOUNT_DIR
         values["NEUROEDGE_MODEL_CACHE_DIR"] = MODEL_CACHE_DIR
     return [pods.secret_env("NEUROEDGE_TENANT", pods.CREDENTIALS_SECRET, "TENANT"), *pods.env(values)]
-
-
-def _tracing_env(engine: engine_model.Engine, inputs: EngineInputs) -> list[dict[str, Any]]:
-    resource = {
-        "k8s.namespace.name": engine.namespace,
-        "neuroedge.tenant": inputs.tenant,
-        "neuroedge.engine": engine.name,
-    }
-    return pods.tracing_env(inputs.tracing, SERVICE_NAME, resource)
 
 
 def _volumes(engine: engine_model.Engine, tenant: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -142,15 +142,17 @@ def env(values: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 def tracing_env(
-    inherited: Sequence[tuple[str, str]], service: str, resource: Mapping[str, str]
+    inherited: Sequence[tuple[str, str]], service: str, namespace: str, tenant: str, owner: tuple[str, str]
 ) -> list[dict[str, Any]]:
     """The OTEL_* variables of a runtime container: the operator's tracing configuration (`inherited`, empty
     when the operator does not trace: then none at all), the component's service name and resource
-    attributes that say whose pod it is (tenant, namespace, Engine or WorkerPool), after the operator's own.
-    Part of the pod template, so a changed tracing setting rolls the pods that must pick it up."""
+    attributes that say whose pod it is (namespace, tenant, and `owner`: the Engine's or WorkerPool's
+    attribute and name), after the operator's own. Part of the pod template, so a changed tracing setting
+    rolls the pods that must pick it up."""
     if not inherited:
         return []
     values = dict(inherited)
+    resource = {"k8s.namespace.name": namespace, "neuroedge.tenant": tenant, owner[0]: owner[1]}
     own = ",".join(f"{key}={value}" for key, value in resource.items())
     values["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(filter(None, (values.get("OTEL_RESOURCE_ATTRIBUTES"), own)))
     values["OTEL_SERVICE_NAME"] = service

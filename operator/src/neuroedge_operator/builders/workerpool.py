@@ -121,22 +121,18 @@ def container_spec(pool: pool_model.WorkerPool, inputs: PoolInputs) -> pods.Cont
     return pods.ContainerSpec(
         image=pool.spec.image or inputs.default_image,
         args=["worker"],
-        env=[*_env(pool), *_tracing_env(pool, inputs)],
+        env=[
+            *_env(pool),
+            *pods.tracing_env(
+                inputs.tracing, SERVICE_NAME, pool.namespace, inputs.tenant, ("neuroedge.pool", pool.name)
+            ),
+        ],
         ports=[{"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}],
         probe_port=METRICS_PORT_NAME,
         probe_paths=PROBE_PATHS,
         resources=pods.resources(pool.spec.resources, inputs.resource_defaults),
         annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)},
     )
-
-
-def _tracing_env(pool: pool_model.WorkerPool, inputs: PoolInputs) -> list[dict[str, Any]]:
-    resource = {
-        "k8s.namespace.name": pool.namespace,
-        "neuroedge.tenant": inputs.tenant,
-        "neuroedge.pool": pool.name,
-    }
-    return pods.tracing_env(inputs.tracing, SERVICE_NAME, resource)
 
 
 def _env(pool: pool_model.WorkerPool) -> list[dict[str, Any]]:
