@@ -101,6 +101,12 @@ class ClientBoundError(RuntimeError):
     """A measurement limited by the load generator, not by the server under test."""
 
 
+def start_hello(port: int, loop: str) -> subprocess.Popen[bytes]:
+    """The bare aiohttp hello-world on `loop` ("uvloop", the runtime's default, or "asyncio"), so that the
+    baseline runs on the event loop the runtime runs on."""
+    return subprocess.Popen([sys.executable, "-c", HELLO, str(port), loop])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -505,7 +511,7 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
         )
     loop = runtime_env.get("NEUROEDGE_EVENT_LOOP", "uvloop")  # the runtime's default
-    hello = subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port), loop])
+    hello = start_hello(hello_port, loop)
     try:
         base, hello_url = f"http://127.0.0.1:{rt_port}", f"http://127.0.0.1:{hello_port}/"
         wait_http(f"{base}/health")
