@@ -54,9 +54,7 @@ def _openai() -> list[RouteSpec]:
 def _core() -> list[RouteSpec]:
     """The platform's own routes."""
     return [
-        RouteSpec(
-            "GET", "/health", ops.health, PUBLIC, "Liveness", "operations", response=ops.Health, probe=True
-        ),
+        RouteSpec("GET", "/health", ops.health, PUBLIC, "Liveness", "operations", response=ops.Health),
         RouteSpec(
             "GET",
             "/ready",
@@ -65,7 +63,6 @@ def _core() -> list[RouteSpec]:
             "Readiness: database and Redis reachable",
             "operations",
             response=ops.Health,
-            probe=True,
         ),
         RouteSpec(
             "GET",
@@ -75,7 +72,6 @@ def _core() -> list[RouteSpec]:
             "Prometheus metrics",
             "operations",
             response_type="text/plain",
-            probe=True,
         ),
         RouteSpec("GET", "/openapi.json", ops.openapi, PUBLIC, "This document", "operations"),
         RouteSpec(
