@@ -55,6 +55,7 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
 
     async def startup(memo: kopf.Memo, **_: Any) -> None:
         memo.context = await context.open_context(settings)
+        workerpool_handlers.follow_engines(memo.context)  # an Engine's model volume is in its pool's pods
         metrics.LEADER.set(1)
 
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:

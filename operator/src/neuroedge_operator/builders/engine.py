@@ -238,17 +238,33 @@ def model_storage(model: engine_model.ModelSource) -> tuple[list[dict[str, Any]]
     mounted read-only where the runtime resolves the URI."""
     mounts: list[dict[str, Any]] = [{"name": "model-cache", "mountPath": MODEL_CACHE_DIR}]
     volumes: list[dict[str, Any]] = [{"name": "model-cache", "emptyDir": {"sizeLimit": MODEL_CACHE_LIMIT}}]
-    if model.scheme == "pvc":
-        volumes.append(
-            {"name": "model-store", "persistentVolumeClaim": {"claimName": model.volume, "readOnly": True}}
-        )
-    elif model.scheme == "configmap":
-        volumes.append({"name": "model-store", "configMap": {"name": model.volume}})
-    else:
-        return mounts, volumes
-    path = f"{MODEL_MOUNT_DIR}/{model.scheme}/{model.volume}"
-    mounts.append({"name": "model-store", "mountPath": path, "readOnly": True})
+    store = model_volume(model, "model-store")
+    if store is not None:
+        mounts.append(store[0])
+        volumes.append(store[1])
     return mounts, volumes
+
+
+def model_volume(
+    model: engine_model.ModelSource, volume_name: str
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(mount, volume) of a pvc:// or configmap:// model's claim or ConfigMap, named `volume_name`, mounted
+    read-only at `<MODEL_MOUNT_DIR>/<scheme>/<volume>` (where the runtime resolves the URI); None for a
+    downloaded model. Every pod that loads such a model mounts it this way: the Engine's own, and the
+    WorkerPool's that runs its jobs."""
+    if model.scheme == "pvc":
+        source: dict[str, Any] = {"persistentVolumeClaim": {"claimName": model.volume, "readOnly": True}}
+    elif model.scheme == "configmap":
+        source = {"configMap": {"name": model.volume}}
+    else:
+        return None
+    mount = {"name": volume_name, "mountPath": model_mount_path(model), "readOnly": True}
+    return mount, {"name": volume_name, **source}
+
+
+def model_mount_path(model: engine_model.ModelSource) -> str:
+    """Where a pvc:// or configmap:// model's volume is mounted (the runtime's `mounted_path` convention)."""
+    return f"{MODEL_MOUNT_DIR}/{model.scheme}/{model.volume}"
 
 
 def desired(engine: engine_model.Engine, inputs: EngineInputs) -> list[dict[str, Any]]:

@@ -13,13 +13,17 @@ Replicas rule (one writer per field, so nothing fights):
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
+from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.resources import workload
 
@@ -37,8 +41,19 @@ JOB_TIMEOUT_MARGIN_SECONDS = 5.0
 PROBE_PATHS = pods.ProbePaths(liveness="/metrics", readiness="/metrics")
 """The worker serves only Prometheus metrics on its port: the probes prove the process is up and serving,
 nothing more (readiness does not claim Redis is reachable; a worker that cannot reach Redis retries)."""
+ENGINE_MODELS_ANNOTATION = "neuroedge.io/engine-models"
+"""On the pod template: the volume models of the Engines the pool serves, `{engine: {uri, sha256}}`."""
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 KEDA_SECRET_KEYS = ("address", "username", "password")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A served Engine's model on a volume (`pvc://`, `configmap://`): the pool's workers score its
+    `/engine/run` jobs, so they mount the volume as the Engine's own pods do."""
+
+    engine: str
+    model: engine_model.ModelSource
 
 
 class InvalidRedisUrlError(ValueError):
@@ -58,6 +73,8 @@ class PoolInputs:
     none."""
     tracing: Sequence[tuple[str, str]] = ()
     """The operator's OTEL_* configuration the pods inherit (settings.runtime_tracing; empty: no tracing)."""
+    models: Sequence[ServedModel] = ()
+    """The volume models of the Engines the pool serves (plan/pool_models.py picks them)."""
 
 
 def name(pool: pool_model.WorkerPool) -> str:
@@ -118,11 +135,13 @@ def deployment(pool: pool_model.WorkerPool, inputs: PoolInputs) -> dict[str, Any
 
 
 def container_spec(pool: pool_model.WorkerPool, inputs: PoolInputs) -> pods.ContainerSpec:
+    mounts, volumes = model_volumes(inputs.models)
     return pods.ContainerSpec(
         image=pool.spec.image or inputs.default_image,
         args=["worker"],
         env=[
             *_env(pool),
+            *pods.env({"NEUROEDGE_MODEL_MOUNT_DIR": engine_builder.MODEL_MOUNT_DIR} if mounts else {}),
             *pods.tracing_env(
                 inputs.tracing, SERVICE_NAME, pool.namespace, inputs.tenant, ("neuroedge.pool", pool.name)
             ),
@@ -131,8 +150,50 @@ def container_spec(pool: pool_model.WorkerPool, inputs: PoolInputs) -> pods.Cont
         probe_port=METRICS_PORT_NAME,
         probe_paths=PROBE_PATHS,
         resources=pods.resources(pool.spec.resources, inputs.resource_defaults),
-        annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)},
+        mounts=mounts,
+        volumes=volumes,
+        annotations={
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(METRICS_PORT),
+            **models_annotation(inputs.models),
+        },
     )
+
+
+def model_volumes(models: Sequence[ServedModel]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One read-only volume per distinct claim or ConfigMap (two Engines on one claim share its mount: a
+    mount path may appear once), built as the Engine's own pods mount it."""
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for served in sorted(models, key=lambda m: engine_builder.model_mount_path(m.model)):
+        path = engine_builder.model_mount_path(served.model)
+        built = engine_builder.model_volume(served.model, model_volume_name(served.model))
+        if built is None or path in seen:
+            continue
+        seen.add(path)
+        mounts.append(built[0])
+        volumes.append(built[1])
+    return mounts, volumes
+
+
+def model_volume_name(model: engine_model.ModelSource) -> str:
+    """A volume name (a DNS label) unique per claim or ConfigMap: their names may be 253 characters."""
+    digest = hashlib.sha256(model.volume.encode()).hexdigest()[:12]
+    return f"model-{model.scheme}-{digest}"
+
+
+def models_annotation(models: Sequence[ServedModel]) -> dict[str, str]:
+    """Which Engine's model each pod was started for: part of the template's hash, so a served Engine's new
+    model (even on the same claim) rolls the workers, which then read the new files (a mounted ConfigMap's
+    update reaches running pods only after the kubelet's sync delay), and `kubectl describe` shows it."""
+    if not models:
+        return {}
+    served = {
+        m.engine: {"uri": m.model.uri, **({"sha256": m.model.sha256} if m.model.sha256 else {})}
+        for m in models
+    }
+    return {ENGINE_MODELS_ANNOTATION: json.dumps(served, sort_keys=True, separators=(",", ":"))}
 
 
 def _env(pool: pool_model.WorkerPool) -> list[dict[str, Any]]:

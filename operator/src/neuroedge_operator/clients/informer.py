@@ -11,6 +11,10 @@ last-applied annotation (the bulk of a small object, read by nothing here) are d
 values, the same few thousand strings in every object, are interned. Objects are indexed by namespace and by
 tenant label, so a namespace's or a tenant's children are found without scanning the whole kind (at 1,000
 tenants a scan per tenant per pass made every resync quadratic).
+
+A cache can also tell a listener what changed (`Cache.subscribe`), after it has stored the change, so that a
+reconcile the listener starts reads the new version from the cache: that is how an Engine's change reaches
+the WorkerPool whose pods mount its model, without a request of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import contextlib
 import copy
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,15 +42,23 @@ INTERNED_LENGTH = 64
 """Strings up to this length are interned: names, labels, condition types and reasons, image references."""
 
 
+Listener = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], None]
+"""Called with (old, new) after a change is stored: None for an object that was absent or is gone. Both are
+the cache's own copies: read them, never change them."""
+
+
 @dataclass(frozen=True)
 class Spec:
-    """One cached kind, the selector of what is cached ("" = every object of the kind) and the top-level
-    fields kept (empty = all of them)."""
+    """One cached kind, the selector of what is cached ("" = every object of the kind), the top-level
+    fields kept (empty = all of them), and whether it answers reads by name."""
 
     api_version: str
     kind: str
     selector: str = ""
     fields: tuple[str, ...] = ()
+    by_name: bool = True
+    """False: only lists are answered; a read by name goes to the API server (a step that reads its own
+    object before acting wants it fresh, with its status, not a watch copy)."""
 
 
 STATUS_ONLY = ("apiVersion", "kind", "metadata", "status")
@@ -61,6 +73,9 @@ CACHED = (
     Spec("v1", "Secret"),
     Spec("v1", "ConfigMap"),
     Spec("neuroedge.io/v1alpha1", "Tenant"),
+    # Engines, listed by namespace for the model volumes of their WorkerPools' pods (and watched for the
+    # changes that concern those pools); their status is not kept, and reads by name stay direct.
+    Spec("neuroedge.io/v1alpha1", "Engine", fields=("apiVersion", "kind", "metadata", "spec"), by_name=False),
     # The operator's own children (every one carries the managed-by label, pods and ReplicaSets through
     # their template): only those.
     *(
@@ -98,6 +113,8 @@ class Informer:
         """namespace ("" when cluster-scoped) -> name -> the compacted object."""
         self._by_tenant: dict[str, set[tuple[str, str]]] = {}
         """tenant label value -> the (namespace, name) of the objects that carry it."""
+        self.listeners: list[Listener] = []
+        self._listed = False
 
     async def run(self) -> None:
         while True:
@@ -139,16 +156,19 @@ class Informer:
             return [self._objects[ns][name] for ns, name in keys]
         return [obj for ns in sorted(self._objects) for _, obj in sorted(self._objects[ns].items())]
 
-    def _store(self, obj: dict[str, Any]) -> None:
-        self._forget(obj)
+    def _store(self, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """Keep `obj` in place of its previous version; returns (previous or None, what is kept now)."""
+        old = self._forget(obj)
         namespace, name = _key(obj)
         kept = compact(obj, self.spec.fields)
         self._objects.setdefault(namespace, {})[name] = kept
         tenant = _tenant_of(kept)
         if tenant is not None:
             self._by_tenant.setdefault(tenant, set()).add((namespace, name))
+        return old, kept
 
-    def _forget(self, obj: Mapping[str, Any]) -> None:
+    def _forget(self, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Drop the object `obj` names; returns what was kept of it (None when it was absent)."""
         namespace, name = _key(obj)
         names = self._objects.get(namespace, {})
         old = names.pop(name, None)
@@ -160,15 +180,37 @@ class Informer:
             keys.discard((namespace, name))
             if not keys:
                 del self._by_tenant[tenant]
+        return old
+
+    def _notify(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
+        for listener in self.listeners:
+            try:
+                listener(old, new)
+            except Exception:  # a listener's bug must not stop the cache
+                log.exception("%s cache listener failed", self.spec.kind)
 
     async def _relist(self) -> str:
+        """List afresh; listeners hear of every difference from what was kept before (nothing on the first
+        list: the reconcilers' own start-up passes see every object then)."""
         items, version = await self._kube.list_versioned(
             self.spec.api_version, self.spec.kind, self.spec.selector
         )
+        first, self._listed = not self._listed, True
+        previous = self._objects
         self._objects, self._by_tenant = {}, {}
         for obj in items:
             self._store(obj)
+        if not first:
+            self._announce_differences(previous)
         return version
+
+    def _announce_differences(self, previous: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
+        keys = {(ns, n) for store in (previous, self._objects) for ns, names in store.items() for n in names}
+        for namespace, name in sorted(keys):
+            old = previous.get(namespace, {}).get(name)
+            new = self._objects.get(namespace, {}).get(name)
+            if old != new:
+                self._notify(old, new)
 
     async def _watch(self, version: str) -> str:
         events = self._kube.watch(
@@ -185,9 +227,9 @@ class Informer:
             obj.setdefault("apiVersion", self.spec.api_version)
             obj.setdefault("kind", self.spec.kind)
             if kind == "DELETED":
-                self._forget(obj)
+                self._notify(self._forget(obj), None)
             else:
-                self._store(obj)
+                self._notify(*self._store(obj))
         return version
 
 
@@ -215,13 +257,17 @@ class Cache:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def subscribe(self, api_version: str, kind: str, listener: Listener) -> None:
+        """Call `listener(old, new)` for every change of a cached kind's objects, once it is stored."""
+        self._informers[(api_version, kind)].listeners.append(listener)
+
     def get(
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> tuple[bool, dict[str, Any] | None]:
         """(answered, object): answered only by a synced cache of every object of the kind, or by a cache
         of some that holds the object."""
         informer = self._informers.get((api_version, kind))
-        if informer is None or not informer.synced.is_set():
+        if informer is None or not informer.spec.by_name or not informer.synced.is_set():
             return False, None
         found = informer.get(namespace, name)
         return (found is not None or not informer.requirements), found

@@ -6,11 +6,16 @@ apply the diff -> observe the Deployment -> status. A second timer, only on auto
 backlog, decides (plan/autoscale.py) and writes a changed size through /scale, as `kubectl scale` or KEDA
 would; the Deployment follows spec.replicas (the replicas rule in builders/workerpool.py). Deletion needs no
 finalizer: every child is garbage-collected through its owner reference, and the queue's data is the tenant's.
+
+The pods also mount the volume models of the Engines the pool serves (plan/pool_models.py), read from the
+Engines' watch cache; that cache tells `follow_engines` of every Engine change, and a change that concerns a
+pool (its volume model, its pool, its deletion) reconciles that pool at once.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,14 +23,16 @@ import kopf
 
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
-from neuroedge_operator.plan import autoscale, references, workload_reports, workload_status
+from neuroedge_operator.plan import autoscale, pool_models, references, workload_reports, workload_status
 from neuroedge_operator.reconcile import binding, status, tenancy, workloads
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, report, workload
+from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workerpool as model
 from neuroedge_operator.settings import OperatorSettings
 
 RESOURCE = (workload.GROUP, workload.VERSION, model.PLURAL)
+log = logging.getLogger(__name__)
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
@@ -81,14 +88,15 @@ async def converge(
 ) -> list[workload_status.Blocker]:
     """Apply the Deployment, the PodDisruptionBudget and (with KEDA) its objects; remove KEDA objects no
     longer wanted. An API refusal becomes a blocker, retried on the next pass."""
-    inputs = pool_builder.PoolInputs(
-        tenant,
-        ctx.settings.runtime_image,
-        pool_builder.deployment_replicas(pool),
-        ctx.settings.runtime_resources,
-        ctx.settings.runtime_tracing,
-    )
     try:
+        inputs = pool_builder.PoolInputs(
+            tenant,
+            ctx.settings.runtime_image,
+            pool_builder.deployment_replicas(pool),
+            ctx.settings.runtime_resources,
+            ctx.settings.runtime_tracing,
+            await served_models(ctx, pool),
+        )
         redis_url = (
             await tenant_redis_url(ctx, pool.namespace)
             if pool_builder.uses_keda(pool, keda_installed)
@@ -102,6 +110,47 @@ async def converge(
     except workloads.UNREACHABLE_KUBE as exc:
         return [workloads.api_blocker(exc)]
     return []
+
+
+async def served_models(ctx: Context, pool: model.WorkerPool) -> list[pool_builder.ServedModel]:
+    """The volume models of the Engines the pool serves, from the Engines of its namespace (listed from the
+    watch cache: no request on an idle pass)."""
+    engines = await ctx.kube.list_in(workload.API_VERSION, engine_model.KIND, pool.namespace, "")
+    found = [engine_facts(body) for body in engines]
+    return pool_models.served_models(pool, [f for f in found if f is not None])
+
+
+def engine_facts(body: Mapping[str, Any] | None) -> pool_models.EngineFacts | None:
+    """What of an Engine's body concerns its pool (None: absent, or a spec its own reconcile refuses)."""
+    if body is None:
+        return None
+    try:
+        engine = engine_model.parse(body)
+    except workload.InvalidResourceError:
+        return None
+    return pool_models.facts(engine, deleting=bool(body["metadata"].get("deletionTimestamp")))
+
+
+def follow_engines(ctx: Context) -> None:
+    """Reconcile a pool when a change of an Engine concerns its pods: the Engines' watch cache calls us once
+    it holds the change (so the pass reads it), and only a change of what the pool mounts costs anything."""
+    if ctx.watch_cache is None:
+        return
+
+    def changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
+        for namespace, name in pool_models.affected_pools(engine_facts(old), engine_facts(new)):
+            ctx.spawn(reconcile_named(ctx, namespace, name), f"workerpool {namespace}/{name} engines")
+
+    ctx.watch_cache.subscribe(workload.API_VERSION, engine_model.KIND, changed)
+
+
+async def reconcile_named(ctx: Context, namespace: str, name: str) -> None:
+    """Reconcile the live WorkerPool `namespace/name`, read afresh (nothing when it is absent or going)."""
+    body = await ctx.kube.get(workload.API_VERSION, model.KIND, name, namespace)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    log.info("WorkerPool %s/%s: an Engine it serves changed its model volume", namespace, name)
+    await reconcile(ctx, body)
 
 
 async def tenant_redis_url(ctx: Context, namespace: str) -> str | None:

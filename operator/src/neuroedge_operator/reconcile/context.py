@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+from collections.abc import Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +17,7 @@ from neuroedge_operator.clients import redis as redis_client
 from neuroedge_operator.reconcile import locks
 from neuroedge_operator.settings import OperatorSettings
 
+log = logging.getLogger(__name__)
 CACHE_SYNC_WAIT = 30.0
 """Seconds start-up waits for the watch caches' first lists (a cache not in sync yet is simply not used)."""
 
@@ -44,6 +49,7 @@ class Context:
     """The watch caches that answer `kube`'s reads of children and referenced objects."""
     _locks: locks.KeyedLocks = field(default_factory=locks.KeyedLocks)
     _keda: tuple[float, bool] | None = None
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.queues = queues.Queues(self.settings.redis_url)
@@ -51,6 +57,18 @@ class Context:
     def lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """`async with ctx.lock(key):` runs alone among the passes over the object `key` names."""
         return self._locks.hold(key)
+
+    def spawn(self, work: Coroutine[object, object, None], name: str) -> None:
+        """Run `work` beside the handlers (a pass a watch-cache change asks for); kept referenced until it
+        ends, its failure logged (the object's resync timer retries), cancelled when the context closes."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     def census(self, kind: str) -> metrics.ConditionCensus:
         """The condition census of `kind` (Tenant, VectorIndex, Engine or WorkerPool)."""
@@ -71,6 +89,10 @@ class Context:
     async def close(self) -> None:
         if self.watch_cache is not None:
             await self.watch_cache.stop()
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.queues.close()
         await self.kube.close()
         await self.vectors.close()
