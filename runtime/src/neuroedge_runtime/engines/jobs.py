@@ -53,14 +53,8 @@ class JobService:
             raise problems.unavailable("this runtime has no worker pool for jobs (NEUROEDGE_POOL is not set)")
         if found.kind == "router":
             found, request = await self._routed(tenant, request)
-        if found.model is not None and not str(found.model.get("uri", "")).startswith(
-            ("http://", "https://")
-        ):
-            raise problems.conflict(
-                f"engine {found.name!r} serves a model from a volume (pvc:// or configmap://), mounted only "
-                "in its API pods: use /engine/predict, or an http(s) model for jobs"
-            )
-        # An Engine serving a trained model runs as kind `onnx` with its model spec as the config.
+        # An Engine serving a trained model runs as kind `onnx` with its model spec as the config; a volume
+        # model (pvc://, configmap://) is mounted in the pool's pods too (the WorkerPool builder).
         job = producer.JobRequest(
             engine=found.name,
             input=dict(request.input),

@@ -105,11 +105,11 @@ def _agent_runtime(
 
 @contextlib.asynccontextmanager
 async def _models(config: settings.WorkerSettings) -> AsyncIterator[local.LocalModels]:
-    """The worker's trained models (the `onnx` kind): one HTTP client and one inference executor."""
+    """The worker's trained models (the `onnx` kind): one HTTP client and one inference executor. Volume
+    models are read where the pool's pods mount them, by the API's own resolver (`artifacts.Fetcher`)."""
     executor = ThreadPoolExecutor(config.inference_threads, thread_name_prefix="inference")
-    # No model volumes on worker pods: /engine/run takes only http(s) models (the API refuses the others).
     locations = artifacts.Locations(
-        Path(config.model_cache_dir), Path("/nonexistent"), config.model_max_bytes
+        Path(config.model_cache_dir), Path(config.model_mount_dir), config.model_max_bytes
     )
     async with aiohttp.ClientSession() as session:
         models = local.LocalModels(artifacts.Fetcher(session, locations), executor, config.model_memory_bytes)

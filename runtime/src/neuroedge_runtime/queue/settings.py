@@ -50,6 +50,9 @@ class WorkerSettings:
     """Register the misbehaving engines of `engines.testing` (tests only)."""
     model_cache_dir: str = "/tmp/neuroedge-models"  # noqa: S108 - the pod's private /tmp emptyDir
     """Where models of ONNX Engines' jobs are downloaded, by sha256 (`NEUROEDGE_MODEL_CACHE_DIR`)."""
+    model_mount_dir: str = "/var/run/neuroedge/models"
+    """Where the WorkerPool builder mounts the pvc:// and configmap:// models of the Engines the pool serves,
+    as an Engine's own pods do (`NEUROEDGE_MODEL_MOUNT_DIR`; resolved by `serving.artifacts.mounted_path`)."""
     model_max_bytes: int = 200 * 1024 * 1024
     """Largest model a job downloads (`NEUROEDGE_MODEL_MAX_BYTES`): the pod's /tmp holds 256 MiB."""
     model_memory_bytes: int = 1024 * 1024 * 1024
@@ -121,8 +124,12 @@ def from_env(env: Mapping[str, str]) -> WorkerSettings:
         "qdrant_url": env.get("NEUROEDGE_QDRANT_URL") or None,
         "qdrant_api_key": env.get("NEUROEDGE_QDRANT_API_KEY") or None,
     }
-    if env.get("NEUROEDGE_MODEL_CACHE_DIR"):
-        values["model_cache_dir"] = env["NEUROEDGE_MODEL_CACHE_DIR"]
+    for field, name in (
+        ("model_cache_dir", "NEUROEDGE_MODEL_CACHE_DIR"),
+        ("model_mount_dir", "NEUROEDGE_MODEL_MOUNT_DIR"),
+    ):
+        if env.get(name):
+            values[field] = env[name]
     for field, (name, kind) in _NUMBERS.items():
         if env.get(name):
             try:
