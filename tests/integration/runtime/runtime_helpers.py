@@ -129,6 +129,17 @@ async def add_engine(
     )
 
 
+async def add_model_engine(pool: asyncpg.Pool, tenant: str, name: str, model: dict[str, Any]) -> None:
+    """Register an Engine with `spec.model` (what the Engine reconciler writes)."""
+    await pool.execute(
+        "INSERT INTO neuroedge.engines (tenant_id, name, kind, config, model) "
+        "VALUES ($1, $2, 'predictive', '{}'::jsonb, $3::jsonb)",
+        tenant,
+        name,
+        json.dumps(model),
+    )
+
+
 async def set_embedding(
     admin_pool: asyncpg.Pool,
     tenant: str,

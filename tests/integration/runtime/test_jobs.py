@@ -5,7 +5,6 @@ and isolation (a tenant can neither read another tenant's jobs by id nor enqueue
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import onnx_models
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
-from runtime_helpers import Tenant, add_engine, bearer, create_user, login
+from runtime_helpers import Tenant, add_engine, add_model_engine, bearer, create_user, login
 
 from neuroedge_queue import jobs, keys
 
@@ -42,11 +41,12 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-def spawn_worker(redis_url: str, pool: str, tmp_path: Path) -> Iterator[Callable[[str], None]]:
-    """`spawn_worker(tenant)`: a worker process of `pool` of `tenant` (killed at teardown)."""
+def spawn_worker(redis_url: str, pool: str, tmp_path: Path) -> Iterator[Callable[..., None]]:
+    """`spawn_worker(tenant, **env)`: a worker process of `pool` of `tenant`, with extra environment
+    variables (killed at teardown)."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(tenant: str) -> None:
+    def spawn(tenant: str, **extra: str) -> None:
         env = {
             **os.environ,
             "REDIS_URL": redis_url,
@@ -55,6 +55,7 @@ def spawn_worker(redis_url: str, pool: str, tmp_path: Path) -> Iterator[Callable
             "NEUROEDGE_CONSUMER": f"test-{tenant}",
             "NEUROEDGE_MAX_DELIVERIES": "3",
             "NEUROEDGE_RETRY_BASE_SECONDS": "0.05",
+            **extra,
         }
         log = (tmp_path / f"worker-{tenant}.log").open("ab")
         argv = [str(NEUROEDGE_RUNTIME), "worker"]
@@ -230,15 +231,8 @@ async def test_a_model_serving_engine_scores_a_large_batch_on_the_worker_pool(
         for name, model in (
             ("iris", {"uri": server.url("iris.onnx"), "sha256": iris.sha256}),
             ("liar", {"uri": server.url("iris.onnx"), "sha256": "0" * 64}),
-            ("mounted", {"uri": "pvc://models/iris.onnx"}),
         ):
-            await admin_pool.execute(
-                "INSERT INTO neuroedge.engines (tenant_id, name, kind, model) "
-                "VALUES ($1, $2, 'predictive', $3::jsonb)",
-                tenant.name,
-                name,
-                json.dumps(model),
-            )
+            await add_model_engine(admin_pool, tenant.name, name, model)
         spawn_worker(tenant.name)
         rows = np.tile(iris.x, (20, 1))  # 3000 rows in one job
         accepted = await (await run(client, member, engine="iris", input={"instances": rows.tolist()})).json()
@@ -254,5 +248,66 @@ async def test_a_model_serving_engine_scores_a_large_batch_on_the_worker_pool(
         failed = await wait_final(client, member, liar["job_id"])
         assert failed["status"] == "failed" and failed["attempts"] == 1
         assert "DigestMismatch" in failed["error"]
-    resp = await run(client, member, engine="mounted", input={"instances": [[1, 2, 3, 4]]})
-    assert resp.status == 409 and "/engine/predict" in (await resp.json())["detail"]
+
+
+def lay_out_mounts(root: Path, files: dict[str, bytes]) -> Path:
+    """A directory laid out as a WorkerPool's pod mounts its Engines' model volumes (the operator's
+    NEUROEDGE_MODEL_MOUNT_DIR): a claim's files under `pvc/<claim>/`, a ConfigMap's binaryData keys under
+    `configmap/<name>/`. `files` maps `<scheme>/<volume>/<path>` to bytes."""
+    for relative, data in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return root
+
+
+async def test_volume_models_are_scored_by_a_worker_from_its_mounted_volumes(
+    env: dict[str, Any], admin_pool: Any, spawn_worker: Callable[..., None], tmp_path: Path
+) -> None:
+    client, member, tenant = env["client"], env["member"], env["tenant"]
+    iris, diabetes = onnx_models.iris_classifier(), onnx_models.diabetes_regressor()
+    mounts = lay_out_mounts(
+        tmp_path / "models",
+        {"pvc/models/iris/v1.onnx": iris.onnx, "configmap/diabetes-small/model.onnx": diabetes.onnx},
+    )
+    await add_model_engine(admin_pool, tenant.name, "iris", {"uri": "pvc://models/iris/v1.onnx"})
+    await add_model_engine(
+        admin_pool,
+        tenant.name,
+        "diabetes",
+        {"uri": "configmap://diabetes-small/model.onnx", "sha256": diabetes.sha256},
+    )
+    await add_model_engine(
+        admin_pool, tenant.name, "tampered", {"uri": "pvc://models/iris/v1.onnx", "sha256": "0" * 64}
+    )
+    await add_model_engine(admin_pool, tenant.name, "unmounted", {"uri": "pvc://other-claim/iris.onnx"})
+    spawn_worker(tenant.name, NEUROEDGE_MODEL_MOUNT_DIR=str(mounts))
+
+    rows = np.tile(iris.x, (20, 1))  # 3000 rows in one job, read from the claim's mount
+    resp = await run(client, member, engine="iris", input={"instances": rows.tolist()})
+    assert resp.status == 202, await resp.text()
+    done = await wait_final(client, member, (await resp.json())["job_id"])
+    assert done["status"] == "succeeded", done
+    assert done["result"]["model"] == {"sha256": iris.sha256}
+    assert done["result"]["outputs"]["label"] == iris.estimator.predict(rows).tolist()
+    np.testing.assert_allclose(
+        done["result"]["outputs"]["probabilities"], iris.estimator.predict_proba(rows), atol=1e-5
+    )
+
+    resp = await run(client, member, engine="diabetes", input={"instances": diabetes.x.tolist()})
+    assert resp.status == 202, await resp.text()
+    done = await wait_final(client, member, (await resp.json())["job_id"])
+    assert done["status"] == "succeeded", done
+    predicted = np.ravel(done["result"]["outputs"]["variable"])
+    np.testing.assert_allclose(predicted, diabetes.estimator.predict(diabetes.x), rtol=1e-9)
+
+    # Mounted bytes are checked against the declared digest like downloaded ones: never loaded, not retried.
+    resp = await run(client, member, engine="tampered", input={"instances": [[1, 2, 3, 4]]})
+    failed = await wait_final(client, member, (await resp.json())["job_id"])
+    assert failed["status"] == "failed" and failed["attempts"] == 1 and "DigestMismatch" in failed["error"]
+    # A volume this worker does not mount (a pool not serving that Engine, or a pod not rolled yet) is
+    # retried as unreachable, then dead-lettered naming the missing mount.
+    resp = await run(client, member, engine="unmounted", input={"instances": [[1, 2, 3, 4]]})
+    failed = await wait_final(client, member, (await resp.json())["job_id"])
+    assert failed["status"] == "dead" and failed["attempts"] == 3, failed  # dead-lettered
+    assert "is the volume mounted?" in failed["error"]

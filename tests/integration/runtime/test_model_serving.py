@@ -18,7 +18,7 @@ import tritonclient.http as triton_http
 import tritonclient.http.aio as triton_aio
 from aiohttp.test_utils import TestClient
 from onnx_models import ModelServer, Trained, diabetes_regressor, iris_classifier, model_server
-from runtime_helpers import Tenant, bearer, create_user, login
+from runtime_helpers import Tenant, add_model_engine, bearer, create_user, login
 
 Client = TestClient[Any, Any]
 
@@ -42,17 +42,6 @@ def diabetes() -> Trained:
 async def models() -> Any:
     async with model_server() as server:
         yield server
-
-
-async def add_model_engine(pool: asyncpg.Pool, tenant: str, name: str, model: dict[str, Any]) -> None:
-    """Register an Engine with `spec.model` (what the Engine reconciler writes)."""
-    await pool.execute(
-        "INSERT INTO neuroedge.engines (tenant_id, name, kind, config, model) "
-        "VALUES ($1, $2, 'predictive', '{}'::jsonb, $3::jsonb)",
-        tenant,
-        name,
-        json.dumps(model),
-    )
 
 
 async def set_model(pool: asyncpg.Pool, tenant: str, name: str, model: dict[str, Any]) -> None:
