@@ -193,10 +193,12 @@ class Kube:
         return items
 
     async def list_in(
-        self, api_version: str, kind: str, namespace: str, label_selector: str
+        self, api_version: str, kind: str, namespace: str, label_selector: str, fresh: bool = False
     ) -> builtins.list[dict[str, Any]]:
-        """Objects of a kind in one namespace matching the selector (items carry kind/apiVersion)."""
-        if self.cache is not None:
+        """Objects of a kind in one namespace matching the selector (items carry kind/apiVersion); `fresh`
+        asks the API server even when a watch cache could answer (a decision that must not miss an object
+        created a moment ago)."""
+        if self.cache is not None and not fresh:
             cached = self.cache.list(api_version, kind, label_selector, namespace)
             if cached is not None:
                 return cached

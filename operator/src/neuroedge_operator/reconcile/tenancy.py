@@ -51,7 +51,8 @@ async def remove_workloads(ctx: Context, tenant: str) -> int:
     for namespace in namespaces:
         name = namespace["metadata"]["name"]
         for kind in WORKLOAD_KINDS:
-            for item in await ctx.kube.list_in(workload.API_VERSION, kind, name, ""):
+            # Fresh: an Engine created a moment ago and not yet in the watch cache would be orphaned.
+            for item in await ctx.kube.list_in(workload.API_VERSION, kind, name, "", fresh=True):
                 left += 1
                 if not item["metadata"].get("deletionTimestamp"):
                     await ctx.kube.delete(workload.API_VERSION, kind, item["metadata"]["name"], name)
