@@ -14,6 +14,7 @@ import workload_samples as samples
 from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
+from neuroedge_operator.handlers import workerpool as pool_handlers
 from neuroedge_operator.plan import pool_models
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_runtime.queue import settings as worker_settings
@@ -175,3 +176,14 @@ def test_facts_ignore_everything_but_pool_model_and_deletion() -> None:
     scaled["metadata"]["generation"] = 9
     parsed = [engine_model.parse(b) for b in (body, scaled)]
     assert pool_models.facts(parsed[0], False) == pool_models.facts(parsed[1], False)
+
+
+def test_the_handler_reads_facts_from_raw_bodies_and_skips_what_does_not_parse() -> None:
+    body = engine_body("iris", {"uri": PVC})
+    assert pool_handlers.engine_facts(body) == facts("iris", {"uri": PVC})
+    going = {**body, "metadata": {**body["metadata"], "deletionTimestamp": "2026-11-30T08:00:00Z"}}
+    found = pool_handlers.engine_facts(going)
+    assert found is not None and found.deleting
+    broken = {**body, "spec": {**body["spec"], "model": {"uri": "ftp://x/m.onnx"}}}
+    assert pool_handlers.engine_facts(broken) is None
+    assert pool_handlers.engine_facts(None) is None
