@@ -134,3 +134,23 @@ def test_streamed_chunks_are_renamed_to_the_engine_and_other_events_pass_unchang
     assert sse.renamed(b"data: [DONE]\n\n", None, "support") == b"data: [DONE]\n\n"
     with_id = b"id: 7\n" + event
     assert sse.renamed(with_id, chunk, "support") == with_id
+
+
+def test_a_first_delta_without_role_is_given_the_assistant_role_once() -> None:
+    """llama-server sends no role chunk when its first token is an incomplete UTF-8 character: the gateway
+    gives the first delta the role OpenAI's streams always start with, and leaves every other chunk alone."""
+    state = sse.StreamState()
+
+    def chunk(delta: dict[str, str]) -> bytes:
+        body = {"model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+    first, second = chunk({"content": "\u0261"}), chunk({"content": "x"})
+    obj = state.observe(sse.data_of(first) or b"")
+    relayed = json.loads(sse.renamed(first, obj, "m", state.missing_role)[6:])
+    assert relayed["choices"][0]["delta"] == {"role": "assistant", "content": "\u0261"}
+    obj = state.observe(sse.data_of(second) or b"")
+    assert not state.missing_role and sse.renamed(second, obj, "m", state.missing_role) == second
+    announced = sse.StreamState()
+    announced.observe(sse.data_of(chunk({"role": "assistant", "content": ""})) or b"")
+    assert not announced.missing_role

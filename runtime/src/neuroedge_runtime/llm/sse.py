@@ -63,12 +63,18 @@ def data_of(event: bytes) -> bytes | None:
 @dataclass
 class StreamState:
     """What the gateway learns from the events it forwards: the reported usage, the assistant's text and
-    how many content chunks were seen (an estimate of completion tokens if the stream is cut)."""
+    how many content chunks were seen (an estimate of completion tokens if the stream is cut), and whether
+    the chunk just observed must be given the assistant's role (`missing_role`)."""
 
     usage: Usage | None = None
     text: list[str] = field(default_factory=list)
     content_chunks: int = 0
     done: bool = False
+    missing_role: bool = False
+    """The chunk just observed is the stream's first with choices, and its first delta names no role.
+    OpenAI's first delta always carries `role: assistant`; llama-server leaves its role chunk out when the
+    first token it generates is an incomplete UTF-8 character (it sends nothing for that token)."""
+    _choices_seen: bool = False
 
     def observe(self, payload: bytes) -> Any:
         """Read one event's payload; returns its JSON object (None for [DONE] or non-JSON)."""
@@ -82,6 +88,12 @@ class StreamState:
         found = usage_from(obj)
         if found is not None:
             self.usage = found
+        self.missing_role = False
+        choices = obj.get("choices") if isinstance(obj, dict) else None
+        if choices and isinstance(choices, list) and not self._choices_seen:
+            self._choices_seen = True
+            first = choices[0] if isinstance(choices[0], dict) else {}
+            self.missing_role = isinstance(first.get("delta"), dict) and "role" not in first["delta"]
         for choice in obj.get("choices") or () if isinstance(obj, dict) else ():
             delta = choice.get("delta") or {}
             content = delta.get("content")
@@ -96,9 +108,17 @@ def is_usage_only(obj: Any) -> bool:
     return isinstance(obj, dict) and not obj.get("choices") and usage_from(obj) is not None
 
 
-def renamed(event: bytes, obj: Any, model: str) -> bytes:
+def renamed(event: bytes, obj: Any, model: str, add_role: bool = False) -> bytes:
     """The event with its chunk's `model` set to `model` (the Engine's name, as the client asked for it; the
-    upstream's own model name, often a file path, is not the client's business); other events unchanged."""
-    if not isinstance(obj, dict) or "model" not in obj or obj["model"] == model or event.count(b"\n") != 2:
+    upstream's own model name, often a file path, is not the client's business) and, with `add_role`, its
+    first delta given `role: assistant` (`StreamState.missing_role`); other events unchanged."""
+    if not isinstance(obj, dict) or event.count(b"\n") != 2:
         return event  # (an event with more lines than its one `data:` line is relayed as it came)
-    return b"data: " + json.dumps({**obj, "model": model}, ensure_ascii=False).encode() + b"\n\n"
+    rename = "model" in obj and obj["model"] != model
+    if not rename and not add_role:
+        return event
+    out = {**obj, "model": model} if rename else dict(obj)
+    if add_role:
+        first, *rest = out["choices"]
+        out["choices"] = [{**first, "delta": {"role": "assistant", **first["delta"]}}, *rest]
+    return b"data: " + json.dumps(out, ensure_ascii=False).encode() + b"\n\n"

@@ -128,7 +128,7 @@ async def _relay_stream(
                 obj = state.observe(payload) if payload is not None else None
                 if sse.is_usage_only(obj) and not call.request.wants_usage_chunk():
                     continue
-                await response.write(sse.renamed(event, obj, call.engine.name))
+                await response.write(sse.renamed(event, obj, call.engine.name, state.missing_role))
     except CLIENT_GONE:
         outcome = "client_disconnected"
     except TimeoutError:
