@@ -16,6 +16,7 @@ tenants a scan per tenant per pass made every resync quadratic).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import copy
 import logging
@@ -47,6 +48,8 @@ class Spec:
     kind: str
     selector: str = ""
     fields: tuple[str, ...] = ()
+    serves_reads: bool = True
+    """False for a kind cached only for the periodic loop to walk (its reads still go to the API server)."""
 
 
 STATUS_ONLY = ("apiVersion", "kind", "metadata", "status")
@@ -79,6 +82,13 @@ CACHED = (
     ),
     Spec("apps/v1", "ReplicaSet", MANAGED, STATUS_ONLY),
     Spec("v1", "Pod", MANAGED, STATUS_ONLY),
+    # Walked by the periodic loop (reconcile/periodic.py) for the objects whose resync, schedule or autoscale
+    # pass is due. Reads of these stay with the API server: an autoscale decision and the owner reconciled on
+    # a Deployment event are read afresh, not from a cache that may lag our own writes by a moment.
+    *(
+        Spec("neuroedge.io/v1alpha1", kind, serves_reads=False)
+        for kind in ("Engine", "WorkerPool", "VectorIndex")
+    ),
 )
 
 
@@ -121,6 +131,11 @@ class Informer:
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = self._objects.get(namespace, {}).get(name)
         return copy.deepcopy(found) if found is not None else None
+
+    def walk(self) -> list[tuple[str, str, Mapping[str, Any]]]:
+        """(namespace, name, object) of every cached object, the objects themselves (not copies: read them,
+        never change them)."""
+        return [(ns, name, obj) for ns, names in self._objects.items() for name, obj in names.items()]
 
     def select(self, requirements: selectors.Requirements, namespace: str = "") -> list[dict[str, Any]]:
         return [
@@ -220,8 +235,8 @@ class Cache:
     ) -> tuple[bool, dict[str, Any] | None]:
         """(answered, object): answered only by a synced cache of every object of the kind, or by a cache
         of some that holds the object."""
-        informer = self._informers.get((api_version, kind))
-        if informer is None or not informer.synced.is_set():
+        informer = self._reader(api_version, kind)
+        if informer is None:
             return False, None
         found = informer.get(namespace, name)
         return (found is not None or not informer.requirements), found
@@ -230,8 +245,8 @@ class Cache:
         self, api_version: str, kind: str, label_selector: str, namespace: str = ""
     ) -> list[dict[str, Any]] | None:
         """The selected objects, or None when no synced cache holds all of them."""
-        informer = self._informers.get((api_version, kind))
-        if informer is None or not informer.synced.is_set():
+        informer = self._reader(api_version, kind)
+        if informer is None:
             return None
         try:
             query = selectors.parse(label_selector)
@@ -240,6 +255,26 @@ class Cache:
         if not selectors.covers(informer.requirements, query):
             return None
         return informer.select(query, namespace)
+
+    def walk(self, api_version: str, kind: str) -> builtins.list[tuple[str, str, Mapping[str, Any]]] | None:
+        """(namespace, name, object) of every cached object of the kind (read-only views), or None when the
+        kind's cache is not in sync: the periodic loop's view of what exists."""
+        informer = self._synced(api_version, kind)
+        return informer.walk() if informer is not None else None
+
+    def copy(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A copy of one cached object (None when not cached or not in sync), whether or not the kind's cache
+        serves reads: the body of a periodic pass."""
+        informer = self._synced(api_version, kind)
+        return informer.get(namespace, name) if informer is not None else None
+
+    def _synced(self, api_version: str, kind: str) -> Informer | None:
+        informer = self._informers.get((api_version, kind))
+        return informer if informer is not None and informer.synced.is_set() else None
+
+    def _reader(self, api_version: str, kind: str) -> Informer | None:
+        informer = self._synced(api_version, kind)
+        return informer if informer is not None and informer.spec.serves_reads else None
 
 
 def compact(obj: dict[str, Any], fields: tuple[str, ...] = ()) -> dict[str, Any]:
