@@ -1,18 +1,19 @@
 """The periodic passes (resync, schedules, autoscaling) of every object: one loop over the watch caches.
 
 kopf timers cost an asyncio task per object and step, and kopf keeps each timed object's full body alive for
-them (at 1,000 Tenants and 1,000 WorkerPools, tens of MB). Here the handlers declare `Job`s instead; one loop,
-started with kopf on the leader and stopped with it, wakes at least every `TICK` seconds, walks each job's
-kind in the watch cache, asks the job's ledger (plan/periodic.py) which objects are due and runs their step,
-at most `CONCURRENCY` at once. A step raising is logged and retried `interval` later, as kopf's timers did;
-an object being deleted has no periodic pass (kopf stopped its timers too), and a kind whose cache is not in
-sync is skipped until it is (its objects' passes wait, they are not lost).
+them (at 1,000 Tenants and 1,000 WorkerPools: 54 MB of the operator's 353 MB). Here the handlers declare
+`Job`s instead; one loop, started with kopf on the leader and stopped with it, wakes at least every `TICK`
+seconds, walks each job's kind in the watch cache, asks the job's ledger (plan/periodic.py) which objects are
+due and runs their step, at most `CONCURRENCY` at once (the others wait in a queue and start as slots free
+up, without walking the caches again). A step raising is logged and retried `interval` later, as kopf's
+timers did; an object being deleted has no periodic pass (kopf stopped its timers too), and a kind whose cache
+is not in sync is skipped until it is (its objects' passes wait, they are not lost).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -63,7 +64,7 @@ def _split(object_key: str) -> tuple[str, str]:
 
 
 class Loop:
-    """The jobs' ledgers and the passes in flight; `run()` until cancelled."""
+    """The jobs' ledgers, the passes waiting for a slot and those in flight; `run()` until cancelled."""
 
     def __init__(
         self,
@@ -76,41 +77,41 @@ class Loop:
     ) -> None:
         self._ctx, self._clock, self._tick, self._concurrency = ctx, clock, tick, concurrency
         self._jobs = [(job, periodic.Ledger(job.interval, job.initial_delay)) for job in jobs]
+        self._waiting: collections.deque[tuple[Job, periodic.Ledger, str]] = collections.deque()
         self._running: set[asyncio.Task[None]] = set()
-        self._done = asyncio.Event()
 
     async def run(self) -> None:
         try:
             while True:
-                self._done.clear()
-                self.sweep()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._pause()):
-                        await self._done.wait()  # a pass ended: its slot is free for one still due
+                pause = self.sweep()
+                await asyncio.sleep(pause)
         finally:
+            self._waiting.clear()
             for task in self._running:
                 task.cancel()
             await asyncio.gather(*self._running, return_exceptions=True)
 
-    def _pause(self) -> float:
-        """Until the next due time; with every slot taken, until a pass ends (or a tick)."""
-        if len(self._running) >= self._concurrency:
-            return self._tick
-        return periodic.pause((ledger.next_due() for _, ledger in self._jobs), self._clock(), self._tick)
-
-    def sweep(self) -> None:
-        """Start the passes due now, as far as free slots allow (the rest stay due for the next sweep)."""
+    def sweep(self) -> float:
+        """Queue the passes due now and start as many as there are free slots (each pass that ends starts
+        the next one waiting); returns how long to sleep until the next sweep."""
+        next_due: list[float | None] = []
         for job, ledger in self._jobs:
             present = self._present(job)
             if present is None:
-                continue
+                continue  # the kind's cache is out of sync: its objects wait, they are not lost
             for due in ledger.due(present, self._clock()):
-                if len(self._running) >= self._concurrency:
-                    return
-                ledger.started(due)
-                task = asyncio.create_task(self._pass(job, ledger, due), name=f"{job.name} {job.kind} {due}")
-                self._running.add(task)
-                task.add_done_callback(self._ended)
+                ledger.started(due)  # queued counts as running: never queued twice
+                self._waiting.append((job, ledger, due))
+            next_due.append(ledger.next_due())
+        self._start_waiting()
+        return periodic.pause(next_due, self._clock(), self._tick)
+
+    def _start_waiting(self) -> None:
+        while self._waiting and len(self._running) < self._concurrency:
+            job, ledger, due = self._waiting.popleft()
+            task = asyncio.create_task(self._pass(job, ledger, due), name=f"{job.name} {job.kind} {due}")
+            self._running.add(task)
+            task.add_done_callback(self._ended)
 
     def _present(self, job: Job) -> list[str] | None:
         cache = self._ctx.watch_cache
@@ -128,7 +129,7 @@ class Loop:
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._done.set()
+        self._start_waiting()
 
     async def _pass(self, job: Job, ledger: periodic.Ledger, object_key: str) -> None:
         try:
