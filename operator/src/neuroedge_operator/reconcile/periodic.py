@@ -1,7 +1,7 @@
 """The periodic passes (resync, schedules, autoscaling) of every object: one loop over the watch caches.
 
 kopf timers cost an asyncio task per object and step, and kopf keeps each timed object's full body alive for
-them (at 1,000 Tenants and 1,000 WorkerPools: 54 MB of the operator's 353 MB). Here the handlers declare
+them (at 1,000 Tenants and 1,000 WorkerPools: 316 MB resident, 259 MB without). Here the handlers declare
 `Job`s instead; one loop, started with kopf on the leader and stopped with it, wakes at least every `TICK`
 seconds, walks each job's kind in the watch cache, asks the job's ledger (plan/periodic.py) which objects are
 due and runs their step, at most `CONCURRENCY` at once (the others wait in a queue and start as slots free
