@@ -25,7 +25,7 @@ from neuroedge_operator.handlers import engine as engine_handlers
 from neuroedge_operator.handlers import tenant as tenant_handlers
 from neuroedge_operator.handlers import vectorindex as vectorindex_handlers
 from neuroedge_operator.handlers import workerpool as workerpool_handlers
-from neuroedge_operator.reconcile import context, election, kopf_fence
+from neuroedge_operator.reconcile import binding, context, election, kopf_fence, periodic
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workerpool as pool_model
 from neuroedge_operator.settings import OperatorSettings
@@ -49,17 +49,24 @@ def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
     return config
 
 
-def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
-    """Every handler of the operator, plus start-up and clean-up of the shared clients."""
+def build_registry(settings: OperatorSettings, jobs: binding.Jobs) -> kopf.OperatorRegistry:
+    """Every handler of the operator, plus start-up and clean-up of the shared clients and of the periodic
+    loop, which runs the `jobs` the handlers declare (filled in here)."""
     registry = kopf.OperatorRegistry()
 
     async def startup(memo: kopf.Memo, **_: Any) -> None:
         memo.context = await context.open_context(settings)
         workerpool_handlers.follow_engines(memo.context)  # an Engine's model volume is in its pool's pods
+        memo.periodic = asyncio.create_task(periodic.Loop(memo.context, jobs).run(), name="periodic")
         metrics.LEADER.set(1)
 
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         metrics.LEADER.set(0)
+        loop_task: asyncio.Task[None] | None = getattr(memo, "periodic", None)
+        if loop_task is not None:
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
         ctx = getattr(memo, "context", None)
         if ctx is not None:
             await ctx.close()
@@ -68,10 +75,10 @@ def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.on.startup(registry=registry)(startup)
     kopf.on.cleanup(registry=registry)(cleanup)
-    tenant_handlers.register(registry, settings)
-    vectorindex_handlers.register(registry, settings)
-    engine_handlers.register(registry, settings)
-    workerpool_handlers.register(registry, settings)
+    tenant_handlers.register(registry, jobs, settings)
+    vectorindex_handlers.register(registry, jobs, settings)
+    engine_handlers.register(registry, jobs, settings)
+    workerpool_handlers.register(registry, jobs, settings)
     deployment_handlers.register(
         registry,
         {engine_model.KIND: engine_handlers.reconcile, pool_model.KIND: workerpool_handlers.reconcile},
@@ -99,7 +106,7 @@ def run_kopf(settings: OperatorSettings, stop: threading.Event) -> None:
     namespaces = list(settings.watch_namespaces)
     asyncio.run(
         kopf.operator(
-            registry=build_registry(settings),
+            registry=build_registry(settings, []),
             settings=kopf_settings(settings),
             memo=kopf.Memo(),
             standalone=True,

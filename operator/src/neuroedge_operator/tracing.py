@@ -2,9 +2,10 @@
 as the runtime's, see docs/architecture.md): off, with nothing installed or imported beyond the API, unless an
 OTLP endpoint or a traces exporter is set.
 
-When on: a span per handler run on an object (`reconcile <Kind>` for every kind, `remove <Kind>`, the extra
-timers such as `autoscale WorkerPool`; attributes kind, namespace, name and outcome) whose children are the
-pass's Kubernetes API calls (the kube client is aiohttp), SQL statements (asyncpg) and Redis calls.
+When on: a span per handler run on an object (`reconcile <Kind>` for every kind, `remove <Kind>`, the
+extra periodic steps such as `autoscale WorkerPool`; attributes kind, namespace, name and outcome) whose
+children are the pass's Kubernetes API calls (the kube client is aiohttp), SQL statements (asyncpg) and Redis
+calls.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The operator's kopf wiring: which handlers exist, and kopf settings that keep watches alive and quiet."""
+"""The operator's kopf wiring: which handlers exist, which periodic jobs the loop runs (no kopf timers: they
+cost a task and a kept body per object), and kopf settings that keep watches alive and quiet."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import kopf
 
 from neuroedge_operator import run
 from neuroedge_operator import settings as settings_module
+from neuroedge_operator.reconcile import periodic
 
 SETTINGS = settings_module.from_env(
     {
@@ -18,46 +20,54 @@ SETTINGS = settings_module.from_env(
 )
 
 
-def test_tenant_handlers_and_timer_interval_are_registered() -> None:
-    registry = run.build_registry(SETTINGS)
-    resource = kopf.Resource("neuroedge.io", "v1alpha1", "tenants")
-    changing = [h for h in registry._changing.get_all_handlers() if h.selector and h.selector.check(resource)]
-    reasons = {h.reason.value for h in changing if h.reason is not None}
-    assert reasons == {"create", "update", "delete"}
-    assert any(h.initial for h in changing)  # on.resume: every Tenant is reconciled at start-up
-    timers = [t for t in registry._spawning.get_all_handlers() if t.selector and t.selector.check(resource)]
-    assert [t.interval for t in timers] == [7.0]
-
-
-def test_vectorindex_handlers_and_timer_are_registered() -> None:
-    registry = run.build_registry(SETTINGS)
-    resource = kopf.Resource("neuroedge.io", "v1alpha1", "vectorindexes")
-    changing = [h for h in registry._changing.get_all_handlers() if h.selector and h.selector.check(resource)]
-    assert {h.reason.value for h in changing if h.reason is not None} == {"create", "update", "delete"}
-    assert any(h.initial for h in changing)
-    timers = [t for t in registry._spawning.get_all_handlers() if t.selector and t.selector.check(resource)]
-    assert [t.interval for t in timers] == [7.0]  # the point count and drift repair
-
-
-def _handlers(plural: str) -> tuple[set[str], list[float]]:
-    registry = run.build_registry(SETTINGS)
+def _handlers(plural: str, kind: str) -> tuple[set[str], list[tuple[str, float, float]]]:
+    """The kind's kopf change reasons, and its periodic jobs as (name, interval, initial delay)."""
+    jobs: list[periodic.Job] = []
+    registry = run.build_registry(SETTINGS, jobs)
     resource = kopf.Resource("neuroedge.io", "v1alpha1", plural)
     changing = [h for h in registry._changing.get_all_handlers() if h.selector and h.selector.check(resource)]
     assert any(h.initial for h in changing)  # on.resume: every object is reconciled at start-up
     timers = [t for t in registry._spawning.get_all_handlers() if t.selector and t.selector.check(resource)]
-    return {h.reason.value for h in changing if h.reason is not None}, sorted(t.interval or 0 for t in timers)
+    assert timers == []  # no kopf timer or daemon: kopf would keep a task and the full body per object
+    periodic_jobs = sorted((j.name, j.interval, j.initial_delay) for j in jobs if j.kind == kind)
+    assert all(j.api_version == "neuroedge.io/v1alpha1" for j in jobs)
+    return {h.reason.value for h in changing if h.reason is not None}, periodic_jobs
 
 
-def test_engine_handlers_resync_and_schedule_timers_are_registered() -> None:
-    reasons, intervals = _handlers("engines")
+def test_tenant_handlers_and_resync_are_registered() -> None:
+    reasons, jobs = _handlers("tenants", "Tenant")
+    assert reasons == {"create", "update", "delete"}
+    assert jobs == [("reconcile", 7.0, 7.0)]  # the first resync one interval after the resume pass
+
+
+def test_vectorindex_handlers_and_resync_are_registered() -> None:
+    reasons, jobs = _handlers("vectorindexes", "VectorIndex")
+    assert reasons == {"create", "update", "delete"}
+    assert jobs == [("reconcile", 7.0, 7.0)]  # the point count and drift repair
+
+
+def test_engine_handlers_resync_and_schedule_check_are_registered() -> None:
+    reasons, jobs = _handlers("engines", "Engine")
     assert reasons == {"create", "update", "delete"}  # delete: the registry row goes behind the finalizer
-    assert intervals == [5.0, 7.0]
+    assert jobs == [("reconcile", 7.0, 7.0), ("schedule", 5.0, 0.0)]
 
 
-def test_workerpool_handlers_resync_and_autoscale_timers_are_registered() -> None:
-    reasons, intervals = _handlers("workerpools")
+def test_workerpool_handlers_resync_and_autoscaler_are_registered() -> None:
+    reasons, jobs = _handlers("workerpools", "WorkerPool")
     assert reasons == {"create", "update"}  # no finalizer: children go by garbage collection
-    assert intervals == [3.0, 7.0]
+    assert jobs == [("autoscale", 3.0, 0.0), ("reconcile", 7.0, 7.0)]
+
+
+def test_extra_periodic_steps_select_only_the_objects_that_ask_for_them() -> None:
+    jobs: list[periodic.Job] = []
+    run.build_registry(SETTINGS, jobs)
+    by_name = {j.name: j for j in jobs}
+    assert by_name["schedule"].when({"spec": {"schedules": [{"cron": "* * * * *"}]}})
+    assert not by_name["schedule"].when({"spec": {}})
+    assert by_name["autoscale"].when({"spec": {"autoscaling": {"enabled": True}}})
+    assert not by_name["autoscale"].when({"spec": {"autoscaling": {"enabled": False}}})
+    assert not by_name["autoscale"].when({})
+    assert all(j.when({"spec": {}}) for j in jobs if j.name == "reconcile")
 
 
 def test_kopf_settings_time_out_watches_and_post_no_automatic_events() -> None:
@@ -72,7 +82,7 @@ def test_kopf_settings_time_out_watches_and_post_no_automatic_events() -> None:
 
 
 def test_generated_deployments_are_watched_for_prompt_status() -> None:
-    registry = run.build_registry(SETTINGS)
+    registry = run.build_registry(SETTINGS, [])
     resource = kopf.Resource("apps", "v1", "deployments")
     watching = [h for h in registry._watching.get_all_handlers() if h.selector and h.selector.check(resource)]
     assert len(watching) == 1 and watching[0].labels == {"app.kubernetes.io/name": "neuroedge-runtime"}

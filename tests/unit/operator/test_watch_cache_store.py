@@ -127,3 +127,38 @@ def test_pods_and_replica_sets_are_kept_without_their_spec() -> None:
     assert set(kept) == {"apiVersion", "kind", "metadata", "status"}
     assert kept["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
     assert cached["apps/v1", "Deployment"].fields == ()  # the apply diff compares its spec
+
+
+def test_a_kind_cached_for_the_periodic_loop_only_is_walked_but_answers_no_read() -> None:
+    walked_only = informer.Spec("v1", "Pod", serves_reads=False)
+    cache = informer.Cache(cast(kube.Kube, None), [walked_only])
+    assert cache.walk("v1", "Pod") is None  # not in sync yet: the loop skips the kind
+    store = cache._informers["v1", "Pod"]
+    store._store(pod("a", "p1", "worker"))
+    store._store(pod("b", "p2", "worker"))
+    store.synced.set()
+    walked = cache.walk("v1", "Pod")
+    assert walked is not None
+    assert sorted((ns, name) for ns, name, _ in walked) == [("a", "p1"), ("b", "p2")]
+    body = cache.copy("v1", "Pod", "a", "p1")
+    assert body is not None and body["metadata"]["labels"] == {"app": "worker"}
+    body["metadata"]["labels"]["app"] = "changed"  # a copy: the cached object stays as it was
+    assert dict(next(obj for _, name, obj in walked if name == "p1")["metadata"]["labels"]) == {
+        "app": "worker"
+    }
+    assert cache.copy("v1", "Pod", "a", "absent") is None
+    # Reads of the kind still go to the API server.
+    assert cache.get("v1", "Pod", "a", "p1") == (False, None)
+    assert cache.list("v1", "Pod", "") is None
+
+
+def test_the_workload_kinds_are_cached_for_the_loop_without_serving_reads() -> None:
+    cached = {(s.api_version, s.kind): s for s in informer.CACHED}
+    for kind in ("Tenant", "Engine", "WorkerPool", "VectorIndex"):
+        assert cached["neuroedge.io/v1alpha1", kind].selector == ""  # every object: the loop walks them all
+    assert cached["neuroedge.io/v1alpha1", "Tenant"].serves_reads  # the Tenant behind a namespace
+    # Engines are listed by namespace (the model volumes of their pools), never read by name from the cache.
+    engine = cached["neuroedge.io/v1alpha1", "Engine"]
+    assert engine.serves_reads and not engine.by_name
+    for kind in ("WorkerPool", "VectorIndex"):
+        assert not cached["neuroedge.io/v1alpha1", kind].serves_reads

@@ -329,7 +329,7 @@ def desired(
 
 
 def uses_keda(pool: pool_model.WorkerPool, keda_installed: bool) -> bool:
-    """Whether KEDA scales the pool (else, with autoscaling enabled, the operator's own timer does)."""
+    """Whether KEDA scales the pool (else, with autoscaling enabled, the operator's own autoscaler does)."""
     scaling = pool.spec.autoscaling
     return scaling.enabled and scaling.keda and keda_installed
 

@@ -20,6 +20,7 @@ the WorkerPool whose pods mount its model, without a request of its own.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import copy
 import logging
@@ -59,6 +60,8 @@ class Spec:
     by_name: bool = True
     """False: only lists are answered; a read by name goes to the API server (a step that reads its own
     object before acting wants it fresh, with its status, not a watch copy)."""
+    serves_reads: bool = True
+    """False for a kind cached only for the periodic loop to walk (its reads still go to the API server)."""
 
 
 STATUS_ONLY = ("apiVersion", "kind", "metadata", "status")
@@ -74,8 +77,9 @@ CACHED = (
     Spec("v1", "ConfigMap"),
     Spec("neuroedge.io/v1alpha1", "Tenant"),
     # Engines, listed by namespace for the model volumes of their WorkerPools' pods (and watched for the
-    # changes that concern those pools); their status is not kept, and reads by name stay direct.
-    Spec("neuroedge.io/v1alpha1", "Engine", fields=("apiVersion", "kind", "metadata", "spec"), by_name=False),
+    # changes that concern those pools), and walked by the periodic loop (whose passes take the cached body,
+    # status included); reads by name stay direct.
+    Spec("neuroedge.io/v1alpha1", "Engine", by_name=False),
     # The operator's own children (every one carries the managed-by label, pods and ReplicaSets through
     # their template): only those.
     *(
@@ -94,6 +98,10 @@ CACHED = (
     ),
     Spec("apps/v1", "ReplicaSet", MANAGED, STATUS_ONLY),
     Spec("v1", "Pod", MANAGED, STATUS_ONLY),
+    # Walked by the periodic loop (reconcile/periodic.py; Engines, above, too) for the objects whose resync,
+    # schedule or autoscale pass is due. Reads of these stay with the API server: an autoscale decision and the owner reconciled on
+    # a Deployment event are read afresh, not from a cache that may lag our own writes by a moment.
+    *(Spec("neuroedge.io/v1alpha1", kind, serves_reads=False) for kind in ("WorkerPool", "VectorIndex")),
 )
 
 
@@ -138,6 +146,11 @@ class Informer:
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = self._objects.get(namespace, {}).get(name)
         return copy.deepcopy(found) if found is not None else None
+
+    def walk(self) -> list[tuple[str, str, Mapping[str, Any]]]:
+        """(namespace, name, object) of every cached object, the objects themselves (not copies: read them,
+        never change them)."""
+        return [(ns, name, obj) for ns, names in self._objects.items() for name, obj in names.items()]
 
     def select(self, requirements: selectors.Requirements, namespace: str = "") -> list[dict[str, Any]]:
         return [
@@ -266,8 +279,8 @@ class Cache:
     ) -> tuple[bool, dict[str, Any] | None]:
         """(answered, object): answered only by a synced cache of every object of the kind, or by a cache
         of some that holds the object."""
-        informer = self._informers.get((api_version, kind))
-        if informer is None or not informer.spec.by_name or not informer.synced.is_set():
+        informer = self._reader(api_version, kind)
+        if informer is None or not informer.spec.by_name:
             return False, None
         found = informer.get(namespace, name)
         return (found is not None or not informer.requirements), found
@@ -276,8 +289,8 @@ class Cache:
         self, api_version: str, kind: str, label_selector: str, namespace: str = ""
     ) -> list[dict[str, Any]] | None:
         """The selected objects, or None when no synced cache holds all of them."""
-        informer = self._informers.get((api_version, kind))
-        if informer is None or not informer.synced.is_set():
+        informer = self._reader(api_version, kind)
+        if informer is None:
             return None
         try:
             query = selectors.parse(label_selector)
@@ -286,6 +299,26 @@ class Cache:
         if not selectors.covers(informer.requirements, query):
             return None
         return informer.select(query, namespace)
+
+    def walk(self, api_version: str, kind: str) -> builtins.list[tuple[str, str, Mapping[str, Any]]] | None:
+        """(namespace, name, object) of every cached object of the kind (read-only views), or None when the
+        kind's cache is not in sync: the periodic loop's view of what exists."""
+        informer = self._synced(api_version, kind)
+        return informer.walk() if informer is not None else None
+
+    def copy(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A copy of one cached object (None when not cached or not in sync), whether or not the kind's cache
+        serves reads: the body of a periodic pass."""
+        informer = self._synced(api_version, kind)
+        return informer.get(namespace, name) if informer is not None else None
+
+    def _synced(self, api_version: str, kind: str) -> Informer | None:
+        informer = self._informers.get((api_version, kind))
+        return informer if informer is not None and informer.synced.is_set() else None
+
+    def _reader(self, api_version: str, kind: str) -> Informer | None:
+        informer = self._synced(api_version, kind)
+        return informer if informer is not None and informer.spec.serves_reads else None
 
 
 def compact(obj: dict[str, Any], fields: tuple[str, ...] = ()) -> dict[str, Any]:

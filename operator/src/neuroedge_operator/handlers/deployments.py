@@ -1,5 +1,5 @@
 """Status follows the pods promptly: a watch on the Deployments we generate reconciles their owner when one
-changes (a rollout finishing, replicas becoming available), instead of waiting for the resync timer.
+changes (a rollout finishing, replicas becoming available), instead of waiting for the periodic resync.
 
 Only Deployments labelled `app.kubernetes.io/name=neuroedge-runtime` are watched (the operator's ClusterRole
 already lists and watches Deployments). The owner is read afresh and reconciled under its lock; an idle

@@ -1,9 +1,10 @@
 """Engine handlers: kopf bindings, the reconcile and the schedules, step by step.
 
-create/update/resume and the resync timer run the same idempotent reconcile: parse -> tenant -> references ->
-build (ConfigMap, Deployment, Service) -> apply the diff -> registry row -> observe the Deployment -> status.
-A second timer, only on Engines with schedules, enqueues their due jobs (plan/schedules.py). Deletion runs
-behind kopf's finalizer: the children go by garbage collection (owner references), the registry row here.
+create/update/resume and the periodic resync run the same idempotent reconcile: parse -> tenant -> references
+-> build (ConfigMap, Deployment, Service) -> apply the diff -> registry row -> observe the Deployment ->
+status. A second periodic step, only on Engines with schedules, enqueues their due jobs (plan/schedules.py).
+Deletion runs behind kopf's finalizer: the children go by garbage collection (owner references), the
+registry row here.
 """
 
 from __future__ import annotations
@@ -33,22 +34,24 @@ TENANT_NOT_READY = "TenantNotReady"
 log = logging.getLogger(__name__)
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the Engine handlers into `registry`: reconcile, resync timer, the schedule timer for Engines
-    with schedules, removal of the registry row behind the finalizer."""
-    binding.bind(registry, RESOURCE, settings, reconcile, remove)
+def register(registry: kopf.OperatorRegistry, jobs: binding.Jobs, settings: OperatorSettings) -> None:
+    """Bind the Engine handlers into `registry` (reconcile, removal of the registry row behind the
+    finalizer) and into `jobs` its resync and the schedule check of Engines with schedules."""
+    binding.bind(registry, jobs, RESOURCE, model.KIND, settings=settings, reconcile=reconcile, remove=remove)
     binding.every(
-        registry,
+        jobs,
         RESOURCE,
+        model.KIND,
         run_schedules,
         interval=settings.schedule_interval,
-        when=_has_schedules,
-        name="on_schedule",
+        when=has_schedules,
+        name="schedule",
     )
 
 
-def _has_schedules(spec: kopf.Spec, **_: Any) -> bool:
-    return bool(spec.get("schedules"))
+def has_schedules(body: Mapping[str, Any]) -> bool:
+    """Whether the Engine declares schedules (only those get the periodic schedule check)."""
+    return bool((body.get("spec") or {}).get("schedules"))
 
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> report.Report:

@@ -1,6 +1,6 @@
 """Tenant handlers: kopf bindings and the reconcile, step by step.
 
-create/update/resume and a periodic timer all run the same idempotent reconcile (the timer is the drift
+create/update/resume and the periodic resync all run the same idempotent reconcile (the resync is the drift
 repair and the retry loop); deletion runs the removal behind kopf's finalizer.
 """
 
@@ -42,9 +42,10 @@ WORKLOADS_POLL_SECONDS = 2.0
 """How often a deleting Tenant looks again whether its workloads are gone (their finalizers take seconds)."""
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the Tenant handlers into `registry`: reconcile, resync timer, removal behind the finalizer."""
-    binding.bind(registry, RESOURCE, settings, reconcile, remove)
+def register(registry: kopf.OperatorRegistry, jobs: binding.Jobs, settings: OperatorSettings) -> None:
+    """Bind the Tenant handlers into `registry` (reconcile, removal behind the finalizer) and its resync into
+    `jobs`."""
+    binding.bind(registry, jobs, RESOURCE, KIND, settings=settings, reconcile=reconcile, remove=remove)
 
 
 def _now() -> datetime:

@@ -1,6 +1,6 @@
 """VectorIndex handlers: kopf bindings and the reconcile, step by step.
 
-create/update/resume and a periodic timer run the same idempotent reconcile: the timer refreshes the point
+create/update/resume and the periodic resync run the same idempotent reconcile: the resync refreshes the point
 count, recreates a collection or table deleted by hand (empty, with a Warning event) and retries what failed.
 Deletion runs behind kopf's finalizer and honours the reclaim policy: `Delete` drops the storage, `Retain`
 keeps it; both remove the registry row, so the runtime stops serving the index, and a VectorIndex created
@@ -31,10 +31,10 @@ RESOURCE = (model.GROUP, model.VERSION, model.PLURAL)
 Outcome = reports.Outcome
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the VectorIndex handlers into `registry`: reconcile (and point count) on the resync timer,
-    removal behind the finalizer."""
-    binding.bind(registry, RESOURCE, settings, reconcile, remove)
+def register(registry: kopf.OperatorRegistry, jobs: binding.Jobs, settings: OperatorSettings) -> None:
+    """Bind the VectorIndex handlers into `registry` (reconcile, removal behind the finalizer) and its resync
+    (which refreshes the point count) into `jobs`."""
+    binding.bind(registry, jobs, RESOURCE, model.KIND, settings=settings, reconcile=reconcile, remove=remove)
 
 
 async def reconcile(ctx: Context, body: Mapping[str, Any]) -> Outcome:

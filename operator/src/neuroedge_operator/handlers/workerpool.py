@@ -1,9 +1,9 @@
 """WorkerPool handlers: kopf bindings, the reconcile and the autoscaler, step by step.
 
-create/update/resume and the resync timer run the same idempotent reconcile: parse -> tenant -> credentials
+create/update/resume and the periodic resync run the same idempotent reconcile: parse -> tenant -> credentials
 -> queue (consumer group created, figures read) -> build (Deployment, PodDisruptionBudget, KEDA objects) ->
-apply the diff -> observe the Deployment -> status. A second timer, only on autoscaled pools, reads the
-backlog, decides (plan/autoscale.py) and writes a changed size through /scale, as `kubectl scale` or KEDA
+apply the diff -> observe the Deployment -> status. A second periodic step, only on autoscaled pools, reads
+the backlog, decides (plan/autoscale.py) and writes a changed size through /scale, as `kubectl scale` or KEDA
 would; the Deployment follows spec.replicas (the replicas rule in builders/workerpool.py). Deletion needs no
 finalizer: every child is garbage-collected through its owner reference, and the queue's data is the tenant's.
 
@@ -35,21 +35,24 @@ RESOURCE = (workload.GROUP, workload.VERSION, model.PLURAL)
 log = logging.getLogger(__name__)
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    """Bind the WorkerPool handlers into `registry`: reconcile, resync timer, the autoscale timer for pools
-    that autoscale (no finalizer: children go by garbage collection)."""
-    binding.bind(registry, RESOURCE, settings, reconcile)
+def register(registry: kopf.OperatorRegistry, jobs: binding.Jobs, settings: OperatorSettings) -> None:
+    """Bind the WorkerPool handlers into `registry` (reconcile; no finalizer: children go by garbage
+    collection) and into `jobs` its resync and the autoscaler of pools that autoscale."""
+    binding.bind(registry, jobs, RESOURCE, model.KIND, settings=settings, reconcile=reconcile)
     binding.every(
-        registry,
+        jobs,
         RESOURCE,
+        model.KIND,
         autoscale_pool,
         interval=settings.autoscale_interval,
-        when=_autoscaled,
-        name="on_autoscale",
+        when=autoscaled,
+        name="autoscale",
     )
 
 
-def _autoscaled(spec: kopf.Spec, **_: Any) -> bool:
+def autoscaled(body: Mapping[str, Any]) -> bool:
+    """Whether the pool autoscales (only those get the periodic autoscale step)."""
+    spec = body.get("spec") or {}
     return bool((spec.get("autoscaling") or {}).get("enabled"))
 
 

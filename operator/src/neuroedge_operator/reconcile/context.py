@@ -24,8 +24,8 @@ CACHE_SYNC_WAIT = 30.0
 
 @dataclass
 class Context:
-    """The operator's shared state; the per-object locks keep a timer and an update of the same object from
-    reconciling at once (kopf runs timers beside the event handlers)."""
+    """The operator's shared state; the per-object locks keep a periodic pass and an update of the same object
+    from reconciling at once (the periodic loop runs beside kopf's event handlers)."""
 
     settings: OperatorSettings
     kube: kube.Kube

@@ -1,9 +1,9 @@
 """One asyncio lock per object key, held only while someone uses it.
 
-kopf runs timers beside the event handlers, so a resync and an update of the same object could reconcile at
-once; each object's passes take its lock. Objects come and go (every Engine, WorkerPool and VectorIndex ever
-seen has a key), so a lock is dropped as soon as nobody holds it or waits for it: the map holds only the keys
-in use, not every key since start-up.
+The periodic loop runs beside kopf's event handlers, so a resync and an update of the same object could
+reconcile at once; each object's passes take its lock. Objects come and go (every Engine, WorkerPool and
+VectorIndex ever seen has a key), so a lock is dropped as soon as nobody holds it or waits for it: the map
+holds only the keys in use, not every key since start-up.
 """
 
 from __future__ import annotations

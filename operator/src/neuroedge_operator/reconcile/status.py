@@ -3,7 +3,7 @@ the publisher, so that locking, metrics, status writes and Events follow the sam
 
 Rules:
 - One pass per object at a time: a pass runs under the object's lock (`key`), shared with its finalizer and
-  its extra timers (schedules, autoscaling).
+  its extra periodic steps (schedules, autoscaling).
 - Status is written only when it differs from what the object already says (an idle operator writes
   nothing); observedGeneration is always the generation the pass read.
 - Status first, then Events: an Event announces a transition the status already records, so a watcher that

@@ -3,7 +3,7 @@ apply diff, observe a Deployment with its ReplicaSets and pods, read referenced 
 published by `reconcile/status.py`, the same for every kind.)
 
 Children are read back by name (a few GETs per pass, no cluster-wide watch on Deployments or pods): the
-resync timer plus the CR's own events bring status up to date, which is what `kubectl wait` needs.
+periodic resync plus the CR's own events bring status up to date, which is what `kubectl wait` needs.
 """
 
 from __future__ import annotations
