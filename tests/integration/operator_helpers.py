@@ -7,11 +7,28 @@ import asyncio
 import base64
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from neuroedge_dev import controlplane
+
+
+def unique(prefix: str) -> str:
+    """A fresh object name: tests of one module share a cluster and never reuse each other's names."""
+    return f"{prefix}-{uuid.uuid4().hex[:5]}"
+
+
+def operator_env(kubeconfig: Path, database_url: str, redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a real operator process against the test cluster, database and Redis, with
+    `settings` (`NEUROEDGE_*` names) added."""
+    return {
+        "KUBECONFIG": str(kubeconfig),
+        "NEUROEDGE_DATABASE_URL": database_url,
+        "NEUROEDGE_REDIS_URL": redis_url,
+        **settings,
+    }
 
 
 def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None, check: bool = True) -> str:

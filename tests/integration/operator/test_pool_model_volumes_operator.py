@@ -7,14 +7,13 @@ even of an Engine naming a pool of the same name. Real operator process, real co
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tenant_operator_process as operator_process
-from operator_helpers import apply_tenant, eventually, get, kubectl, wait_ready
+from operator_helpers import apply_tenant, eventually, get, kubectl, operator_env, unique, wait_ready
 
 pytestmark = pytest.mark.cluster
 
@@ -22,21 +21,17 @@ MOUNT_DIR = "/var/run/neuroedge/models"
 HASH = "neuroedge.io/spec-hash"
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:5]}"
-
-
 @pytest.fixture(scope="module")
 def operator(
     kubeconfig: Path, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[operator_process.OperatorProcess]:
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "NEUROEDGE_DATABASE_URL": database_url,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_RESYNC_INTERVAL": "3600",  # no drift repair during the test: events only
-        "NEUROEDGE_RUNTIME_IMAGE": "neuroedge/runtime:test",
-    }
+    env = operator_env(
+        kubeconfig,
+        database_url,
+        redis_url,
+        NEUROEDGE_RESYNC_INTERVAL="3600",  # no drift repair during the test: events only
+        NEUROEDGE_RUNTIME_IMAGE="neuroedge/runtime:test",
+    )
     proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("pool-models") / "operator.log")
     proc.start()
     yield proc

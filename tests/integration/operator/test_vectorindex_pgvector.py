@@ -13,7 +13,16 @@ from typing import Any
 import asyncpg
 import pytest
 import tenant_operator_process as operator_process
-from operator_helpers import apply_tenant, eventually, exists, get, kubectl, secret_values, wait_ready
+from operator_helpers import (
+    apply_tenant,
+    eventually,
+    exists,
+    get,
+    kubectl,
+    operator_env,
+    secret_values,
+    wait_ready,
+)
 
 from neuroedge_dev import procs
 from neuroedge_operator.builders import pgvector
@@ -25,12 +34,7 @@ pytestmark = pytest.mark.cluster
 def operator(
     kubeconfig: Path, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[operator_process.OperatorProcess]:
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "NEUROEDGE_DATABASE_URL": database_url,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_RESYNC_INTERVAL": "2",
-    }
+    env = operator_env(kubeconfig, database_url, redis_url, NEUROEDGE_RESYNC_INTERVAL="2")
     proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("operator") / "operator.log")
     proc.start()
     yield proc

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 import tenant_operator_process as operator_process
-from operator_helpers import apply_tenant, eventually, exists, get, kubectl, wait_ready
+from operator_helpers import apply_tenant, eventually, exists, get, kubectl, operator_env, unique, wait_ready
 
 from neuroedge_dev import procs, toolchain
 from neuroedge_queue import jobs, keys, producer
@@ -59,24 +58,20 @@ spec:
 """
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:5]}"
-
-
 @pytest.fixture(scope="module")
 def operator(
     kubeconfig: Path, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[operator_process.OperatorProcess]:
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "NEUROEDGE_DATABASE_URL": database_url,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_RESYNC_INTERVAL": "2",
-        "NEUROEDGE_AUTOSCALE_INTERVAL": "1",
-        "NEUROEDGE_SCHEDULE_INTERVAL": "1",
-        "NEUROEDGE_KEDA_CHECK_INTERVAL": "1",
-        "NEUROEDGE_RUNTIME_IMAGE": "neuroedge/runtime:test",
-    }
+    env = operator_env(
+        kubeconfig,
+        database_url,
+        redis_url,
+        NEUROEDGE_RESYNC_INTERVAL="2",
+        NEUROEDGE_AUTOSCALE_INTERVAL="1",
+        NEUROEDGE_SCHEDULE_INTERVAL="1",
+        NEUROEDGE_KEDA_CHECK_INTERVAL="1",
+        NEUROEDGE_RUNTIME_IMAGE="neuroedge/runtime:test",
+    )
     proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("operator") / "operator.log")
     proc.start()
     yield proc
