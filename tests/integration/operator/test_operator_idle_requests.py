@@ -1,7 +1,8 @@
-"""An idle operator's API requests do not grow with the number of tenants: with 100 Tenants and 20
-WorkerPools Ready and a resync every 10 s (six passes over each object a minute), one operator replica
-makes at most 60 non-watch requests a minute, its Lease renewals included; it reads children (a pool's
-Deployment, ReplicaSets and pods too) from watch caches, and writes nothing but its Lease. Its requests are
+"""An idle operator's API requests do not grow with the number of objects: with 100 Tenants, 20
+WorkerPools and 20 Engines that run jobs on them Ready, and a resync every 10 s (six passes over each object
+a minute), one operator replica makes at most 60 non-watch requests a minute, its Lease renewals included;
+it reads children (a pool's Deployment, ReplicaSets and pods too) and an Engine's pool from watch caches,
+and writes nothing but its Lease. Its requests are
 counted by a proxy in front of the API server (only this process's)."""
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ def pools_list() -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
+def engines_list() -> str:
+    items = [
+        {
+            "apiVersion": "neuroedge.io/v1alpha1",
+            "kind": "Engine",
+            "metadata": {"name": "reports", "namespace": f"idle-{i:03d}", "labels": {LABEL: "yes"}},
+            "spec": {"type": "analytics", "workerPoolRef": {"name": "general"}},
+        }
+        for i in range(POOLS)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
 def ready_count(kubeconfig: Path, kind: str = "tenants") -> int:
     listed = json.loads(kubectl(kubeconfig, "get", kind, "-A", "-l", LABEL, "-o", "json"))["items"]
     return sum(
@@ -89,6 +103,7 @@ def idle_operator(
     proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("idle") / "operator.log")
     proc.start()
     yield proc
+    kubectl(kubeconfig, "delete", "engines", "-A", "-l", LABEL, "--wait=false")
     kubectl(kubeconfig, "delete", "workerpools", "-A", "-l", LABEL, "--wait=false")
     kubectl(kubeconfig, "delete", "tenants", "-l", LABEL, "--wait=false")
     deadline = time.monotonic() + 300
@@ -99,7 +114,7 @@ def idle_operator(
     proc.stop()
 
 
-def test_idle_requests_do_not_grow_with_100_tenants_and_20_pools(
+def test_idle_requests_do_not_grow_with_100_tenants_20_pools_and_20_engines(
     idle_operator: operator_process.OperatorProcess, proxy: CountingProxy, kubeconfig: Path
 ) -> None:
     started = time.monotonic()
@@ -113,13 +128,20 @@ def test_idle_requests_do_not_grow_with_100_tenants_and_20_pools(
     while ready_count(kubeconfig, "workerpools") < POOLS:
         assert time.monotonic() < deadline, idle_operator.log_tail()
         time.sleep(2)
+    kubectl(kubeconfig, "apply", "-f", "-", input_text=engines_list())
+    while ready_count(kubeconfig, "engines") < POOLS:
+        assert time.monotonic() < deadline, idle_operator.log_tail()
+        time.sleep(2)
     time.sleep(15)  # let the last passes' status writes and their watch echoes settle
     window_start = time.monotonic()
     time.sleep(WINDOW)
     counts = proxy.count(window_start, window_start + WINDOW)
     gets = Counter(path.rsplit("/", 1)[0] for path in proxy.paths(window_start) if "/leases/" not in path)
     per_minute = sum(counts.values()) * 60 / WINDOW
-    print(f"idle non-watch requests/min, {TENANTS} tenants, {POOLS} pools: {per_minute:.0f} {dict(counts)}")
+    print(
+        f"idle non-watch requests/min, {TENANTS} tenants, {POOLS} pools and engines: {per_minute:.0f}",
+        dict(counts),
+    )
     print(f"GETs other than the Lease, by collection: {gets.most_common(8)}")
     assert per_minute <= GOAL, (dict(counts), gets.most_common(8))
     writes = {m: n for m, n in counts.items() if m != "GET"}

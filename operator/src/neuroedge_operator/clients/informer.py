@@ -99,10 +99,11 @@ CACHED = (
     Spec("apps/v1", "ReplicaSet", MANAGED, STATUS_ONLY),
     Spec("v1", "Pod", MANAGED, STATUS_ONLY),
     # Walked by the periodic loop (reconcile/periodic.py; Engines, above, too) for the objects whose resync,
-    # schedule or autoscale pass is due. Reads of these stay with the API server: an autoscale decision and
-    # the owner reconciled on a Deployment event are read afresh, not from a cache that may lag our own
-    # writes by a moment.
-    *(Spec("neuroedge.io/v1alpha1", kind, serves_reads=False) for kind in ("WorkerPool", "VectorIndex")),
+    # schedule or autoscale pass is due. WorkerPools also answer the Engines' reference checks (an Engine's
+    # resync reads its pool: from the API, that read grew with the number of Engines); the steps that act
+    # on a pool itself (autoscale, the owner of a Deployment event, a scheduled run) read it `fresh`.
+    Spec("neuroedge.io/v1alpha1", "WorkerPool"),
+    Spec("neuroedge.io/v1alpha1", "VectorIndex", serves_reads=False),
 )
 
 

@@ -166,9 +166,13 @@ class Kube:
                 raise ApiError(r.status, message)
             return json.loads(text) if text else None
 
-    async def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
-        """The object, or None when it does not exist (from the watch cache when it holds the kind)."""
-        if self.cache is not None:
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str = "", fresh: bool = False
+    ) -> dict[str, Any] | None:
+        """The object, or None when it does not exist (from the watch cache when it holds the kind, unless
+        `fresh`: a step about to act on the object itself, which a cache may show a moment behind our own
+        writes)."""
+        if self.cache is not None and not fresh:
             answered, found = self.cache.get(api_version, kind, namespace, name)
             if answered:
                 return found

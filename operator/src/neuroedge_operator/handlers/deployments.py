@@ -56,7 +56,7 @@ async def reconcile_owner(ctx: Context, child: Mapping[str, Any], owners: Mappin
     if found is None or not namespace:
         return
     kind, name = found
-    body = await ctx.kube.get(workload.API_VERSION, kind, name, namespace)
+    body = await ctx.kube.get(workload.API_VERSION, kind, name, namespace, fresh=True)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return
     await owners[kind](ctx, body)

@@ -216,7 +216,9 @@ async def _enqueue(
     runs = queues.Engine(engine.name, engine.spec.type, engine_builder.effective_config(engine, referenced))
     done: list[tuple[schedules.ScheduledJob, str]] = []
     for job in jobs:
-        pool = await ctx.kube.get(workload.API_VERSION, pool_model.KIND, job.pool, engine.namespace)
+        pool = await ctx.kube.get(
+            workload.API_VERSION, pool_model.KIND, job.pool, engine.namespace, fresh=True
+        )
         if tenant is None or pool is None:
             continue
         try:

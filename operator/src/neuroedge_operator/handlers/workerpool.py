@@ -149,7 +149,7 @@ def follow_engines(ctx: Context) -> None:
 
 async def reconcile_named(ctx: Context, namespace: str, name: str) -> None:
     """Reconcile the live WorkerPool `namespace/name`, read afresh (nothing when it is absent or going)."""
-    body = await ctx.kube.get(workload.API_VERSION, model.KIND, name, namespace)
+    body = await ctx.kube.get(workload.API_VERSION, model.KIND, name, namespace, fresh=True)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return
     log.info("WorkerPool %s/%s: an Engine it serves changed its model volume", namespace, name)
@@ -168,7 +168,9 @@ async def autoscale_pool(ctx: Context, body: Mapping[str, Any]) -> autoscale.Dec
     Deployment follows at once); returns the decision (None when the operator does not scale this pool)."""
     meta = body["metadata"]
     async with ctx.lock(status.key(model.KIND, body)):
-        fresh = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
+        fresh = await ctx.kube.get(
+            workload.API_VERSION, model.KIND, meta["name"], meta["namespace"], fresh=True
+        )
         decision = await _decide(ctx, fresh) if fresh is not None else None
         if fresh is None or decision is None:
             return decision
@@ -184,7 +186,7 @@ async def autoscale_pool(ctx: Context, body: Mapping[str, Any]) -> autoscale.Dec
             workload.API_VERSION, model.KIND, pool.name, {"lastScaleTime": stamp}, namespace=pool.namespace
         )
         await status.event(ctx, fresh, model.KIND, report.Notice("Normal", decision.reason, decision.message))
-    scaled = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"])
+    scaled = await ctx.kube.get(workload.API_VERSION, model.KIND, meta["name"], meta["namespace"], fresh=True)
     if scaled is not None:
         await reconcile(ctx, scaled)
     return decision
