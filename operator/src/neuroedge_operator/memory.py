@@ -11,42 +11,20 @@ library without it (musl) nothing is done.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
-from typing import Any
+
+from neuroedge_queue import heaptrim
 
 log = logging.getLogger(__name__)
 TRIM_INTERVAL = 30.0
 """Seconds between trims: a burst's memory is back within half a minute, and a trim costs milliseconds."""
 
 
-def _libc() -> Any | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-    except OSError:
-        return None
-    return libc if hasattr(libc, "malloc_trim") else None
-
-
-LIBC = _libc()
-
-
-def trim() -> bool:
-    """Return free heap pages to the OS; True when some were (False also without glibc)."""
-    if LIBC is None:
-        return False
-    return bool(LIBC.malloc_trim(0))
-
-
 async def trim_every(interval: float = TRIM_INTERVAL) -> None:
-    """`trim()` every `interval` seconds, until cancelled."""
-    if LIBC is None:
+    """`heaptrim.trim()` every `interval` seconds, until cancelled."""
+    if not heaptrim.available():
         log.info("no malloc_trim in this C library: freed heap memory stays with the process")
         return
     while True:
         await asyncio.sleep(interval)
-        trim()
+        heaptrim.trim()

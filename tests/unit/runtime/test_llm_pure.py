@@ -33,6 +33,20 @@ def test_stream_state_reads_text_usage_and_done() -> None:
     assert sse.is_usage_only(last) and state.done
 
 
+def test_stream_state_skips_malformed_choices_without_failing() -> None:
+    """An upstream's odd chunks (choices not a list, a choice or delta not an object) are relayed as they
+    are; only well-formed deltas count as text."""
+    state = sse.StreamState()
+    for payload in (
+        b'{"choices":"x"}',
+        b'{"choices":[3,{"delta":"y"},{"delta":{"content":7}}]}',
+        b"[1,2]",
+        b'{"choices":[{"delta":{"content":"ok"}}]}',
+    ):
+        assert state.observe(payload) is not None
+    assert state.text == ["ok"] and state.content_chunks == 1
+
+
 def test_upstream_body_keeps_unknown_fields_and_forces_a_usage_chunk_for_streams() -> None:
     raw = {"model": "chat", "messages": [], "stream": True, "tools": [{"x": 1}], "seed": 3}
     messages = [{"role": "user", "content": "hi"}]

@@ -90,13 +90,14 @@ class StreamState:
             self.usage = found
         self.missing_role = False
         choices = obj.get("choices") if isinstance(obj, dict) else None
-        if choices and isinstance(choices, list) and not self._choices_seen:
+        if not isinstance(choices, list):
+            return obj
+        deltas = [choice.get("delta") if isinstance(choice, dict) else None for choice in choices]
+        if deltas and not self._choices_seen:
             self._choices_seen = True
-            first = choices[0] if isinstance(choices[0], dict) else {}
-            self.missing_role = isinstance(first.get("delta"), dict) and "role" not in first["delta"]
-        for choice in obj.get("choices") or () if isinstance(obj, dict) else ():
-            delta = choice.get("delta") or {}
-            content = delta.get("content")
+            self.missing_role = isinstance(deltas[0], dict) and "role" not in deltas[0]
+        for delta in deltas:
+            content = delta.get("content") if isinstance(delta, dict) else None
             if isinstance(content, str) and content:
                 self.text.append(content)
                 self.content_chunks += 1

@@ -7,13 +7,13 @@ runs.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from neuroedge_queue import heaptrim
 from neuroedge_runtime.serving import tensors
 
 if TYPE_CHECKING:
@@ -85,15 +85,6 @@ _LOADING = threading.Lock()
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _libc_trim() -> None:
-    """Return the allocator's free pages to the system (glibc `malloc_trim`): before a load, so that what it
-    adds to the resident set is memory it allocated, not pages freed earlier and reused (which would hide
-    it); after, so that its transient buffers are not charged as if the session kept them."""
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own symbols: glibc's, if it is
-    if trim is not None:
-        trim(0)
-
-
 def resident_bytes() -> int | None:
     """The process's resident memory now (Linux `/proc/self/statm`); None where it cannot be read."""
     try:
@@ -123,7 +114,7 @@ class Session:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         with _LOADING:
-            _libc_trim()
+            heaptrim.trim()
             before = resident_bytes()
             try:
                 self._session = onnxruntime.InferenceSession(
@@ -131,7 +122,7 @@ class Session:
                 )
             except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
                 raise InvalidModelError(f"ONNX Runtime cannot load the model: {exc}") from None
-            _libc_trim()  # and what the parse freed again, so that only what the session keeps counts
+            heaptrim.trim()  # and what the parse freed again, so that only what the session keeps counts
             self.size = charged_size(len(model), before, resident_bytes())
         self.signature = _signature(self._session)
         self.digest = digest
