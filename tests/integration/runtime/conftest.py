@@ -15,13 +15,20 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from runtime_helpers import Tenant, write_credentials
+from runtime_helpers import Tenant, close_openai_clients, write_credentials
 
 from neuroedge_operator.db import migrate
 from neuroedge_runtime import app as runtime_app
 from neuroedge_runtime.settings import RuntimeSettings
 
 RUNTIME_ROLE_PASSWORD = secrets.token_urlsafe(16)
+
+
+@pytest.fixture(autouse=True)
+async def _openai_clients_closed() -> AsyncIterator[None]:
+    """The OpenAI clients a test made are closed when it ends (`runtime_helpers.openai_client` says why)."""
+    yield
+    await close_openai_clients()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import openai
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -160,3 +161,26 @@ async def set_embedding(
         base_url,
         api_key,
     )
+
+
+_OPEN_OPENAI_CLIENTS: list[openai.AsyncOpenAI] = []
+
+
+def openai_client(client: TestClient[Any, Any], api_key: str, **options: Any) -> openai.AsyncOpenAI:
+    """An `openai.AsyncOpenAI` of the runtime under test, closed when the test ends (`close_openai_clients`).
+
+    Never leave one to the garbage collector: when an unclosed client is collected in a reference cycle, the
+    finalizers of the cycle's objects all run, so its idle connection's socket is closed by the transport's
+    finalizer while the transport still counts as open, and the client's own finalizer then schedules
+    `aclose()`. By the time that runs the freed fd number may be the next test's server socket, and closing
+    the transport removes that socket's reader from the event loop: the server never accepts again (the
+    intermittent hang of test_disconnect's login)."""
+    created = openai.AsyncOpenAI(base_url=str(client.make_url("/v1")), api_key=api_key, **options)
+    _OPEN_OPENAI_CLIENTS.append(created)
+    return created
+
+
+async def close_openai_clients() -> None:
+    """Close every client `openai_client` made (their connections' fds are still their own)."""
+    while _OPEN_OPENAI_CLIENTS:
+        await _OPEN_OPENAI_CLIENTS.pop().close()

@@ -11,7 +11,7 @@ import numpy as np
 import openai
 import pytest
 from aiohttp.test_utils import TestClient
-from runtime_helpers import Tenant, bearer, create_user, login
+from runtime_helpers import Tenant, bearer, create_user, login, openai_client
 
 from neuroedge_runtime.embeddings import model
 
@@ -19,9 +19,8 @@ Client = TestClient[Any, Any]
 
 
 def api(client: Client, tokens: dict[str, Any] | None, **options: Any) -> openai.AsyncOpenAI:
-    base = f"http://{client.server.host}:{client.server.port}/v1"
     key = tokens["access_token"] if tokens else "not-a-token"
-    return openai.AsyncOpenAI(base_url=base, api_key=key, max_retries=0, **options)
+    return openai_client(client, key, max_retries=0, **options)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import openai
 from aiohttp.test_utils import TestClient
-from runtime_helpers import Tenant, login
+from runtime_helpers import Tenant, login, openai_client
 
 
 def llm_config(base_url: str, model: str = "tiny", **extra: Any) -> dict[str, str]:
@@ -27,9 +27,7 @@ class Caller:
 
 async def make_caller(client: TestClient[Any, Any], tenant: Tenant) -> Caller:
     tokens = await login(client, tenant)
-    oai = openai.AsyncOpenAI(
-        base_url=str(client.make_url("/v1")), api_key=tokens["access_token"], max_retries=0, timeout=120
-    )
+    oai = openai_client(client, tokens["access_token"], max_retries=0, timeout=120)
     return Caller(tenant, tokens, oai)
 
 

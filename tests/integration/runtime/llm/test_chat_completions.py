@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from llama_process import LlamaServer, SilentUpstream, closed_port_url
 from llm_helpers import make_caller, metric
+from runtime_helpers import openai_client
 
 pytestmark = pytest.mark.services
 
@@ -254,7 +255,7 @@ async def test_a_bad_request_is_400_in_openais_shape(
 
 
 async def test_auth_failures_on_the_openai_routes_are_in_openais_shape(client: TestClient[Any, Any]) -> None:
-    stranger = openai.AsyncOpenAI(base_url=str(client.make_url("/v1")), api_key="not-a-token", max_retries=0)
+    stranger = openai_client(client, "not-a-token", max_retries=0)
 
     with pytest.raises(openai.AuthenticationError) as raised:
         await stranger.chat.completions.create(model="chat", messages=HELLO)
