@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import pydantic
 import pytest
 
 from neuroedge_runtime.llm import budget, chat, config, gateway, memory, retrieval, sse
+from neuroedge_runtime.views import llm as llm_views
 
 
 def test_events_are_split_as_they_complete_whatever_the_chunking() -> None:
@@ -168,3 +170,11 @@ def test_a_first_delta_without_role_is_given_the_assistant_role_once() -> None:
     announced = sse.StreamState()
     announced.observe(sse.data_of(chunk({"role": "assistant", "content": ""})) or b"")
     assert not announced.missing_role
+
+
+def test_usage_days_are_iso_dates_only() -> None:
+    query = llm_views.UsageQuery.model_validate({"from": "2026-11-01", "to": "2026-11-30"})
+    assert (query.start, query.end) == (date(2026, 11, 1), date(2026, 11, 30))
+    for bad in ("0.0", "0", "1764460800", "20261130", "2026-11-30T00:00:00", ""):
+        with pytest.raises(pydantic.ValidationError):
+            llm_views.UsageQuery.model_validate({"to": bad})

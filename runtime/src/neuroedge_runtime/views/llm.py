@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 import pydantic
@@ -157,12 +158,24 @@ async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
         await response.write(data)
 
 
+def _iso_date(value: object) -> object:
+    """A query's day as the API documents it, `YYYY-MM-DD` (pydantic alone would also take a number such as
+    `0.0` as a Unix timestamp, the fuzzer found: `?to=0.0` answered for 1970-01-01)."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+IsoDay = Annotated[date, pydantic.BeforeValidator(_iso_date)]
+
+
 class UsageQuery(pydantic.BaseModel):
     """Days (UTC, inclusive) to report; the last 30 days by default."""
 
     model_config = pydantic.ConfigDict(extra="forbid", populate_by_name=True)
-    start: date | None = pydantic.Field(default=None, alias="from")
-    end: date | None = pydantic.Field(default=None, alias="to")
+    start: IsoDay | None = pydantic.Field(default=None, alias="from")
+    end: IsoDay | None = pydantic.Field(default=None, alias="to")
 
 
 class UsageReport(pydantic.BaseModel):

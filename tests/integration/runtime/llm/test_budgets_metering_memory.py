@@ -74,6 +74,13 @@ async def test_usage_of_one_tenant_is_invisible_to_another(
 
     assert (await _usage(client, other.tokens))["data"] == []
     assert len((await _usage(client, caller.tokens))["data"]) == 1
+    for bad in ("to=0.0", "from=20261130", "to=2026-02-30"):  # a number is no day, as the fuzzer tried
+        resp = await client.get(f"/usage?{bad}", headers=bearer(caller.tokens))
+        assert resp.status == 400, bad
+        assert (
+            resp.content_type == "application/problem+json"
+            and bad.split("=")[0] in (await resp.json())["detail"]
+        )
 
 
 async def test_an_exhausted_budget_is_429_with_retry_after_and_resets(
