@@ -134,7 +134,7 @@ def models_loaded_bytes(base: str) -> float:
 def hello_rps(script: Path) -> float:
     """Requests/s of the bare aiohttp hello-world under the same load: the most any aiohttp server serves."""
     port = bench_runtime.free_port()
-    hello = subprocess.Popen([sys.executable, "-c", bench_runtime.HELLO, str(port)])
+    hello = bench_runtime.start_hello(port, os.environ.get("NEUROEDGE_EVENT_LOOP", "uvloop"))
     try:
         url = f"http://127.0.0.1:{port}/"
         bench_runtime.wait_http(url)

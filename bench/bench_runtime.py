@@ -7,10 +7,12 @@ at a fixed rate (BENCH_RATE, 1000 req/s) beside the hello-world's at that rate; 
 memory at idle (no model loaded) and under load, beside the hello-world's.
 
 Both servers run as separate processes (`neuroedge-runtime api` with its production defaults, INFO access logs
-included, and a one-route aiohttp app). Load generators are real ones, installed by `make bench` through the
-dev toolchain: `wrk` (Debian) for the closed-loop runs (BENCH_CONNECTIONS connections, one thread) and vegeta
-(built from the Go module proxy) for the constant-rate run; wrk's closed loop hides queueing delay, vegeta
-sends on schedule whatever the answers' speed, so its p99 includes it.
+included, and a one-route aiohttp app) on the same event loop (NEUROEDGE_EVENT_LOOP, uvloop by default: a
+hello-world on asyncio's own loop would be a slower baseline than the runtime's) and the same aiohttp server
+settings (no aiohttp access logger on either). Load generators are real ones, installed by `make bench`
+through the dev toolchain: `wrk` (Debian) for the closed-loop runs (BENCH_CONNECTIONS connections, one
+thread) and vegeta (built from the Go module proxy) for the constant-rate run; wrk's closed loop hides
+queueing delay, vegeta sends on schedule whatever the answers' speed, so its p99 includes it.
 
 The client-bound rule: a measurement says something about a server only when the load generator was not the
 limit. A wrk run is client-bound when wrk's own CPU time (user + system, from wait4) reaches CLIENT_CPU_LIMIT
@@ -64,8 +66,12 @@ POOL_MAX = 10  # the runtime's default NEUROEDGE_DB_POOL_MAX, which the raw SQL 
 DIMENSION = 64
 POINTS = 2000
 HELLO = """
-from aiohttp import web
+import asyncio
 import sys
+from aiohttp import web
+if sys.argv[2] == "uvloop":
+    import uvloop
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 async def hello(request):
     return web.Response(text="Hello, world")
 app = web.Application()
@@ -93,6 +99,12 @@ RAW_SQL = "--raw-sql"
 
 class ClientBoundError(RuntimeError):
     """A measurement limited by the load generator, not by the server under test."""
+
+
+def start_hello(port: int, loop: str) -> subprocess.Popen[bytes]:
+    """The bare aiohttp hello-world on `loop` ("uvloop", the runtime's default, or "asyncio"), so that the
+    baseline runs on the event loop the runtime runs on."""
+    return subprocess.Popen([sys.executable, "-c", HELLO, str(port), loop])
 
 
 def free_port() -> int:
@@ -498,7 +510,8 @@ def main() -> int:
             stderr=log,
             stdout=subprocess.DEVNULL,
         )
-    hello = subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)])
+    loop = runtime_env.get("NEUROEDGE_EVENT_LOOP", "uvloop")  # the runtime's default
+    hello = start_hello(hello_port, loop)
     try:
         base, hello_url = f"http://127.0.0.1:{rt_port}", f"http://127.0.0.1:{hello_port}/"
         wait_http(f"{base}/health")
@@ -579,6 +592,9 @@ def main() -> int:
     except ClientBoundError as exc:
         print(f"refusing to report: {exc}", file=sys.stderr, flush=True)
         return 2
+    except Exception:
+        print((tmp / "runtime.log").read_text()[-4000:], file=sys.stderr, flush=True)  # the server's side
+        raise
     finally:
         for proc in (runtime, hello):
             proc.terminate()

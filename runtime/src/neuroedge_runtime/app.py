@@ -22,7 +22,7 @@ from aiohttp.typedefs import Middleware
 
 import neuroedge_runtime
 from neuroedge_queue import tracecontext
-from neuroedge_runtime import keys, middlewares, openapi, routes, routing
+from neuroedge_runtime import keys, middlewares, openapi, respclient, routes, routing
 from neuroedge_runtime.agents import loop as agent_loop
 from neuroedge_runtime.agents import tools as agent_tools
 from neuroedge_runtime.auth.service import AuthService
@@ -69,12 +69,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     """The shared Redis client (5 s per socket operation), and the rate limiter's own: it runs once per
-    request, where redis-py's per-operation socket timeout costs two timers and a task (asyncio.wait_for) per
-    call, so the limiter bounds the whole call with one timer instead (`RateLimiter.check`)."""
+    request, so it goes through the lean pipelining client (`respclient`), bounded by one timer per call
+    (`RateLimiter.check`)."""
     url = app[keys.SETTINGS].redis_url
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     app[keys.REDIS] = client
-    limiter_client = redis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=5)
+    limiter_client = respclient.Client(url, connect_timeout=5.0)
     app[keys.LIMITER] = RateLimiter(limiter_client, timeout_seconds=5.0)
     yield
     await limiter_client.aclose()
@@ -251,9 +251,7 @@ def init_app(settings: RuntimeSettings) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[
             *_tracing_middlewares(),
-            middlewares.observe,
-            middlewares.errors,
-            middlewares.authenticate,
+            middlewares.handle,
         ],
     )
     app[keys.SETTINGS] = settings

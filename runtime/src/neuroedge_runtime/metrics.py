@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from neuroedge_runtime import loopmetrics
+
 
 def _registry() -> CollectorRegistry:
     return CollectorRegistry(auto_describe=True)
@@ -15,31 +17,34 @@ def _registry() -> CollectorRegistry:
 class Metrics:
     """Request count and latency by route and status, requests in flight, rate-limit rejections; the same by
     tenant for authenticated requests (tenants are few and named by the platform: a bounded label); and model
-    serving: loads by outcome, models loaded, rows per batched run."""
+    serving: loads by outcome, models loaded, rows per batched run.
+
+    The request series and the in-flight gauge, updated on every request by the request path alone (on the
+    event loop's thread), are `loopmetrics` ones, without prometheus_client's per-update locks."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
-    _request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
+    _request_children: dict[tuple[str, str, int], _Children] = field(
         default_factory=dict, init=False, repr=False
     )
-    _tenant_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = field(
+    _tenant_children: dict[tuple[str, str, int], _Children] = field(
         default_factory=dict, init=False, repr=False
     )
 
     def __post_init__(self) -> None:
-        self.requests = Counter(
+        self.requests = loopmetrics.Counter(
             "neuroedge_http_requests",
             "HTTP requests handled",
             ["method", "route", "status"],
             registry=self.registry,
         )
-        self.latency = Histogram(
+        self.latency = loopmetrics.Histogram(
             "neuroedge_http_request_duration_seconds",
             "Time to handle an HTTP request",
             ["method", "route", "status"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.in_flight = Gauge(
+        self.in_flight = loopmetrics.Gauge(
             "neuroedge_http_requests_in_flight", "Requests being handled", registry=self.registry
         )
         self.rate_limited = Counter(
@@ -74,13 +79,13 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096),
             registry=self.registry,
         )
-        self.tenant_requests = Counter(
+        self.tenant_requests = loopmetrics.Counter(
             "neuroedge_tenant_requests",
             "Authenticated HTTP requests by tenant, route and status",
             ["tenant", "route", "status"],
             registry=self.registry,
         )
-        self.tenant_latency = Histogram(
+        self.tenant_latency = loopmetrics.Histogram(
             "neuroedge_tenant_request_duration_seconds",
             "Time to handle an authenticated HTTP request, by tenant",
             ["tenant"],
@@ -123,17 +128,20 @@ class Metrics:
         children[1].observe(seconds)
 
 
+_Children = tuple[loopmetrics.CounterChild, loopmetrics.HistogramChild]
+
+
 def _children(
-    cache: dict[tuple[str, str, int], tuple[Counter, Histogram]],
+    cache: dict[tuple[str, str, int], _Children],
     key: tuple[str, str, int],
     *,
-    counter: Counter,
+    counter: loopmetrics.Counter,
     counter_labels: tuple[str, ...],
-    histogram: Histogram,
+    histogram: loopmetrics.Histogram,
     histogram_labels: tuple[str, ...],
-) -> tuple[Counter, Histogram]:
-    """The label children of `key`, looked up once per process and kept in `cache`: `labels()` builds and
-    locks on every call, which a per-request metric must not pay."""
+) -> _Children:
+    """The label children of `key`, looked up once per process and kept in `cache` (one dictionary lookup per
+    request instead of two label lookups)."""
     children = cache.get(key)
     if children is None:
         children = (counter.labels(*counter_labels), histogram.labels(*histogram_labels))

@@ -14,13 +14,15 @@ the multi-key script valid on Redis Cluster.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 import uuid
 from dataclasses import dataclass
 
-import redis.asyncio as redis
+import redis.exceptions
 
+from neuroedge_runtime import respclient
 from neuroedge_runtime.tenancy.registry import TenantInfo
 
 _SCRIPT = """
@@ -60,6 +62,7 @@ end
 return {1, remaining, math.ceil(reset), limit}
 """
 
+_SHA = hashlib.sha1(_SCRIPT.encode(), usedforsecurity=False).hexdigest()  # Redis names scripts by SHA1
 SCOPES = ("tenant", "user")
 
 
@@ -115,37 +118,40 @@ def arguments(info: TenantInfo, issued_at: int) -> list[int]:
 
 
 class RateLimiter:
-    """Checks requests against revocations and the limits of the tenant registry."""
+    """Checks requests against revocations and the limits of the tenant registry, through a pipelining
+    client of its own (`respclient`: the calls of concurrent requests travel together)."""
 
-    def __init__(self, client: redis.Redis, timeout_seconds: float | None = None) -> None:
+    def __init__(self, client: respclient.Client, timeout_seconds: float | None = None) -> None:
         self._client = client
-        self._script = client.register_script(_SCRIPT)
         self._timeout = timeout_seconds
-        """Bound of one check (None: the client's own socket timeouts, if any, bound it)."""
+        """Bound of one call (None: unbounded)."""
 
     async def check(self, info: TenantInfo, user_id: uuid.UUID, issued_at: int) -> Decision:
         """Count one request of `user_id` in `info.tenant` and say whether it may proceed; RevokedError when
         the token was issued at or before the user's revocation."""
         try:
             async with asyncio.timeout(self._timeout):
-                allowed, value, third, limit = await self._script(
-                    keys=keys(info.tenant, user_id), args=arguments(info, issued_at)
+                allowed, value, third, limit = await self._client.evalsha(
+                    _SHA, _SCRIPT, keys(info.tenant, user_id), arguments(info, issued_at)
                 )
         except TimeoutError:
+            # The replies still owed on the connection may never come: drop it (the next call reconnects).
+            self._client.reset()
             # Answered as an unreachable dependency (503), not as the request's own timeout (504).
-            raise redis.ConnectionError(
+            raise redis.exceptions.ConnectionError(
                 f"Redis did not answer the rate limiter within {self._timeout}s"
             ) from None
-        if int(allowed) < 0:
+        if allowed < 0:
             raise RevokedError(f"access token of user {user_id} was revoked")
-        if int(allowed):
-            reset = math.ceil(int(third) / 1_000_000)
-            return Decision(True, int(limit), int(value), reset, 0, "tenant")
-        retry = max(1, math.ceil(int(value) / 1_000_000))
-        return Decision(False, int(limit), 0, retry, retry, SCOPES[int(third) - 1])
+        if allowed:
+            return Decision(True, limit, value, math.ceil(third / 1_000_000), 0, "tenant")
+        retry = max(1, math.ceil(value / 1_000_000))
+        return Decision(False, limit, 0, retry, retry, SCOPES[third - 1])
 
     async def revoke(self, tenant: str, user_id: uuid.UUID, keep_seconds: int) -> None:
         """Refuse every access token of the user issued up to now, on every replica, for `keep_seconds` (the
         longest an access token can live: afterwards every such token has expired anyway)."""
         async with asyncio.timeout(self._timeout):
-            await self._client.set(revocation_key(tenant, user_id), int(time.time()), ex=max(1, keep_seconds))
+            await self._client.execute(
+                "SET", revocation_key(tenant, user_id), int(time.time()), "EX", max(1, keep_seconds)
+            )

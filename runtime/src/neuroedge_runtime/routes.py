@@ -54,7 +54,9 @@ def _openai() -> list[RouteSpec]:
 def _core() -> list[RouteSpec]:
     """The platform's own routes."""
     return [
-        RouteSpec("GET", "/health", ops.health, PUBLIC, "Liveness", "operations", response=ops.Health),
+        RouteSpec(
+            "GET", "/health", ops.health, PUBLIC, "Liveness", "operations", response=ops.Health, probe=True
+        ),
         RouteSpec(
             "GET",
             "/ready",
@@ -63,6 +65,7 @@ def _core() -> list[RouteSpec]:
             "Readiness: database and Redis reachable",
             "operations",
             response=ops.Health,
+            probe=True,
         ),
         RouteSpec(
             "GET",
@@ -72,6 +75,7 @@ def _core() -> list[RouteSpec]:
             "Prometheus metrics",
             "operations",
             response_type="text/plain",
+            probe=True,
         ),
         RouteSpec("GET", "/openapi.json", ops.openapi, PUBLIC, "This document", "operations"),
         RouteSpec(

@@ -46,6 +46,9 @@ class RouteSpec:
     own_timeout: bool = False
     """The handler bounds its own time (the LLM gateway: the Engine's `timeoutSeconds`, per chunk for
     streams), so the API-wide request timeout does not cut it."""
+    probe: bool = False
+    """Called every few seconds by the kubelet or Prometheus (/health, /ready, /metrics): public, bounding
+    its own time, counted in the request metrics, and access-logged only when it fails."""
 
 
 def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:
@@ -54,6 +57,8 @@ def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRo
     for spec in specs:
         if spec.access != PUBLIC and not isinstance(spec.access, Role):
             raise ValueError(f"{spec.method} {spec.path} declares no access")
+        if spec.probe and spec.access != PUBLIC:
+            raise ValueError(f"{spec.method} {spec.path}: a probe is public")
         route = app.router.add_route(
             spec.method, spec.path, spec.handler, name=spec.name or spec.handler.__name__
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -123,6 +124,25 @@ async def test_request_ids(client: Client) -> None:
     assert resp.headers["X-Request-ID"]
 
 
+async def test_successful_probes_are_counted_but_not_access_logged(
+    client: Client, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="neuroedge_runtime.access")
+    broken: Client = await make_client(redis_url="redis://127.0.0.1:1/0")
+    for path in ("/health", "/ready", "/metrics", "/nope"):
+        await client.get(path)
+    assert (await broken.get("/ready")).status == 503
+    logged = [
+        (fields["path"], fields["status"])
+        for record in caplog.records
+        if record.name == "neuroedge_runtime.access"
+        and isinstance(fields := getattr(record, "fields", None), dict)
+    ]
+    assert logged == [("/nope", 404), ("/ready", 503)]  # the failing probe is logged
+    text = await (await client.get("/metrics")).text()
+    assert 'neuroedge_http_requests_total{method="GET",route="/ready",status="200"} 1.0' in text
+
+
 async def test_health_ready_and_metrics(client: Client, make_client: Any) -> None:
     assert await (await client.get("/health")).json() == {"status": "ok"}
     assert await (await client.get("/ready")).json() == {"status": "ready"}
@@ -226,14 +246,17 @@ def test_the_cli_serves_logs_json_and_stops_on_sigterm(settings: RuntimeSettings
                 import time  # noqa: PLC0415
 
                 time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=5) as resp:
+            assert resp.status == 200  # access-logged (a successful probe, /health, is not)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
     records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    access = [r for r in records if r.get("path") == "/health"]
+    access = [r for r in records if r.get("path") == "/openapi.json"]
     assert access and access[0]["status"] == 200 and access[0]["request_id"]
+    assert not [r for r in records if r.get("path") == "/health"]
     assert any(r["msg"] == "runtime api stopped" for r in records)
     assert (
         settings.database_url.split("@")[0].split(":")[-1] not in log.read_text()

@@ -8,11 +8,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import redis.asyncio as redis
 from aiohttp.test_utils import TestClient
 from runtime_helpers import Tenant, bearer, create_user, login
 
-from neuroedge_runtime import ratelimit
+from neuroedge_runtime import ratelimit, respclient
 
 Client = TestClient[Any, Any]
 PASSWORD = "correct horse battery"
@@ -67,7 +66,7 @@ async def test_revocation_is_scoped_to_the_tenant(make_client: Any, make_tenant:
     listed = await client.get("/admin/users", headers=bearer(second_admin))
     (user,) = (await listed.json())["users"]
     # The same user id revoked under another tenant does not touch this tenant's user.
-    conn = redis.Redis.from_url(redis_url)
+    conn = respclient.Client(redis_url)
     try:
         await ratelimit.RateLimiter(conn).revoke(first.name, uuid.UUID(user["id"]), 60)
         assert await status(client, second_admin) == 404
