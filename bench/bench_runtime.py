@@ -23,7 +23,8 @@ rate (achieved < 95% of BENCH_RATE). Any client-bound run stops the script with 
 is printed: no ratio is reported against a client's ceiling.
 
 BENCH_PROFILE=<dir>: additionally sample the runtime with py-spy during each scenario (wrk runs) and write
-their top frames (self and inclusive) to <dir>/<scenario>.txt (`bench/profiles/` keeps the last summaries).
+their top frames (self and inclusive) to <dir>/<scenario>.txt and the collapsed stacks beside them
+(`bench/profiles/` keeps the last summaries).
 
 Needs DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
 """
@@ -419,8 +420,10 @@ class Profiler:
             return
         self._proc.wait(timeout=60)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        summary = profile_summary(self._raw.read_text())
+        collapsed = self._raw.read_text()
+        summary = profile_summary(collapsed)
         shutil.rmtree(self._raw.parent, ignore_errors=True)
+        (self.out_dir / f"{self.name}.collapsed").write_text(collapsed)  # for a flame graph, or grep
         (self.out_dir / f"{self.name}.txt").write_text(
             f"py-spy record --rate 200 of the runtime API during {self.name} "
             f"(wrk, {CONNECTIONS} connections, {DURATION:g}s)\n{summary}"

@@ -13,6 +13,9 @@ Beside req/s, the API process's CPU time per request (user + system, all its thr
 runs): on a shared 2-core machine throughput moves with the neighbours' load by more than tracing's cost,
 while the CPU a request takes hardly does, so this is the steadier measure of the same cost. Needs
 DATABASE_URL (superuser) and REDIS_URL; prints one JSON object per result.
+
+BENCH_PROFILE=<dir>: after the measured rounds, one more run of each configuration under py-spy (so that the
+sampler's own cost stays out of the figures), its summary and collapsed stacks written to <dir>.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 """
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PROFILE_DIR = Path(os.environ["BENCH_PROFILE"]) if os.environ.get("BENCH_PROFILE") else None
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "off": {},
     "on_100pct": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
@@ -139,6 +143,10 @@ def main() -> int:
                 rate, per_request = load(config)
                 measured[name].append(rate)
                 cpu[name].append(per_request)
+        if PROFILE_DIR is not None:
+            for name in apis:
+                with rt.Profiler(apis[name][0].pid, PROFILE_DIR, f"tracing_{name}"):
+                    load(name)
         rps = {name: statistics.median(values) for name, values in measured.items()}
         cpu_us = {name: statistics.median(values) for name, values in cpu.items()}
         print(
