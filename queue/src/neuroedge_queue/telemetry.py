@@ -25,6 +25,7 @@ from opentelemetry import trace
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 EXPORTERS = ("otlp", "console")
 
@@ -70,23 +71,26 @@ def _exporter(name: str) -> SpanExporter:
 
     if name == "console":
         return export.ConsoleSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+    from neuroedge_queue import otlpexport  # noqa: PLC0415
 
-    return OTLPSpanExporter()
+    return otlpexport.OTLPSpanExporter()
 
 
-def start_provider(settings: Settings) -> TracerProvider | None:
+def start_provider(settings: Settings, id_generator: IdGenerator | None = None) -> TracerProvider | None:
     """Install the SDK's tracer provider (the sampler from OTEL_TRACES_SAMPLER*) with a batch exporter as the
     process's global one; the caller adds its instrumentations and shuts the provider down at exit (that
-    flushes the last spans). None, with nothing imported or installed, when tracing is off."""
+    flushes the last spans). `id_generator`: the SDK's random one unless given (the runtime API draws a
+    request's trace id itself to decide its sampling). None, with nothing imported or installed, when
+    tracing is off."""
     if not settings.enabled:
         return None
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
-    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
+    from neuroedge_queue import tracerprovider  # noqa: PLC0415
+
     attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = tracerprovider.TracerProvider(resource=Resource.create(attributes), id_generator=id_generator)
     provider.add_span_processor(BatchSpanProcessor(_exporter(settings.exporter)))
     trace.set_tracer_provider(provider)
     return provider

@@ -23,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation import tracecontext as w3c
 
 from neuroedge_queue import jobs, telemetry, tracecontext
-from neuroedge_runtime import keys
+from neuroedge_runtime import keys, sampling
 from neuroedge_runtime.routing import Handler
 
 if TYPE_CHECKING:
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 _TRACER = "neuroedge_runtime"
 _PROPAGATOR = w3c.TraceContextTextMapPropagator()
+_ROOT_BOUND: int | None = None
+"""`sampling.root_bound` of the installed sampler (None: every request asks the SDK); set by `install`."""
 
 
 @functools.cache
@@ -43,9 +45,15 @@ def install(settings: telemetry.Settings) -> TracerProvider | None:
     """Install the SDK, its batch exporter (`telemetry.start_provider`) and the client instrumentations when
     tracing is on; the caller shuts the returned provider down at exit (it flushes the last spans). None
     when tracing is off."""
-    provider = telemetry.start_provider(settings)
+    global _ROOT_BOUND  # noqa: PLW0603 - the process's one sampler, read on every request
+    if not settings.enabled:
+        return None
+    from neuroedge_runtime import drawnids  # noqa: PLC0415 - imports the SDK
+
+    provider = telemetry.start_provider(settings, id_generator=drawnids.DrawnAheadIds())
     if provider is None:
         return None
+    _ROOT_BOUND = sampling.root_bound(provider.sampler)
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor  # noqa: PLC0415
 
     instrument_asyncpg()  # our own, like Redis's: free when the trace is not sampled
@@ -113,12 +121,17 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     """The SERVER span of a request (outermost, so the access log and every child runs inside it); a caller's
     `traceparent` header makes it a child of the caller's trace.
 
-    Built for the unsampled case, which is most requests at any useful ratio: the span starts with no
-    attributes and is made current by hand; the attributes are computed only when it records. An
-    unsampled request costs the sampler's decision and one context switch, nothing more."""
-    route = _route(request)
-    parent = _PROPAGATOR.extract(request.headers) if "traceparent" in request.headers else None
-    span = _tracer().start_span(f"{request.method} {route}", context=parent, kind=trace.SpanKind.SERVER)
+    Built for the unsampled case, which is most requests at any useful ratio: without a traceparent, the
+    sampling decision is taken on a drawn trace id before any SDK object exists (`sampling.plan`), and an
+    unsampled request gets a non-recording span made directly (current, so its logs carry the ids and
+    its jobs and upstream calls stay out of the trace). A recorded span gets its attributes at the end."""
+    has_traceparent = "traceparent" in request.headers
+    trace_id = sampling.new_trace_id()
+    decision = sampling.plan(has_traceparent, _ROOT_BOUND, trace_id)
+    if decision is sampling.Plan.DROP:
+        span: trace.Span = sampling.unsampled_span(trace_id)
+    else:
+        span = _start(request, has_traceparent, trace_id if decision is sampling.Plan.RECORD else 0)
     token = otel_context.attach(trace.set_span_in_context(span))
     status = 499  # the client went away before an answer
     try:
@@ -136,17 +149,31 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     finally:
         otel_context.detach(token)
         if span.is_recording():
-            span.set_attributes(_request_attributes(request, route, status))
+            span.set_attributes(_request_attributes(request, status))
             if status >= 500:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
             span.end()
 
 
-def _request_attributes(request: web.Request, route: str, status: int) -> dict[str, str | int]:
+def _start(request: web.Request, has_traceparent: bool, drawn: int) -> trace.Span:
+    """The SDK's span for a request: a child of the caller's `traceparent`, or a root with the `drawn`
+    trace id (0: the SDK draws one)."""
+    parent = _PROPAGATOR.extract(request.headers) if has_traceparent else None
+    name = f"{request.method} {_route(request)}"
+    if not drawn:
+        return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
+    token = sampling.draw(drawn)
+    try:
+        return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
+    finally:
+        sampling.release(token)
+
+
+def _request_attributes(request: web.Request, status: int) -> dict[str, str | int]:
     """A recorded request span's attributes (HTTP conventions, plus the tenant and request id)."""
     attributes: dict[str, str | int] = {
         "http.request.method": request.method,
-        "http.route": route,
+        "http.route": _route(request),
         "url.path": request.path,
         "http.response.status_code": status,
     }

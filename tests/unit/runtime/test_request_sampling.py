@@ -1,0 +1,165 @@
+"""The request span's sampling, decided before any SDK object exists for a request without a `traceparent`:
+the same decision TraceIdRatioBased takes for the same trace id, a sampled request's SDK span carries that
+id, an unsampled one gets a non-recording span with valid ids (its logs and jobs keep them), and a request
+with a `traceparent` goes through the SDK, whose ParentBased sampler honours the caller's sampled flag."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from opentelemetry import trace
+from opentelemetry.sdk.trace import export, sampling
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from neuroedge_queue import tracerprovider
+from neuroedge_runtime import drawnids, keys, tracing
+from neuroedge_runtime import sampling as request_sampling
+
+TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+PARENT_ID = 0x00F067AA0BA902B7
+
+
+@pytest.mark.parametrize(
+    ("sampler", "bound"),
+    [
+        (sampling.ParentBasedTraceIdRatio(0.1), sampling.TraceIdRatioBased.get_bound_for_rate(0.1)),
+        (sampling.TraceIdRatioBased(0.25), sampling.TraceIdRatioBased.get_bound_for_rate(0.25)),
+        (sampling.ALWAYS_OFF, 0),
+        (sampling.ParentBased(sampling.ALWAYS_OFF), 0),
+        (sampling.ALWAYS_ON, None),
+        (sampling.ParentBased(sampling.ALWAYS_ON), None),
+    ],
+)
+def test_the_root_bound_is_known_only_for_samplers_that_decide_by_the_trace_id(
+    sampler: sampling.Sampler, bound: int | None
+) -> None:
+    assert request_sampling.root_bound(sampler) == bound
+
+
+def test_a_root_decision_is_the_one_trace_id_ratio_sampling_takes_for_that_id() -> None:
+    ratio = sampling.TraceIdRatioBased(0.1)
+    rng = random.Random(7)
+    decisions = []
+    for _ in range(2000):
+        trace_id = rng.getrandbits(128) or 1
+        plan = request_sampling.plan(False, ratio.bound, trace_id)
+        assert plan is not request_sampling.Plan.SDK
+        expected = ratio.should_sample(None, trace_id, "GET /x").decision.is_sampled()
+        assert (plan is request_sampling.Plan.RECORD) == expected
+        decisions.append(expected)
+    assert 100 < sum(decisions) < 300  # about one in ten
+
+
+def test_a_traceparent_or_an_unknown_sampler_leaves_the_decision_to_the_sdk() -> None:
+    assert request_sampling.plan(True, 0, TRACE_ID) is request_sampling.Plan.SDK
+    assert request_sampling.plan(True, 1 << 64, TRACE_ID) is request_sampling.Plan.SDK
+    assert request_sampling.plan(False, None, TRACE_ID) is request_sampling.Plan.SDK
+
+
+def test_an_unsampled_span_is_valid_and_not_recorded() -> None:
+    span = request_sampling.unsampled_span(TRACE_ID)
+    context = span.get_span_context()
+    assert not span.is_recording()
+    assert context.is_valid and context.trace_id == TRACE_ID
+    assert not context.trace_flags.sampled and not context.is_remote
+
+
+def test_a_span_started_inside_draw_carries_the_drawn_trace_id() -> None:
+    ids = drawnids.DrawnAheadIds()
+    token = request_sampling.draw(TRACE_ID)
+    try:
+        assert ids.generate_trace_id() == TRACE_ID
+    finally:
+        request_sampling.release(token)
+    assert ids.generate_trace_id() != TRACE_ID
+    assert request_sampling.drawn() == 0
+
+
+def test_the_provider_hands_out_one_tracer_per_name() -> None:
+    provider = tracerprovider.TracerProvider()
+    assert provider.get_tracer("a") is provider.get_tracer("a")
+    assert provider.get_tracer("a") is not provider.get_tracer("b")
+    assert provider.get_tracer("a", "1.0") is not provider.get_tracer("a")
+    scoped = provider.get_tracer("a", attributes={"k": "v"})
+    assert scoped is not provider.get_tracer("a")
+
+
+class Recorder:
+    """A local provider (never installed globally) like the runtime's, and what it exported."""
+
+    def __init__(self, sampler: sampling.Sampler) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.provider = tracerprovider.TracerProvider(sampler=sampler, id_generator=drawnids.DrawnAheadIds())
+        self.provider.add_span_processor(export.SimpleSpanProcessor(self.exporter))
+        self.tracer = self.provider.get_tracer("test")
+
+
+@pytest.fixture
+def recorder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    recorder = Recorder(request.param)
+    monkeypatch.setattr(tracing, "_tracer", lambda: recorder.tracer)
+    monkeypatch.setattr(tracing, "_ROOT_BOUND", request_sampling.root_bound(recorder.provider.sampler))
+    yield recorder
+
+
+async def _serve(headers: dict[str, str] | None = None) -> trace.SpanContext:
+    """Run the tracing middleware on a request; the span context its handler saw."""
+    seen: list[trace.SpanContext] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(trace.get_current_span().get_span_context())
+        return web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_post("/engine/{name}", handler)
+    request = make_mocked_request("POST", "/engine/predict", headers=headers, app=app)
+    request._match_info = await app.router.resolve(request)  # as the server does before the middlewares
+    request[keys.REQUEST_ID] = "r1"
+    response = await tracing.middleware(request, handler)
+    assert response.status == 201
+    assert not trace.get_current_span().get_span_context().is_valid  # detached again
+    return seen[0]
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(0.5)], indirect=True)
+async def test_requests_without_traceparent_are_sampled_by_their_trace_id(recorder: Recorder) -> None:
+    ratio = sampling.TraceIdRatioBased(0.5)
+    contexts = [await _serve() for _ in range(200)]
+    exported = {span.context.trace_id: span for span in recorder.exporter.get_finished_spans()}
+    for context in contexts:
+        assert context.is_valid
+        expected = ratio.should_sample(None, context.trace_id, "x").decision.is_sampled()
+        assert context.trace_flags.sampled == expected
+        assert (context.trace_id in exported) == expected
+    assert 40 < len(exported) < 160
+    span = next(iter(exported.values()))
+    assert span.kind is trace.SpanKind.SERVER and span.parent is None
+    assert span.attributes is not None and span.attributes["http.response.status_code"] == 201
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(0.0)], indirect=True)
+async def test_a_sampled_traceparent_is_honoured_whatever_the_ratio(recorder: Recorder) -> None:
+    context = await _serve({"traceparent": f"00-{TRACE_ID:032x}-{PARENT_ID:016x}-01"})
+    assert context.trace_id == TRACE_ID and context.trace_flags.sampled
+    (span,) = recorder.exporter.get_finished_spans()
+    assert span.parent is not None and span.parent.span_id == PARENT_ID and span.parent.is_remote
+    assert span.attributes is not None and span.attributes["http.route"] == "/engine/{name}"
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(1.0)], indirect=True)
+async def test_an_unsampled_traceparent_is_honoured_whatever_the_ratio(recorder: Recorder) -> None:
+    context = await _serve({"traceparent": f"00-{TRACE_ID:032x}-{PARENT_ID:016x}-00"})
+    assert context.trace_id == TRACE_ID and not context.trace_flags.sampled
+    assert recorder.exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBased(sampling.ALWAYS_ON)], indirect=True)
+async def test_under_another_sampler_the_sdk_decides_every_request(recorder: Recorder) -> None:
+    assert tracing._ROOT_BOUND is None
+    contexts = [await _serve() for _ in range(5)]
+    assert all(context.trace_flags.sampled for context in contexts)
+    assert len(recorder.exporter.get_finished_spans()) == 5
