@@ -10,7 +10,7 @@ import signal
 from aiohttp import web
 
 from neuroedge_runtime import app as app_module
-from neuroedge_runtime import logs
+from neuroedge_runtime import heap, logs
 from neuroedge_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ async def serve(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
+    heap.freeze_startup()
     log.info("runtime api listening", extra={"fields": {"host": host, "port": port}})
     try:
         await stop.wait()
