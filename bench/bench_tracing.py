@@ -1,7 +1,8 @@
 """Benchmark of tracing's cost: authenticated `/engine/predict` requests per second of the runtime API with
 tracing off (no OTEL_* variable: nothing installed) beside the same with tracing on at 100% and at 10%
 sampling (`parentbased_traceidratio`), in one run. Goals: off costs nothing measurable (< 2%; its baseline is
-a second off run, the noise floor), 10% sampling costs < 10%.
+a second off run, the noise floor), 10% sampling costs < 10%. Tracing on at 0% sampling is measured too: the
+price of the request path's tracing machinery when nothing is recorded, which every unsampled request pays.
 
 Each configuration is its own `neuroedge-runtime api` process against the same tenant and engine, measured
 with the load generator of bench_runtime.py; with tracing on, spans go over OTLP/HTTP to a sink process that
@@ -50,6 +51,7 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
     "off": {},
     "on_100pct": {"OTEL_TRACES_SAMPLER": "parentbased_always_on"},
     "on_10pct": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
+    "on_0pct": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0"},
 }
 
 
@@ -109,7 +111,13 @@ def main() -> int:
     )
 
     apis: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
-    measured: dict[str, list[float]] = {"off": [], "off_again": [], "on_100pct": [], "on_10pct": []}
+    measured: dict[str, list[float]] = {
+        "off": [],
+        "off_again": [],
+        "on_100pct": [],
+        "on_10pct": [],
+        "on_0pct": [],
+    }
     cpu: dict[str, list[float]] = {name: [] for name in measured}  # microseconds of API CPU per request
     try:
         for name, extra in CONFIGURATIONS.items():
@@ -138,6 +146,7 @@ def main() -> int:
                 ("off", "off"),
                 ("on_100pct", "on_100pct"),
                 ("on_10pct", "on_10pct"),
+                ("on_0pct", "on_0pct"),
                 ("off_again", "off"),
             ):
                 rate, per_request = load(config)
@@ -181,13 +190,20 @@ def main() -> int:
             off,
         )
         rt.emit(
+            "engine_predict_rps_tracing_0pct",
+            rps["on_0pct"],
+            "req/s",
+            "engine_predict_rps_tracing_off",
+            off,
+        )
+        rt.emit(
             "engine_predict_cpu_us_tracing_off",
             cpu_us["off"],
             "us/req",
             "engine_predict_cpu_us_tracing_off_repeat",
             cpu_us["off_again"],
         )
-        for pct in ("100pct", "10pct"):
+        for pct in ("100pct", "10pct", "0pct"):
             rt.emit(
                 f"engine_predict_cpu_us_tracing_{pct}",
                 cpu_us[f"on_{pct}"],
