@@ -18,7 +18,6 @@ import aiohttp
 import asyncpg
 import redis.asyncio as redis
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 import neuroedge_runtime
 from neuroedge_queue import tracecontext
@@ -235,14 +234,14 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-def _tracing_middlewares() -> list[Middleware]:
-    """The request's span, outermost so it encloses everything else, when tracing is on (tracing.install
-    ran). Off: the tracing module is not even imported and the request path has no tracing step."""
+def _request_spans() -> middlewares.RequestSpans | None:
+    """The requests' spans when tracing is on (tracing.install ran). Off: None, the tracing module is not even
+    imported and the request path has no tracing step."""
     if not tracecontext.active():
-        return []
+        return None
     from neuroedge_runtime import tracing  # noqa: PLC0415
 
-    return [tracing.middleware]
+    return tracing.RequestSpans()
 
 
 def init_app(settings: RuntimeSettings) -> web.Application:
@@ -250,8 +249,7 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
-            *_tracing_middlewares(),
-            middlewares.handle,
+            middlewares.handle(_request_spans()),
         ],
     )
     app[keys.SETTINGS] = settings

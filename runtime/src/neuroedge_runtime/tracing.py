@@ -24,7 +24,6 @@ from opentelemetry.trace.propagation import tracecontext as w3c
 
 from neuroedge_queue import jobs, telemetry, tracecontext
 from neuroedge_runtime import keys, sampling
-from neuroedge_runtime.routing import Handler
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -116,43 +115,38 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-@web.middleware
-async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The SERVER span of a request (outermost, so the access log and every child runs inside it); a caller's
-    `traceparent` header makes it a child of the caller's trace.
+class RequestSpans:
+    """The SERVER span of a request (`middlewares.handle` begins it first and ends it last, so the access log
+    and every child run inside it); a caller's `traceparent` header makes it a child of the caller's trace.
 
     Built for the unsampled case, which is most requests at any useful ratio: without a traceparent, the
     sampling decision is taken on a drawn trace id before any SDK object exists (`sampling.plan`), and an
     unsampled request gets a non-recording span made directly (current, so its logs carry the ids and
     its jobs and upstream calls stay out of the trace). A recorded span gets its attributes at the end."""
-    has_traceparent = "traceparent" in request.headers
-    trace_id = sampling.new_trace_id()
-    decision = sampling.plan(has_traceparent, _ROOT_BOUND, trace_id)
-    if decision is sampling.Plan.DROP:
-        span: trace.Span = sampling.unsampled_span(trace_id)
-    else:
-        span = _start(request, has_traceparent, trace_id if decision is sampling.Plan.RECORD else 0)
-    token = otel_context.attach(trace.set_span_in_context(span))
-    status = 499  # the client went away before an answer
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except Exception as exc:
-        if span.is_recording():
-            span.record_exception(exc)
-        status = 500
-        raise
-    finally:
-        otel_context.detach(token)
-        if span.is_recording():
-            span.set_attributes(_request_attributes(request, status))
-            if status >= 500:
-                span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
-            span.end()
+
+    def begin(self, request: web.Request) -> tuple[trace.Span, object]:
+        has_traceparent = "traceparent" in request.headers
+        trace_id = sampling.new_trace_id()
+        decision = sampling.plan(has_traceparent, _ROOT_BOUND, trace_id)
+        if decision is sampling.Plan.DROP:
+            span: trace.Span = sampling.unsampled_span(trace_id)
+        else:
+            span = _start(request, has_traceparent, trace_id if decision is sampling.Plan.RECORD else 0)
+        return span, otel_context.attach(trace.set_span_in_context(span))
+
+    def end(
+        self, scope: tuple[trace.Span, object], request: web.Request, status: int, error: Exception | None
+    ) -> None:
+        span, token = scope
+        otel_context.detach(token)  # type: ignore[arg-type]  # the token that `begin` got from attach
+        if not span.is_recording():
+            return
+        if error is not None:
+            span.record_exception(error)
+        span.set_attributes(_request_attributes(request, status))
+        if status >= 500:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
+        span.end()
 
 
 def _start(request: web.Request, has_traceparent: bool, drawn: int) -> trace.Span:

@@ -1,5 +1,5 @@
 """With no OTEL_* variable a runtime process installs nothing for tracing: the API's request path does not
-import the tracing module and has no tracing middleware, no SDK, exporter or instrumentation is imported, no
+import the tracing module and has no tracing step, no SDK, exporter or instrumentation is imported, no
 thread is started, and an enqueued job carries no trace context."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ OFF_PROCESS = textwrap.dedent(
     import os, sys, threading
     from neuroedge_runtime import app, middlewares, server
     assert "neuroedge_runtime.tracing" not in sys.modules  # the request path does not even import it
-    assert app._tracing_middlewares() == []
+    assert app._request_spans() is None
     from neuroedge_runtime import cli, tracing
     from neuroedge_runtime.queue import service, worker
     from neuroedge_queue import producer, telemetry, tracecontext

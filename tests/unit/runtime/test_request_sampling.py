@@ -5,8 +5,12 @@ with a `traceparent` goes through the SDK, whose ParentBased sampler honours the
 
 from __future__ import annotations
 
+import json
+import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -16,7 +20,7 @@ from opentelemetry.sdk.trace import export, sampling
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from neuroedge_queue import tracerprovider
-from neuroedge_runtime import drawnids, keys, tracing
+from neuroedge_runtime import drawnids, keys, logs, metrics, middlewares, tracing
 from neuroedge_runtime import sampling as request_sampling
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -106,22 +110,55 @@ def recorder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     yield recorder
 
 
-async def _serve(headers: dict[str, str] | None = None) -> trace.SpanContext:
-    """Run the tracing middleware on a request; the span context its handler saw."""
+class LineCatcher(logging.Handler):
+    """The access log's lines, formatted as they are logged (inside the request's span)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logs.JsonFormatter())
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def access_log() -> Iterator[LineCatcher]:
+    catcher = LineCatcher()
+    logger = logging.getLogger("neuroedge_runtime.access")
+    logger.addHandler(catcher)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not the attribute: it clears the logger's isEnabledFor cache
+    yield catcher
+    logger.removeHandler(catcher)
+    logger.setLevel(level)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _serve(headers: dict[str, str] | None = None, answer: Handler | None = None) -> trace.SpanContext:
+    """Run the request middleware, with the requests' spans, on a request; the span context its handler
+    saw."""
     seen: list[trace.SpanContext] = []
 
     async def handler(request: web.Request) -> web.StreamResponse:
         seen.append(trace.get_current_span().get_span_context())
-        return web.Response(status=201)
+        return web.Response(status=201) if answer is None else await answer(request)
 
     app = web.Application()
     app.router.add_post("/engine/{name}", handler)
+    app[keys.ROUTES] = {}
+    app[keys.METRICS] = metrics.Metrics()
+    app[keys.SETTINGS] = cast(Any, SimpleNamespace(request_timeout_seconds=30.0))
     request = make_mocked_request("POST", "/engine/predict", headers=headers, app=app)
     request._match_info = await app.router.resolve(request)  # as the server does before the middlewares
-    request[keys.REQUEST_ID] = "r1"
-    response = await tracing.middleware(request, handler)
-    assert response.status == 201
-    assert not trace.get_current_span().get_span_context().is_valid  # detached again
+    request.match_info.current_app = app
+    try:
+        response = await middlewares.handle(tracing.RequestSpans())(request, handler)
+        assert response.status == (201 if answer is None else 500)
+    finally:
+        assert not trace.get_current_span().get_span_context().is_valid  # detached again
     return seen[0]
 
 
@@ -163,3 +200,45 @@ async def test_under_another_sampler_the_sdk_decides_every_request(recorder: Rec
     contexts = [await _serve() for _ in range(5)]
     assert all(context.trace_flags.sampled for context in contexts)
     assert len(recorder.exporter.get_finished_spans()) == 5
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(1.0)], indirect=True)
+async def test_a_recorded_request_span_has_route_status_and_request_id_and_its_log_line_the_ids(
+    recorder: Recorder, access_log: LineCatcher
+) -> None:
+    context = await _serve({"X-Request-ID": "req-7"})
+    (span,) = recorder.exporter.get_finished_spans()
+    assert span.kind is trace.SpanKind.SERVER and span.name == "POST /engine/{name}"
+    assert span.attributes is not None
+    assert span.attributes["http.route"] == "/engine/{name}"
+    assert span.attributes["http.response.status_code"] == 201
+    assert span.attributes["neuroedge.request_id"] == "req-7"
+    (line,) = access_log.lines
+    assert line["trace_id"] == f"{context.trace_id:032x}" and line["span_id"] == f"{context.span_id:016x}"
+    assert line["status"] == 201 and line["request_id"] == "req-7"
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(0.0)], indirect=True)
+async def test_an_unsampled_request_still_logs_its_trace_and_span_ids(
+    recorder: Recorder, access_log: LineCatcher
+) -> None:
+    context = await _serve()
+    assert context.is_valid and not context.trace_flags.sampled
+    assert recorder.exporter.get_finished_spans() == ()
+    (line,) = access_log.lines
+    assert line["trace_id"] == f"{context.trace_id:032x}" and line["span_id"] == f"{context.span_id:016x}"
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(1.0)], indirect=True)
+async def test_an_unhandled_exception_is_a_500_and_marks_the_span_failed(
+    recorder: Recorder, access_log: LineCatcher
+) -> None:
+    async def broken(request: web.Request) -> web.StreamResponse:
+        raise RuntimeError("boom")
+
+    await _serve(answer=broken)
+    (span,) = recorder.exporter.get_finished_spans()
+    assert span.status.status_code is trace.StatusCode.ERROR
+    assert span.attributes is not None and span.attributes["http.response.status_code"] == 500
+    assert [event.name for event in span.events] == ["exception"]
+    assert [line["status"] for line in access_log.lines if "status" in line] == [500]
