@@ -6,20 +6,23 @@ the Engines it serves (same namespace, naming the pool, allowed by the pool's `s
 Engine being deleted and never another namespace's: an Engine of another tenant that names a pool of the same
 name names a different pool.
 
-Pure: the handler parses the Engines (from the watch cache) and passes them in.
+A volume that does not exist is never mounted (plan/model_volumes.py): the pool's pods would stay Pending.
+
+Pure: the handler parses the Engines (from the watch cache), reads which of their volumes exist, and passes
+both in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from neuroedge_operator.builders import workerpool as pool_builder
-from neuroedge_operator.plan import references
+from neuroedge_operator.plan import model_volumes, references
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workerpool as pool_model
 
-VOLUME_SCHEMES = frozenset({"pvc", "configmap"})
+VOLUME_SCHEMES = frozenset(model_volumes.KINDS)
 
 
 @dataclass(frozen=True)
@@ -42,21 +45,36 @@ def facts(engine: engine_model.Engine, deleting: bool) -> EngineFacts:
     return EngineFacts(engine.namespace, engine.name, ref.name if ref else None, volume, deleting)
 
 
+def wanted_volumes(pool: pool_model.WorkerPool, engines: Iterable[EngineFacts]) -> list[model_volumes.Volume]:
+    """The claims and ConfigMaps the Engines `pool` serves have their models on: the handler reads which of
+    them exist (by name) before the pool mounts any."""
+    found = {model_volumes.of(e.model) for e in engines if _served(pool, e)}
+    return sorted((v for v in found if v is not None), key=lambda v: (v.kind, v.name))
+
+
 def served_models(
-    pool: pool_model.WorkerPool, engines: Iterable[EngineFacts]
+    pool: pool_model.WorkerPool, engines: Iterable[EngineFacts], existing: Collection[model_volumes.Volume]
 ) -> list[pool_builder.ServedModel]:
     """The volume models of the Engines `pool` serves, by Engine name: only Engines of the pool's namespace
-    that name it, are allowed by its `spec.engines`, and are not being deleted."""
+    that name it, are allowed by its `spec.engines`, are not being deleted, and whose volume is among
+    `existing` (in the pool's namespace). A missing one is left out, not mounted: its pods would stay Pending
+    and the pool's rollout would stall for every Engine it serves; the Engine itself reports it."""
     found = [
         pool_builder.ServedModel(e.name, e.model)
         for e in engines
-        if e.namespace == pool.namespace
-        and e.pool == pool.name
-        and e.model is not None
-        and not e.deleting
-        and references.serves(pool.spec.engines, e.name)
+        if e.model is not None and _served(pool, e) and model_volumes.of(e.model) in existing
     ]
     return sorted(found, key=lambda served: served.engine)
+
+
+def _served(pool: pool_model.WorkerPool, engine: EngineFacts) -> bool:
+    return (
+        engine.namespace == pool.namespace
+        and engine.pool == pool.name
+        and engine.model is not None
+        and not engine.deleting
+        and references.serves(pool.spec.engines, engine.name)
+    )
 
 
 def affected_pools(old: EngineFacts | None, new: EngineFacts | None) -> list[tuple[str, str]]:
