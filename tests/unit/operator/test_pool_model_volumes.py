@@ -215,3 +215,47 @@ def test_the_handler_reads_facts_from_raw_bodies_and_skips_what_does_not_parse()
     broken = {**body, "spec": {**body["spec"], "model": {"uri": "ftp://x/m.onnx"}}}
     assert pool_handlers.engine_facts(broken) is None
     assert pool_handlers.engine_facts(None) is None
+
+
+def test_an_engine_whose_new_volume_is_missing_keeps_the_model_the_pool_s_pods_started_with() -> None:
+    pool = samples.pool(engines=[])
+    live = pool_builder.deployment(
+        pool, pool_builder.PoolInputs("acme", "img:1", 2, models=served(("iris", PVC)))
+    )
+    previous = pool_models.started_models(live)
+    assert previous == {"iris": engine_model.ModelSource(uri=PVC)}
+    moved = [facts("iris", {"uri": "pvc://fresh/iris/v2.onnx"})]
+    fresh = model_volumes.Volume("PersistentVolumeClaim", "fresh")
+    assert pool_models.wanted_volumes(pool, moved, previous) == [fresh, MODELS_CLAIM]
+    # The new claim is missing: the pods keep the model they were started with (nothing rolls) ...
+    kept = pool_models.served_models(pool, moved, {MODELS_CLAIM}, previous)
+    assert [(m.engine, m.model.uri) for m in kept] == [("iris", PVC)]
+    assert template(kept) == template(served(("iris", PVC)))
+    # ... the new one once it exists; neither when both are gone; never for an Engine no longer served.
+    now = pool_models.served_models(pool, moved, {MODELS_CLAIM, fresh}, previous)
+    assert [m.model.uri for m in now] == ["pvc://fresh/iris/v2.onnx"]
+    assert pool_models.served_models(pool, moved, set(), previous) == []
+    elsewhere = [facts("iris", {"uri": "pvc://fresh/iris/v2.onnx"}, pool="other")]
+    assert pool_models.served_models(pool, elsewhere, {MODELS_CLAIM}, previous) == []
+    downloaded = [facts("iris", HTTPS)]
+    assert pool_models.served_models(pool, downloaded, {MODELS_CLAIM}, previous) == []
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [{}, {pool_builder.ENGINE_MODELS_ANNOTATION: "not json"}, {pool_builder.ENGINE_MODELS_ANNOTATION: "[1]"}],
+)
+def test_started_models_of_a_template_without_a_readable_annotation_are_none(
+    annotations: dict[str, str],
+) -> None:
+    assert (
+        pool_models.started_models({"spec": {"template": {"metadata": {"annotations": annotations}}}}) == {}
+    )
+    assert pool_models.started_models(None) == {}
+
+
+def test_a_started_model_that_no_longer_parses_is_left_out() -> None:
+    served_json = json.dumps({"iris": {"uri": PVC}, "bad": {"uri": "ftp://x/m.onnx"}, "odd": "x"})
+    annotations = {pool_builder.ENGINE_MODELS_ANNOTATION: served_json}
+    found = pool_models.started_models({"spec": {"template": {"metadata": {"annotations": annotations}}}})
+    assert found == {"iris": engine_model.ModelSource(uri=PVC)}

@@ -127,12 +127,17 @@ async def converge(
 async def served_models(ctx: Context, pool: model.WorkerPool) -> list[pool_builder.ServedModel]:
     """The volume models of the Engines the pool serves, from the Engines of its namespace (listed from the
     watch cache: no request on an idle pass), whose claim or ConfigMap exists (each read by name: a
-    ConfigMap from the cache, a claim from the API server, only for pools that serve claim models)."""
+    ConfigMap from the cache, a claim from the API server, only for pools that serve claim models); for an
+    Engine whose volume is missing, the model the live pods were started with (its Deployment, cached)."""
     engines = await ctx.kube.list_in(workload.API_VERSION, engine_model.KIND, pool.namespace, "")
     found = [f for f in map(engine_facts, engines) if f is not None]
-    wanted = pool_models.wanted_volumes(pool, found)
+    if not any(f.model is not None for f in found):
+        return []
+    live = await ctx.kube.get("apps/v1", "Deployment", pool_builder.name(pool), pool.namespace)
+    previous = pool_models.started_models(live)
+    wanted = pool_models.wanted_volumes(pool, found, previous)
     existing = await workloads.existing_volumes(ctx, pool.namespace, wanted) if wanted else set()
-    return pool_models.served_models(pool, found, existing)
+    return pool_models.served_models(pool, found, existing, previous)
 
 
 def engine_facts(body: Mapping[str, Any] | None) -> pool_models.EngineFacts | None:
