@@ -81,7 +81,7 @@ async def _outcome(ctx: Context, body: Mapping[str, Any]) -> report.Report:
     missing_volume, unread = await observe_model_volume(ctx, engine)
     blockers += unread
     if not references.engine_missing(engine, names) and missing_volume is None and not unread:
-        # A missing ConfigMap, Secret or model volume: build nothing yet (`hold` says why).
+        # A missing ConfigMap, Secret or model volume: build nothing yet (`observe_model_volume` says why).
         blockers += await converge(ctx, engine, tenant, referenced, api_keys)
     served = model_status.evaluate(engine, await _model_reports(ctx, engine, tenant), missing_volume)
     if served is not None and served.blocker is not None:
