@@ -57,6 +57,8 @@ def build_registry(settings: OperatorSettings, jobs: binding.Jobs) -> kopf.Opera
     async def startup(memo: kopf.Memo, **_: Any) -> None:
         memo.context = await context.open_context(settings)
         workerpool_handlers.follow_engines(memo.context)  # an Engine's model volume is in its pool's pods
+        engine_handlers.follow_model_maps(memo.context)  # a model's ConfigMap created: its Engines recover
+        workerpool_handlers.follow_model_maps(memo.context)  # ... and their pools mount it
         memo.periodic = asyncio.create_task(periodic.Loop(memo.context, jobs).run(), name="periodic")
         metrics.LEADER.set(1)
 

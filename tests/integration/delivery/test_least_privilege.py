@@ -150,7 +150,8 @@ def operator_as_account(
 
 
 def samples(name: str) -> list[dict[str, Any]]:
-    """One object of every kind the operator reconciles, in the order they are applied."""
+    """One object of every kind the operator reconciles (and what they refer to), in the order they are
+    applied."""
     return [
         {
             "apiVersion": "neuroedge.io/v1alpha1",
@@ -187,6 +188,20 @@ def samples(name: str) -> list[dict[str, Any]]:
                 "config": {"outlier_z": "2.5"},
             },
         },
+        # A predictive Engine whose model is on a claim, which the operator reads by name (the claim need not
+        # be bound: no replica is wanted, so no pod waits for it).
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "models", "namespace": name},
+            "spec": {"accessModes": ["ReadOnlyMany"], "resources": {"requests": {"storage": "1Gi"}}},
+        },
+        {
+            "apiVersion": "neuroedge.io/v1alpha1",
+            "kind": "Engine",
+            "metadata": {"name": "scorer", "namespace": name},
+            "spec": {"type": "predictive", "replicas": 0, "model": {"uri": "pvc://models/iris.onnx"}},
+        },
         {
             "apiVersion": "neuroedge.io/v1alpha1",
             "kind": "VectorIndex",
@@ -202,6 +217,8 @@ def samples(name: str) -> list[dict[str, Any]]:
 
 
 def _ready(kubeconfig: Path, obj: dict[str, Any]) -> bool:
+    if not obj["apiVersion"].startswith("neuroedge.io/"):
+        return True  # an object the scenario's objects refer to, with no conditions of its own
     where = ["-n", obj["metadata"]["namespace"]] if "namespace" in obj["metadata"] else []
     out = kubectl(
         kubeconfig,

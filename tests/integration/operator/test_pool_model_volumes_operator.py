@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import model_volume_helpers as volumes
 import pytest
 import tenant_operator_process as operator_process
-from operator_helpers import apply_tenant, eventually, get, kubectl, operator_env, unique, wait_ready
+from operator_helpers import eventually, get, kubectl, operator_env
 
 pytestmark = pytest.mark.cluster
 
-MOUNT_DIR = "/var/run/neuroedge/models"
-HASH = "neuroedge.io/spec-hash"
+MOUNT_DIR = volumes.MOUNT_DIR
 
 
 @pytest.fixture(scope="module")
@@ -39,101 +39,17 @@ def operator(
     print(proc.log_tail(200))
 
 
-def tenant(kubeconfig: Path) -> str:
-    """A provisioned tenant whose one namespace carries its name, enforcing Pod Security "restricted"."""
-    name = unique("pm")
-    apply_tenant(kubeconfig, name, {})
-    wait_ready(kubeconfig, name)
-    kubectl(
-        kubeconfig, "label", "--overwrite", "namespace", name, "pod-security.kubernetes.io/enforce=restricted"
-    )
-    return name
-
-
-def apply(kubeconfig: Path, *objects: dict[str, Any]) -> None:
-    kubectl(
-        kubeconfig,
-        "apply",
-        "-f",
-        "-",
-        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}),
-    )
-
-
-def custom(kind: str, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    meta = {"name": name, "namespace": namespace}
-    return {"apiVersion": "neuroedge.io/v1alpha1", "kind": kind, "metadata": meta, "spec": spec}
-
-
-def model_engine(namespace: str, name: str, uri: str, pool: str) -> dict[str, Any]:
-    spec = {"type": "predictive", "replicas": 1, "model": {"uri": uri}, "workerPoolRef": {"name": pool}}
-    return custom("Engine", namespace, name, spec)
-
-
-def claim(namespace: str, name: str) -> list[dict[str, Any]]:
-    """A claim bound to a volume of its own (so that the scheduler places pods that mount it)."""
-    volume = unique("pv")
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": volume},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadOnlyMany"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "hostPath": {"path": f"/models/{volume}"},
-                "claimRef": {"namespace": namespace, "name": name},
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "accessModes": ["ReadOnlyMany"],
-                "storageClassName": "",
-                "volumeName": volume,
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    ]
-
-
-def model_map(namespace: str, name: str) -> dict[str, Any]:
-    """A ConfigMap holding a model as binaryData (the bytes do not matter to the operator)."""
-    meta = {"name": name, "namespace": namespace}
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": meta,
-        "binaryData": {"model.onnx": "CAcSBHRlc3Q="},
-    }
-
-
 def template(kubeconfig: Path, namespace: str, pool: str) -> dict[str, Any]:
     found = get(kubeconfig, "deployment", f"workerpool-{pool}", "-n", namespace)
     return dict(found["spec"]["template"])
 
 
-def model_mounts(pod_spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Mount path -> (the mount's readOnly, its volume's source) of the model volumes of a pod spec."""
-    volumes = {v["name"]: {k: x for k, x in v.items() if k != "name"} for v in pod_spec.get("volumes", [])}
-    (container,) = pod_spec["containers"]
-    return {
-        m["mountPath"]: {"readOnly": m.get("readOnly", False), **volumes[m["name"]]}
-        for m in container.get("volumeMounts", [])
-        if m["mountPath"].startswith(MOUNT_DIR + "/")
-    }
-
-
 def mounts_of(kubeconfig: Path, namespace: str, pool: str) -> dict[str, dict[str, Any]]:
-    return model_mounts(template(kubeconfig, namespace, pool)["spec"])
+    return volumes.model_mounts(template(kubeconfig, namespace, pool)["spec"])
 
 
 def spec_hash(kubeconfig: Path, namespace: str, pool: str) -> str:
-    return str(template(kubeconfig, namespace, pool)["metadata"]["annotations"][HASH])
+    return str(template(kubeconfig, namespace, pool)["metadata"]["annotations"][volumes.HASH])
 
 
 def followed(operator: operator_process.OperatorProcess, namespace: str, pool: str) -> int:
@@ -148,26 +64,31 @@ def pods_run(kubeconfig: Path, namespace: str, pool: str, expected: dict[str, di
     return bool(pods) and all(
         p["status"].get("phase") == "Running"
         and p["metadata"].get("deletionTimestamp") is None
-        and p["metadata"]["annotations"].get(HASH) == want
-        and model_mounts(p["spec"]) == expected
+        and p["metadata"]["annotations"].get(volumes.HASH) == want
+        and volumes.model_mounts(p["spec"]) == expected
         for p in pods
     )
 
 
-PVC_SOURCE = {"persistentVolumeClaim": {"claimName": "models", "readOnly": True}, "readOnly": True}
-MAP_SOURCE = {"configMap": {"name": "iris-small", "defaultMode": 0o644}, "readOnly": True}  # API default
+PVC_SOURCE = volumes.claim_source("models")
+MAP_SOURCE = volumes.map_source("iris-small")
 
 
 async def test_a_pool_mounts_its_engines_model_volumes_read_only_and_follows_their_changes(
     operator: operator_process.OperatorProcess, kubeconfig: Path
 ) -> None:
-    ns, other = tenant(kubeconfig), tenant(kubeconfig)
+    ns, other = volumes.tenant(kubeconfig), volumes.tenant(kubeconfig)
     pool = "scoring"  # the same pool name in both tenants' namespaces
-    apply(kubeconfig, *claim(ns, "models"), model_map(ns, "iris-small"), *claim(other, "theirs"))
-    apply(
+    volumes.apply(
         kubeconfig,
-        custom("WorkerPool", ns, pool, {"replicas": 1}),
-        custom("WorkerPool", other, pool, {"replicas": 1}),
+        *volumes.claim(ns, "models"),
+        volumes.model_map(ns, "iris-small"),
+        *volumes.claim(other, "theirs"),
+    )
+    volumes.apply(
+        kubeconfig,
+        volumes.custom("WorkerPool", ns, pool, {"replicas": 1}),
+        volumes.custom("WorkerPool", other, pool, {"replicas": 1}),
     )
     await eventually(
         lambda: kubectl(kubeconfig, "get", "deployment", f"workerpool-{pool}", "-n", ns, check=False)
@@ -177,13 +98,16 @@ async def test_a_pool_mounts_its_engines_model_volumes_read_only_and_follows_the
 
     # Engines added later: the pool mounts each model's claim or ConfigMap, read-only, where the worker
     # resolves its URI; an Engine of another namespace naming a pool "scoring" is not this pool's.
-    apply(
+    volumes.apply(
         kubeconfig,
-        model_engine(ns, "iris", "pvc://models/iris/v1.onnx", pool),
-        model_engine(ns, "small", "configmap://iris-small/model.onnx", pool),
-        model_engine(other, "intruder", "pvc://theirs/m.onnx", pool),
+        volumes.model_engine(ns, "iris", "pvc://models/iris/v1.onnx", pool),
+        volumes.model_engine(ns, "small", "configmap://iris-small/model.onnx", pool),
+        volumes.model_engine(other, "intruder", "pvc://theirs/m.onnx", pool),
     )
-    expected = {f"{MOUNT_DIR}/pvc/models": PVC_SOURCE, f"{MOUNT_DIR}/configmap/iris-small": MAP_SOURCE}
+    expected = {
+        f"{MOUNT_DIR}/pvc/models": PVC_SOURCE,
+        f"{MOUNT_DIR}/configmap/iris-small": MAP_SOURCE,
+    }
     await eventually(
         lambda: mounts_of(kubeconfig, ns, pool) == expected,
         what="the pool mounts both models",
@@ -232,3 +156,69 @@ async def test_a_pool_mounts_its_engines_model_volumes_read_only_and_follows_the
         lambda: mounts_of(kubeconfig, ns, pool) == only_claim, what="the deleted engine unmounted"
     )
     assert mounts_of(kubeconfig, other, pool) == theirs
+
+
+def engine_condition(kubeconfig: Path, namespace: str, engine: str, kind: str) -> dict[str, Any]:
+    conds = get(kubeconfig, "engine", engine, "-n", namespace).get("status", {}).get("conditions", [])
+    return next((c for c in conds if c["type"] == kind), {})
+
+
+def reason_of(kubeconfig: Path, namespace: str, engine: str, kind: str) -> tuple[str, str]:
+    found = engine_condition(kubeconfig, namespace, engine, kind)
+    return found.get("status", ""), found.get("reason", "")
+
+
+async def test_a_missing_model_config_map_is_reported_not_mounted_and_recovered_from_when_created(
+    operator: operator_process.OperatorProcess, kubeconfig: Path
+) -> None:
+    ns, pool = volumes.tenant(kubeconfig), "scoring"
+    volumes.apply(kubeconfig, *volumes.claim(ns, "models"))
+    volumes.apply(
+        kubeconfig,
+        volumes.custom("WorkerPool", ns, pool, {"replicas": 1}),
+        volumes.model_engine(ns, "iris", "pvc://models/iris/v1.onnx", pool),
+        volumes.model_engine(ns, "late", "configmap://late-model/model.onnx", pool),
+    )
+    # The Engine names the missing ConfigMap and its namespace, ModelReady and Ready say why.
+    missing = ("False", "ModelVolumeNotFound")
+    await eventually(
+        lambda: reason_of(kubeconfig, ns, "late", "ModelReady") == missing, what="ModelVolumeNotFound"
+    )
+    message = engine_condition(kubeconfig, ns, "late", "ModelReady")["message"]
+    assert f"ConfigMap 'late-model' does not exist in namespace '{ns}'" in message, message
+    assert reason_of(kubeconfig, ns, "late", "Ready") == missing
+    assert reason_of(kubeconfig, ns, "late", "Degraded") == ("True", "ModelVolumeNotFound")
+    events = kubectl(kubeconfig, "get", "events", "-n", ns, "--field-selector", "type=Warning", "-o", "json")
+    assert any(e["reason"] == "ModelVolumeNotFound" for e in json.loads(events)["items"])
+    # Nothing of the Engine is built while it waits (no pod can mount the missing ConfigMap) ...
+    assert not kubectl(kubeconfig, "get", "deployment", "engine-late", "-n", ns, "--ignore-not-found")
+    # ... and the pool mounts the other Engine's claim only; its pods run, its rollout does not stall.
+    claim_only = {f"{MOUNT_DIR}/pvc/models": PVC_SOURCE}
+    await eventually(lambda: mounts_of(kubeconfig, ns, pool) == claim_only, what="the pool mounts the claim")
+    await eventually(
+        lambda: pods_run(kubeconfig, ns, pool, claim_only), timeout=90, what="the pool's pods run"
+    )
+    await eventually(
+        lambda: reason_of(kubeconfig, ns, "iris", "Ready") == ("True", "Available"),
+        timeout=90,
+        what="the other Engine is Ready",
+    )
+    annotation = template(kubeconfig, ns, pool)["metadata"]["annotations"]["neuroedge.io/engine-models"]
+    assert set(json.loads(annotation)) == {"iris"}
+
+    # The ConfigMap created: the watch event (the resync timer never runs here) recovers the Engine and
+    # mounts it into the Engine's pods and the pool's, beside the claim.
+    volumes.apply(kubeconfig, volumes.model_map(ns, "late-model"))
+    await eventually(
+        lambda: reason_of(kubeconfig, ns, "late", "Ready") == ("True", "Available"),
+        timeout=90,
+        what="the Engine recovers",
+    )
+    assert reason_of(kubeconfig, ns, "late", "ModelReady")[1] != "ModelVolumeNotFound"
+    engine_pod = get(kubeconfig, "deployment", "engine-late", "-n", ns)["spec"]["template"]["spec"]
+    late = {f"{MOUNT_DIR}/configmap/late-model": volumes.map_source("late-model")}
+    assert volumes.model_mounts(engine_pod) == late
+    both = {**claim_only, **late}
+    await eventually(lambda: mounts_of(kubeconfig, ns, pool) == both, what="the pool mounts both")
+    await eventually(lambda: pods_run(kubeconfig, ns, pool, both), timeout=90, what="the pool rolled out")
+    assert "Engine " + ns + "/late: the ConfigMap its model is on was created" in operator.log_tail(5000)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import model_volume_helpers as volumes
 import pytest
 import redis.asyncio as aioredis
 import tenant_operator_process as operator_process
@@ -601,6 +602,7 @@ async def test_an_engine_s_model_is_registered_mounted_rolled_out_and_reported_i
 ) -> None:
     ns, engine = tenant, unique("onnx")
     first = {"uri": "pvc://models/iris/v1.onnx", "sha256": "1" * 64}
+    volumes.apply(kubeconfig, *volumes.claim(ns, "models"))  # the claim must exist to be mounted
     apply(
         kubeconfig,
         "Engine",

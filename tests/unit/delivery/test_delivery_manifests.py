@@ -33,6 +33,7 @@ EXPECTED_RBAC = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
     ("", "events"): {"create"},
     ("", "pods"): {"get", "list", "watch"},
+    ("", "persistentvolumeclaims"): {"get"},  # an Engine's pvc:// model claim, read by name
     ("apps", "replicasets"): {"get", "list", "watch"},
     **{
         key: {"get", "list", "watch", "create", "patch", "delete"}

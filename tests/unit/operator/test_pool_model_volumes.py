@@ -5,6 +5,7 @@ which Engine changes concern which pools."""
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
 from neuroedge_operator.handlers import workerpool as pool_handlers
-from neuroedge_operator.plan import pool_models
+from neuroedge_operator.plan import model_volumes, pool_models
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_runtime.queue import settings as worker_settings
 from neuroedge_runtime.serving import artifacts
 
 PVC = "pvc://models/iris/v1.onnx"
+MODELS_CLAIM = model_volumes.Volume("PersistentVolumeClaim", "models")
+SMALL_MAP = model_volumes.Volume("ConfigMap", "iris-small")
 CONFIGMAP = "configmap://iris-small/model.onnx"
 HTTPS = {"uri": "https://models.example/m.onnx", "sha256": "a" * 64}
 
@@ -136,10 +139,35 @@ def test_a_pool_serves_only_its_namespace_s_engines_that_name_it_and_that_it_all
         facts("going", {"uri": PVC}, deletionTimestamp="2026-11-30T08:00:00Z"),
         facts("foreign", {"uri": "pvc://theirs/m.onnx"}, namespace="other-tenant"),
     ]
-    everyone = pool_models.served_models(samples.pool(engines=[]), engines)
+    every_pool = samples.pool(engines=[])
+    wanted = pool_models.wanted_volumes(every_pool, engines)
+    assert wanted == [SMALL_MAP, MODELS_CLAIM]
+    everyone = pool_models.served_models(every_pool, engines, set(wanted))
     assert [(m.engine, m.model.uri) for m in everyone] == [("iris", PVC), ("small", CONFIGMAP)]
-    allowlisted = pool_models.served_models(samples.pool(engines=["small", "web"]), engines)
+    allowlisted = pool_models.served_models(samples.pool(engines=["small", "web"]), engines, set(wanted))
     assert [m.engine for m in allowlisted] == ["small"]
+
+
+def test_a_volume_that_does_not_exist_is_left_out_and_the_others_stay_mounted() -> None:
+    engines = [
+        facts("iris", {"uri": PVC}),
+        facts("typo", {"uri": "configmap://iris-smal/model.onnx"}),
+        facts("small", {"uri": CONFIGMAP}),
+    ]
+    pool = samples.pool(engines=[])
+    existing = {MODELS_CLAIM, SMALL_MAP}
+    # A ConfigMap of the same name as a claim is not that claim (and the other way round).
+    existing |= {model_volumes.Volume("PersistentVolumeClaim", "iris-smal")}
+    found = pool_models.served_models(pool, engines, existing)
+    assert [(m.engine, m.model.uri) for m in found] == [("iris", PVC), ("small", CONFIGMAP)]
+    spec = template(found)["spec"]
+    volumes = spec["volumes"]
+    maps = {v["configMap"]["name"] for v in volumes if "configMap" in v}
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v}
+    assert (maps, claims) == ({"iris-small"}, {"models"})
+    annotation = template(found)["metadata"]["annotations"][pool_builder.ENGINE_MODELS_ANNOTATION]
+    assert set(json.loads(annotation)) == {"iris", "small"}  # the Engine left out rolls nothing
+    assert pool_models.served_models(pool, engines, set()) == []
 
 
 @pytest.mark.parametrize(
@@ -187,3 +215,47 @@ def test_the_handler_reads_facts_from_raw_bodies_and_skips_what_does_not_parse()
     broken = {**body, "spec": {**body["spec"], "model": {"uri": "ftp://x/m.onnx"}}}
     assert pool_handlers.engine_facts(broken) is None
     assert pool_handlers.engine_facts(None) is None
+
+
+def test_an_engine_whose_new_volume_is_missing_keeps_the_model_the_pool_s_pods_started_with() -> None:
+    pool = samples.pool(engines=[])
+    live = pool_builder.deployment(
+        pool, pool_builder.PoolInputs("acme", "img:1", 2, models=served(("iris", PVC)))
+    )
+    previous = pool_models.started_models(live)
+    assert previous == {"iris": engine_model.ModelSource(uri=PVC)}
+    moved = [facts("iris", {"uri": "pvc://fresh/iris/v2.onnx"})]
+    fresh = model_volumes.Volume("PersistentVolumeClaim", "fresh")
+    assert pool_models.wanted_volumes(pool, moved, previous) == [fresh, MODELS_CLAIM]
+    # The new claim is missing: the pods keep the model they were started with (nothing rolls) ...
+    kept = pool_models.served_models(pool, moved, {MODELS_CLAIM}, previous)
+    assert [(m.engine, m.model.uri) for m in kept] == [("iris", PVC)]
+    assert template(kept) == template(served(("iris", PVC)))
+    # ... the new one once it exists; neither when both are gone; never for an Engine no longer served.
+    now = pool_models.served_models(pool, moved, {MODELS_CLAIM, fresh}, previous)
+    assert [m.model.uri for m in now] == ["pvc://fresh/iris/v2.onnx"]
+    assert pool_models.served_models(pool, moved, set(), previous) == []
+    elsewhere = [facts("iris", {"uri": "pvc://fresh/iris/v2.onnx"}, pool="other")]
+    assert pool_models.served_models(pool, elsewhere, {MODELS_CLAIM}, previous) == []
+    downloaded = [facts("iris", HTTPS)]
+    assert pool_models.served_models(pool, downloaded, {MODELS_CLAIM}, previous) == []
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [{}, {pool_builder.ENGINE_MODELS_ANNOTATION: "not json"}, {pool_builder.ENGINE_MODELS_ANNOTATION: "[1]"}],
+)
+def test_started_models_of_a_template_without_a_readable_annotation_are_none(
+    annotations: dict[str, str],
+) -> None:
+    assert (
+        pool_models.started_models({"spec": {"template": {"metadata": {"annotations": annotations}}}}) == {}
+    )
+    assert pool_models.started_models(None) == {}
+
+
+def test_a_started_model_that_no_longer_parses_is_left_out() -> None:
+    served_json = json.dumps({"iris": {"uri": PVC}, "bad": {"uri": "ftp://x/m.onnx"}, "odd": "x"})
+    annotations = {pool_builder.ENGINE_MODELS_ANNOTATION: served_json}
+    found = pool_models.started_models({"spec": {"template": {"metadata": {"annotations": annotations}}}})
+    assert found == {"iris": engine_model.ModelSource(uri=PVC)}

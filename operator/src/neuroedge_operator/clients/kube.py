@@ -49,6 +49,7 @@ KINDS: Mapping[tuple[str, str], Kind] = {
     ("neuroedge.io/v1alpha1", "Engine"): Kind("/apis/neuroedge.io/v1alpha1", "engines", True),
     ("neuroedge.io/v1alpha1", "WorkerPool"): Kind("/apis/neuroedge.io/v1alpha1", "workerpools", True),
     ("v1", "ConfigMap"): Kind("/api/v1", "configmaps", True),
+    ("v1", "PersistentVolumeClaim"): Kind("/api/v1", "persistentvolumeclaims", True),
     ("v1", "Service"): Kind("/api/v1", "services", True),
     ("v1", "Pod"): Kind("/api/v1", "pods", True),
     ("apps/v1", "Deployment"): Kind("/apis/apps/v1", "deployments", True),

@@ -1,10 +1,10 @@
 """Engine handlers: kopf bindings, the reconcile and the schedules, step by step.
 
 create/update/resume and the periodic resync run the same idempotent reconcile: parse -> tenant -> references
--> build (ConfigMap, Deployment, Service) -> apply the diff -> registry row -> observe the Deployment ->
-status. A second periodic step, only on Engines with schedules, enqueues their due jobs (plan/schedules.py).
-Deletion runs behind kopf's finalizer: the children go by garbage collection (owner references), the
-registry row here.
+(and the model's volume, `observe_model_volume`) -> build (ConfigMap, Deployment, Service) -> apply the diff
+-> registry row -> observe the Deployment -> status. A second periodic step, only on Engines with schedules,
+enqueues their due jobs (plan/schedules.py). Deletion runs behind kopf's finalizer: the children go by
+garbage collection (owner references), the registry row here.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ import kopf
 from neuroedge_operator.builders import engine as engine_builder
 from neuroedge_operator.builders import pods
 from neuroedge_operator.clients import engine_store, postgres, queues
-from neuroedge_operator.plan import model_status, references, schedules, workload_reports, workload_status
+from neuroedge_operator.plan import (
+    model_status,
+    model_volumes,
+    references,
+    schedules,
+    workload_reports,
+    workload_status,
+)
 from neuroedge_operator.reconcile import binding, status, tenancy, workloads
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, report, workload
@@ -71,9 +78,12 @@ async def _outcome(ctx: Context, body: Mapping[str, Any]) -> report.Report:
     found_keys, api_keys = await observe_llm_keys(ctx, engine)
     names = dataclasses.replace(names, secrets=(*names.secrets, *found_keys), secret_keys=found_keys)
     blockers = references.engine_blockers(engine, names)
-    if not references.engine_missing(engine, names):  # a missing ConfigMap or Secret: build nothing yet
+    missing_volume, unread = await observe_model_volume(ctx, engine)
+    blockers += unread
+    if not references.engine_missing(engine, names) and missing_volume is None and not unread:
+        # A missing ConfigMap, Secret or model volume: build nothing yet (`observe_model_volume` says why).
         blockers += await converge(ctx, engine, tenant, referenced, api_keys)
-    served = model_status.evaluate(engine, await _model_reports(ctx, engine, tenant))
+    served = model_status.evaluate(engine, await _model_reports(ctx, engine, tenant), missing_volume)
     if served is not None and served.blocker is not None:
         blockers.append(served.blocker)
     observed = await workloads.observe(
@@ -124,6 +134,56 @@ async def observe_references(
         pool_engines=pools,
     )
     return names, config or {}
+
+
+async def observe_model_volume(
+    ctx: Context, engine: model.Engine
+) -> tuple[model_volumes.Volume | None, list[workload_status.Blocker]]:
+    """The claim or ConfigMap of a pvc:// or configmap:// model when it does not exist (else None), and a
+    blocker when it could not be read (refused, unreachable: existence unknown, so nothing is built either).
+
+    Why the Engine then holds its children as they are rather than rolling to pods that mount the missing
+    volume: those pods would stay Pending (the scheduler or the kubelet cannot mount it) while the old ones
+    keep serving, which is safe (maxUnavailable 0) but stalls the rollout until its deadline, leaves a
+    ReplicaSet of stuck pods, and for a new Engine creates pods that never start. Holding also keeps the
+    registry row on the previous model, which the running pods (and the pool's workers) have mounted: the
+    previous good model keeps serving everywhere, and the status says which object to create. Once it exists
+    the next pass (at once for a ConfigMap, which the operator watches; the resync at worst for a claim)
+    applies the spec and the pods roll to the new model."""
+    volume = model_volumes.of(engine.spec.model)
+    if volume is None:
+        return None, []
+    try:
+        found = await workloads.existing_volumes(ctx, engine.namespace, [volume])
+    except workloads.UNREACHABLE_KUBE as exc:
+        message = f"the model's {volume.kind} {volume.name!r} cannot be read: {_describe(exc)}"
+        return None, [workload_status.Blocker(workloads.API_ERROR, message)]
+    return (None if found else volume), []
+
+
+def follow_model_maps(ctx: Context) -> None:
+    """Reconcile the Engines whose model is on a ConfigMap when it is created or deleted (the operator
+    watches every ConfigMap anyway): an Engine waiting for its model's ConfigMap recovers at once, not at its
+    resync."""
+    if ctx.watch_cache is None:
+        return
+
+    def changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
+        namespace, engines = workloads.model_maps_changed(ctx, old, new)
+        for body in engines:
+            name = body["metadata"]["name"]
+            ctx.spawn(reconcile_named(ctx, namespace, name), f"engine {namespace}/{name} model ConfigMap")
+
+    ctx.watch_cache.subscribe("v1", model_volumes.CONFIG_MAP, changed)
+
+
+async def reconcile_named(ctx: Context, namespace: str, name: str) -> None:
+    """Reconcile the live Engine `namespace/name`, read afresh (nothing when it is absent or going)."""
+    body = await ctx.kube.get(workload.API_VERSION, model.KIND, name, namespace, fresh=True)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    log.info("Engine %s/%s: the ConfigMap its model is on was created or deleted", namespace, name)
+    await reconcile(ctx, body)
 
 
 async def observe_llm_keys(

@@ -9,7 +9,9 @@ finalizer: every child is garbage-collected through its owner reference, and the
 
 The pods also mount the volume models of the Engines the pool serves (plan/pool_models.py), read from the
 Engines' watch cache; that cache tells `follow_engines` of every Engine change, and a change that concerns a
-pool (its volume model, its pool, its deletion) reconciles that pool at once.
+pool (its volume model, its pool, its deletion) reconciles that pool at once. A volume whose claim or
+ConfigMap does not exist is left out (its pods would stay Pending); a model ConfigMap created or deleted
+reconciles the pools of the Engines on it (`follow_model_maps`), a claim is seen on the next pass.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ import kopf
 
 from neuroedge_operator.builders import pods
 from neuroedge_operator.builders import workerpool as pool_builder
-from neuroedge_operator.plan import autoscale, pool_models, references, workload_reports, workload_status
+from neuroedge_operator.plan import (
+    autoscale,
+    model_volumes,
+    pool_models,
+    references,
+    workload_reports,
+    workload_status,
+)
 from neuroedge_operator.reconcile import binding, status, tenancy, workloads
 from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import conditions, report, workload
@@ -117,10 +126,18 @@ async def converge(
 
 async def served_models(ctx: Context, pool: model.WorkerPool) -> list[pool_builder.ServedModel]:
     """The volume models of the Engines the pool serves, from the Engines of its namespace (listed from the
-    watch cache: no request on an idle pass)."""
+    watch cache: no request on an idle pass), whose claim or ConfigMap exists (each read by name: a
+    ConfigMap from the cache, a claim from the API server, only for pools that serve claim models); for an
+    Engine whose volume is missing, the model the live pods were started with (its Deployment, cached)."""
     engines = await ctx.kube.list_in(workload.API_VERSION, engine_model.KIND, pool.namespace, "")
-    found = [engine_facts(body) for body in engines]
-    return pool_models.served_models(pool, [f for f in found if f is not None])
+    found = [f for f in map(engine_facts, engines) if f is not None]
+    if not any(f.model is not None for f in found):
+        return []
+    live = await ctx.kube.get("apps/v1", "Deployment", pool_builder.name(pool), pool.namespace)
+    previous = pool_models.started_models(live)
+    wanted = pool_models.wanted_volumes(pool, found, previous)
+    existing = await workloads.existing_volumes(ctx, pool.namespace, wanted) if wanted else set()
+    return pool_models.served_models(pool, found, existing, previous)
 
 
 def engine_facts(body: Mapping[str, Any] | None) -> pool_models.EngineFacts | None:
@@ -145,6 +162,21 @@ def follow_engines(ctx: Context) -> None:
             ctx.spawn(reconcile_named(ctx, namespace, name), f"workerpool {namespace}/{name} engines")
 
     ctx.watch_cache.subscribe(workload.API_VERSION, engine_model.KIND, changed)
+
+
+def follow_model_maps(ctx: Context) -> None:
+    """Reconcile the pools of the Engines whose model is on a ConfigMap when it is created or deleted: the
+    pool mounts it once it exists, and unmounts it when it is gone (its new pods could not start)."""
+    if ctx.watch_cache is None:
+        return
+
+    def changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
+        _namespace, engines = workloads.model_maps_changed(ctx, old, new)
+        pools = {pair for body in engines for pair in pool_models.affected_pools(None, engine_facts(body))}
+        for namespace, name in sorted(pools):
+            ctx.spawn(reconcile_named(ctx, namespace, name), f"workerpool {namespace}/{name} model ConfigMap")
+
+    ctx.watch_cache.subscribe("v1", model_volumes.CONFIG_MAP, changed)
 
 
 async def reconcile_named(ctx: Context, namespace: str, name: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neuroedge_operator.plan import workload_status
+from neuroedge_operator.plan import model_volumes, workload_status
 from neuroedge_operator.resources import conditions
 from neuroedge_operator.resources import engine as engine_model
 
@@ -50,13 +50,22 @@ def _current(model: engine_model.ModelSource, report: ModelReport) -> bool:
     return report.uri == model.uri and (model.sha256 is None or report.sha256 == model.sha256)
 
 
-def evaluate(engine: engine_model.Engine, reports: Sequence[ModelReport]) -> ModelStatus | None:
-    """The model part of the Engine's status; None for an Engine that serves no model (not predictive)."""
+def evaluate(
+    engine: engine_model.Engine,
+    reports: Sequence[ModelReport],
+    missing_volume: model_volumes.Volume | None = None,
+) -> ModelStatus | None:
+    """The model part of the Engine's status; None for an Engine that serves no model (not predictive).
+    `missing_volume`: the model's claim or ConfigMap, when the handler found it absent (that comes first: no
+    pod of the current spec can have loaded the model)."""
     if engine.spec.type != "predictive":
         return None
     model = engine.spec.model
     if model is None:
         return ModelStatus(conditions.model_builtin())
+    if missing_volume is not None:
+        condition, blocker = model_volumes.not_found(missing_volume, engine.namespace, model.uri)
+        return ModelStatus(condition, None, blocker)
     current = sorted((r for r in reports if _current(model, r)), key=lambda r: r.instance)
     loaded = [r for r in current if r.loaded]
     if loaded:

@@ -14,8 +14,9 @@ from typing import Any
 from neuroedge_operator.builders import meta
 from neuroedge_operator.clients import kube
 from neuroedge_operator.plan import kubernetes as kube_plan
-from neuroedge_operator.plan import workload_status
+from neuroedge_operator.plan import model_volumes, workload_status
 from neuroedge_operator.reconcile.context import Context
+from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workload
 
 API_ERROR = "KubernetesError"
@@ -85,3 +86,28 @@ def api_blocker(exc: BaseException) -> workload_status.Blocker:
 async def existing_secrets(ctx: Context, namespace: str, names: Sequence[str]) -> tuple[str, ...]:
     """Which of `names` exist as Secrets in `namespace` (read by name: no list of every Secret)."""
     return tuple([n for n in dict.fromkeys(names) if await ctx.kube.get("v1", "Secret", n, namespace)])
+
+
+async def existing_volumes(
+    ctx: Context, namespace: str, volumes: Sequence[model_volumes.Volume]
+) -> set[model_volumes.Volume]:
+    """Which of the model volumes' claims and ConfigMaps exist in `namespace`, each read by name (a
+    ConfigMap from the watch cache; a claim from the API server: `get` is all the operator may do on claims,
+    and caching every claim of the cluster would cost memory for the few that hold models). A refused or
+    failed read raises (`UNREACHABLE_KUBE`): absent is only what the server says is absent."""
+    return {v for v in volumes if await ctx.kube.get("v1", v.kind, v.name, namespace) is not None}
+
+
+def model_maps_changed(
+    ctx: Context, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """For a ConfigMap the watch cache saw created or deleted: its namespace and the Engines there (from the
+    Engines' cache, raw) whose model is on it; ("", []) for anything else, so that the watch of every
+    ConfigMap of the cluster costs nothing but this check."""
+    where = model_volumes.appeared_or_gone(old, new)
+    if where is None or ctx.watch_cache is None:
+        return "", []
+    namespace, name = where
+    engines = ctx.watch_cache.list(workload.API_VERSION, engine_model.KIND, "", namespace) or []
+    named = set(model_volumes.naming(engines, model_volumes.Volume(model_volumes.CONFIG_MAP, name)))
+    return namespace, [body for body in engines if body["metadata"]["name"] in named]

@@ -24,6 +24,8 @@ DEGRADED = "Degraded"
 PROGRESSING = "Progressing"
 AUTOSCALING = "Autoscaling"
 MODEL_READY = "ModelReady"
+MODEL_VOLUME_NOT_FOUND = "ModelVolumeNotFound"
+"""Reason of ModelReady, Ready and Degraded while a pvc:// or configmap:// model's volume does not exist."""
 
 Status = Literal["True", "False", "Unknown"]
 Severity = Literal["Normal", "Warning"]
@@ -272,6 +274,12 @@ def model_loaded(sha256: str, instances: int) -> Condition:
 def model_loading(uri: str) -> Condition:
     """No runtime instance has reported on the Engine's current model yet."""
     return Condition(MODEL_READY, "Unknown", "Loading", f"no runtime instance has reported loading {uri} yet")
+
+
+def model_volume_not_found(message: str) -> Condition:
+    """The claim or ConfigMap a pvc:// or configmap:// model is on does not exist in the Engine's namespace
+    (plan/model_volumes.py words the message)."""
+    return failed(MODEL_READY, MODEL_VOLUME_NOT_FOUND, message)
 
 
 def model_failed(reason: str, message: str) -> Condition:
