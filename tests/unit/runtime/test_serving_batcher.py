@@ -83,3 +83,55 @@ def test_split_refuses_outputs_without_a_row_per_input_row() -> None:
         batcher.split({"y": np.ones(3)}, [1, 1])
     parts = batcher.split({"y": np.arange(5)}, [2, 3])
     assert [p["y"].tolist() for p in parts] == [[0, 1], [2, 3, 4]]
+
+
+class Gate:
+    """A model whose runs wait until the test opens the gate; records the batch sizes."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.open = asyncio.Event()
+
+    async def __call__(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        self.batches.append(int(inputs["x"].shape[0]))
+        await self.open.wait()
+        return {"y": inputs["x"] * 2}
+
+
+async def test_requests_queued_during_a_run_go_together_when_it_ends_without_waiting_the_delay() -> None:
+    model = Gate()
+    # A delay no test waits for: only a full batch or the end of a run can start one.
+    b = batcher.Batcher(
+        model, batcher.BatchingSettings(max_batch_size=2, max_delay_seconds=3600), concurrency=1
+    )
+    first = [asyncio.ensure_future(b.submit(rows(i, 1))) for i in range(2)]  # full: starts at once
+    await asyncio.sleep(0)
+    queued = [asyncio.ensure_future(b.submit(rows(10 + i, 1))) for i in range(3)]
+    await asyncio.sleep(0)
+    assert model.batches == [2]
+    model.open.set()
+    done = await asyncio.wait_for(asyncio.gather(*first, *queued), timeout=10)
+    assert model.batches == [2, 2, 1]  # the queue, taken up to max_batch_size, the rest after
+    assert [r["y"].tolist() for r in done] == [(rows(i, 1)["x"] * 2).tolist() for i in (0, 1, 10, 11, 12)]
+    await b.close()
+
+
+async def test_a_cancelled_caller_s_request_is_left_out_of_the_batch() -> None:
+    model = Model()
+    b = batcher.Batcher(model, batcher.BatchingSettings(max_batch_size=8, max_delay_seconds=0.01))
+    gone = asyncio.ensure_future(b.submit(rows(0, 2)))
+    kept = asyncio.ensure_future(b.submit(rows(5, 1)))
+    await asyncio.sleep(0)
+    gone.cancel()
+    result = await kept
+    assert result["y"].tolist() == (rows(5, 1)["x"] * 2).tolist()
+    assert model.batches == [1]
+    await b.close()
+
+
+def test_split_returns_views_of_the_batch_s_outputs() -> None:
+    batch = {"y": np.arange(12).reshape(6, 2)}
+    parts = batcher.split(batch, [1, 3, 2])
+    assert [p["y"].shape for p in parts] == [(1, 2), (3, 2), (2, 2)]
+    assert all(np.shares_memory(p["y"], batch["y"]) for p in parts)
+    assert np.concatenate([p["y"] for p in parts]).tolist() == batch["y"].tolist()

@@ -35,7 +35,10 @@ class RequestInput(_Model):
     shape: list[Annotated[int, Field(ge=0)]] = Field(max_length=16)
     datatype: str
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
-    data: JsonValue = None
+    data: Any = None
+    """Flat or nested JSON values, checked by `tensors.from_json` in one pass over the flat list (the body
+    comes from orjson, so it holds JSON values only; pydantic's per-element JsonValue check cost more than the
+    conversion)."""
 
 
 class RequestOutput(_Model):

@@ -94,22 +94,34 @@ def _flatten(data: Any, out: list[Any]) -> None:
         out.append(data)
 
 
-def _check_elements(name: str, datatype: str, values: list[Any]) -> None:
+def _elements(data: Any) -> tuple[list[Any], set[type]]:
+    """The flat row-major values of `data` and the set of their Python types. A flat list (what clients send
+    for one row, and what tritonclient sends always) is taken as it is: its types are collected in one C-level
+    pass, and only a list holding lists is flattened element by element."""
+    values = data if isinstance(data, list) else [data]
+    kinds = set(map(type, values))
+    if list in kinds:
+        values = []
+        _flatten(data, values)
+        kinds = set(map(type, values))
+    return values, kinds
+
+
+_ELEMENT_TYPES: dict[str, tuple[frozenset[type], str]] = {
+    "BYTES": (frozenset({str}), "strings"),
+    "BOOL": (frozenset({bool}), "true/false"),
+    **{name: (frozenset({int}), "integers") for name in DTYPE_CODES if name.startswith(("INT", "UINT"))},
+    **{name: (frozenset({int, float}), "numbers") for name in DTYPE_CODES if name.startswith("FP")},
+}
+"""OIP datatype -> the JSON value types its data may hold (exact types: a JSON `true` is no number), and how
+the error names them."""
+
+
+def _check_elements(name: str, datatype: str, values: list[Any], kinds: set[type]) -> None:
     import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
 
-    if datatype == "BYTES":
-        ok = all(isinstance(v, str) for v in values)
-        expected = "strings"
-    elif datatype == "BOOL":
-        ok = all(isinstance(v, bool) for v in values)
-        expected = "true/false"
-    elif datatype.startswith(("INT", "UINT")):
-        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in values)
-        expected = "integers"
-    else:
-        ok = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        expected = "numbers"
-    if not ok:
+    allowed, expected = _ELEMENT_TYPES[datatype]
+    if not kinds <= allowed:
         raise TensorError(f"input {name!r}: datatype {datatype} needs {expected} as data")
     if datatype.startswith(("INT", "UINT")):
         info = np.iinfo(dtype(datatype))
@@ -121,14 +133,13 @@ def from_json(name: str, datatype: str, shape: list[int], data: Any) -> Array:
     """The array of a JSON tensor; `data` is flat or nested row-major."""
     import numpy as np  # noqa: PLC0415 - numpy is loaded on first use, not at start-up
 
-    values: list[Any] = []
-    _flatten(data, values)
+    values, kinds = _elements(data)
     expected = element_count(shape)
     if len(values) != expected:
         raise TensorError(
             f"input {name!r}: shape {shape} holds {expected} elements but data has {len(values)}"
         )
-    _check_elements(name, datatype, values)
+    _check_elements(name, datatype, values, kinds)
     if datatype == "BYTES":
         encoded = np.empty(len(values), dtype=object)
         encoded[:] = [v.encode() for v in values]
