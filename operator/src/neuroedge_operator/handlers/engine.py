@@ -172,18 +172,19 @@ def follow_model_maps(ctx: Context) -> None:
         namespace, engines = workloads.model_maps_changed(ctx, old, new)
         for body in engines:
             name = body["metadata"]["name"]
-            ctx.spawn(reconcile_named(ctx, namespace, name), f"engine {namespace}/{name} model ConfigMap")
+            ctx.spawn(
+                workloads.reconcile_live(
+                    ctx,
+                    model.KIND,
+                    namespace,
+                    name,
+                    reconcile,
+                    why="the ConfigMap its model is on was created or deleted",
+                ),
+                f"engine {namespace}/{name} model ConfigMap",
+            )
 
     ctx.watch_cache.subscribe("v1", model_volumes.CONFIG_MAP, changed)
-
-
-async def reconcile_named(ctx: Context, namespace: str, name: str) -> None:
-    """Reconcile the live Engine `namespace/name`, read afresh (nothing when it is absent or going)."""
-    body = await ctx.kube.get(workload.API_VERSION, model.KIND, name, namespace, fresh=True)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    log.info("Engine %s/%s: the ConfigMap its model is on was created or deleted", namespace, name)
-    await reconcile(ctx, body)
 
 
 async def observe_llm_keys(

@@ -159,7 +159,17 @@ def follow_engines(ctx: Context) -> None:
 
     def changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         for namespace, name in pool_models.affected_pools(engine_facts(old), engine_facts(new)):
-            ctx.spawn(reconcile_named(ctx, namespace, name), f"workerpool {namespace}/{name} engines")
+            ctx.spawn(
+                workloads.reconcile_live(
+                    ctx,
+                    model.KIND,
+                    namespace,
+                    name,
+                    reconcile,
+                    why="an Engine it serves changed its pool or model",
+                ),
+                f"workerpool {namespace}/{name} engines",
+            )
 
     ctx.watch_cache.subscribe(workload.API_VERSION, engine_model.KIND, changed)
 
@@ -174,18 +184,19 @@ def follow_model_maps(ctx: Context) -> None:
         _namespace, engines = workloads.model_maps_changed(ctx, old, new)
         pools = {pair for body in engines for pair in pool_models.affected_pools(None, engine_facts(body))}
         for namespace, name in sorted(pools):
-            ctx.spawn(reconcile_named(ctx, namespace, name), f"workerpool {namespace}/{name} model ConfigMap")
+            ctx.spawn(
+                workloads.reconcile_live(
+                    ctx,
+                    model.KIND,
+                    namespace,
+                    name,
+                    reconcile,
+                    why="a ConfigMap an Engine's model is on changed",
+                ),
+                f"workerpool {namespace}/{name} model ConfigMap",
+            )
 
     ctx.watch_cache.subscribe("v1", model_volumes.CONFIG_MAP, changed)
-
-
-async def reconcile_named(ctx: Context, namespace: str, name: str) -> None:
-    """Reconcile the live WorkerPool `namespace/name`, read afresh (nothing when it is absent or going)."""
-    body = await ctx.kube.get(workload.API_VERSION, model.KIND, name, namespace, fresh=True)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    log.info("WorkerPool %s/%s: an Engine it serves changed its model volume", namespace, name)
-    await reconcile(ctx, body)
 
 
 async def tenant_redis_url(ctx: Context, namespace: str) -> str | None:

@@ -8,7 +8,8 @@ periodic resync plus the CR's own events bring status up to date, which is what 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from neuroedge_operator.builders import meta
@@ -19,6 +20,7 @@ from neuroedge_operator.reconcile.context import Context
 from neuroedge_operator.resources import engine as engine_model
 from neuroedge_operator.resources import workload
 
+log = logging.getLogger(__name__)
 API_ERROR = "KubernetesError"
 UNREACHABLE_KUBE = (kube.ApiError, OSError)
 
@@ -111,3 +113,22 @@ def model_maps_changed(
     engines = ctx.watch_cache.list(workload.API_VERSION, engine_model.KIND, "", namespace) or []
     named = set(model_volumes.naming(engines, model_volumes.Volume(model_volumes.CONFIG_MAP, name)))
     return namespace, [body for body in engines if body["metadata"]["name"] in named]
+
+
+async def reconcile_live(
+    ctx: Context,
+    kind: str,
+    namespace: str,
+    name: str,
+    reconcile: Callable[[Context, Mapping[str, Any]], Awaitable[object]],
+    *,
+    why: str,
+) -> None:
+    """Run `reconcile` on the live Engine or WorkerPool `namespace/name`, read afresh from the API server (a
+    watch event about something else brought us here, and the cache may lag it); nothing when the object is
+    absent or being deleted. `why` goes in the log line."""
+    body = await ctx.kube.get(workload.API_VERSION, kind, name, namespace, fresh=True)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    log.info("%s %s/%s: %s", kind, namespace, name, why)
+    await reconcile(ctx, body)
