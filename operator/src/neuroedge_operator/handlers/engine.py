@@ -172,16 +172,13 @@ def follow_model_maps(ctx: Context) -> None:
         namespace, engines = workloads.model_maps_changed(ctx, old, new)
         for body in engines:
             name = body["metadata"]["name"]
-            ctx.spawn(
-                workloads.reconcile_live(
-                    ctx,
-                    model.KIND,
-                    namespace,
-                    name,
-                    reconcile,
-                    why="the ConfigMap its model is on was created or deleted",
-                ),
-                f"engine {namespace}/{name} model ConfigMap",
+            workloads.reconcile_live_soon(
+                ctx,
+                model.KIND,
+                namespace,
+                name,
+                reconcile,
+                why="the ConfigMap its model is on was created or deleted",
             )
 
     ctx.watch_cache.subscribe("v1", model_volumes.CONFIG_MAP, changed)

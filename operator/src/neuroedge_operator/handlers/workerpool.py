@@ -159,16 +159,13 @@ def follow_engines(ctx: Context) -> None:
 
     def changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         for namespace, name in pool_models.affected_pools(engine_facts(old), engine_facts(new)):
-            ctx.spawn(
-                workloads.reconcile_live(
-                    ctx,
-                    model.KIND,
-                    namespace,
-                    name,
-                    reconcile,
-                    why="an Engine it serves changed its pool or model",
-                ),
-                f"workerpool {namespace}/{name} engines",
+            workloads.reconcile_live_soon(
+                ctx,
+                model.KIND,
+                namespace,
+                name,
+                reconcile,
+                why="an Engine it serves changed its pool or model",
             )
 
     ctx.watch_cache.subscribe(workload.API_VERSION, engine_model.KIND, changed)
@@ -184,16 +181,8 @@ def follow_model_maps(ctx: Context) -> None:
         _namespace, engines = workloads.model_maps_changed(ctx, old, new)
         pools = {pair for body in engines for pair in pool_models.affected_pools(None, engine_facts(body))}
         for namespace, name in sorted(pools):
-            ctx.spawn(
-                workloads.reconcile_live(
-                    ctx,
-                    model.KIND,
-                    namespace,
-                    name,
-                    reconcile,
-                    why="a ConfigMap an Engine's model is on changed",
-                ),
-                f"workerpool {namespace}/{name} model ConfigMap",
+            workloads.reconcile_live_soon(
+                ctx, model.KIND, namespace, name, reconcile, why="a ConfigMap an Engine's model is on changed"
             )
 
     ctx.watch_cache.subscribe("v1", model_volumes.CONFIG_MAP, changed)

@@ -115,7 +115,7 @@ def model_maps_changed(
     return namespace, [body for body in engines if body["metadata"]["name"] in named]
 
 
-async def reconcile_live(
+def reconcile_live_soon(
     ctx: Context,
     kind: str,
     namespace: str,
@@ -124,9 +124,24 @@ async def reconcile_live(
     *,
     why: str,
 ) -> None:
-    """Run `reconcile` on the live Engine or WorkerPool `namespace/name`, read afresh from the API server (a
-    watch event about something else brought us here, and the cache may lag it); nothing when the object is
-    absent or being deleted. `why` goes in the log line."""
+    """Spawn `_reconcile_live` (a watch-cache listener cannot await): run `reconcile` on the live Engine or
+    WorkerPool `namespace/name`; `why` names the task and goes in the log line."""
+    ctx.spawn(
+        _reconcile_live(ctx, kind, namespace, name, reconcile, why=why), f"{kind} {namespace}/{name}: {why}"
+    )
+
+
+async def _reconcile_live(
+    ctx: Context,
+    kind: str,
+    namespace: str,
+    name: str,
+    reconcile: Callable[[Context, Mapping[str, Any]], Awaitable[object]],
+    *,
+    why: str,
+) -> None:
+    """The object read afresh from the API server (a watch event about something else brought us here, and
+    the cache may lag it); nothing when it is absent or being deleted."""
     body = await ctx.kube.get(workload.API_VERSION, kind, name, namespace, fresh=True)
     if body is None or body["metadata"].get("deletionTimestamp"):
         return
