@@ -21,7 +21,7 @@ from aiohttp import web
 
 import neuroedge_runtime
 from neuroedge_queue import tracecontext
-from neuroedge_runtime import keys, middlewares, openapi, respclient, routes, routing
+from neuroedge_runtime import keys, openapi, requestpath, respclient, routes, routing
 from neuroedge_runtime.agents import loop as agent_loop
 from neuroedge_runtime.agents import tools as agent_tools
 from neuroedge_runtime.auth.service import AuthService
@@ -234,7 +234,7 @@ async def _llm(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-def _request_spans() -> middlewares.RequestSpans | None:
+def _request_spans() -> requestpath.RequestSpans | None:
     """The requests' spans when tracing is on (tracing.install ran). Off: None, the tracing module is not even
     imported and the request path has no tracing step."""
     if not tracecontext.active():
@@ -246,17 +246,14 @@ def _request_spans() -> middlewares.RequestSpans | None:
 
 def init_app(settings: RuntimeSettings) -> web.Application:
     """The runtime API application for `settings`."""
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[
-            middlewares.handle(_request_spans()),
-        ],
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     app[keys.CREDENTIALS] = CredentialStore(settings.credentials_dir, settings.credentials_check_seconds)
     specs = routes.table()
-    app[keys.ROUTES] = routing.install(app, specs)
+    steps = requestpath.Steps(app[keys.METRICS], settings.request_timeout_seconds, _request_spans())
+    app[keys.ROUTES] = routing.install(app, specs, steps.wrap)
+    requestpath.install_unmatched(app, steps)
     sources: list[models_catalog.ModelSource] = []
     app[keys.MODEL_SOURCES] = sources
     app[ops.OPENAPI] = json.dumps(openapi.document(specs, neuroedge_runtime.__version__)).encode()

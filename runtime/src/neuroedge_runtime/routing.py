@@ -41,7 +41,7 @@ class RouteSpec:
     """False for routes of a protocol with its own specification (the Open Inference Protocol v2 under /v2):
     they are left out of the OpenAPI document and answer errors in that protocol's shape."""
     openai_errors: bool = False
-    """Errors (the middlewares' too: 401, 403, 429, 5xx) are answered in OpenAI's shape, not problem+json:
+    """Errors (the request path's too: 401, 403, 429, 5xx) are answered in OpenAI's shape, not problem+json:
     the OpenAI-compatible `/v1` routes, whose clients parse `{"error": {...}}`."""
     own_timeout: bool = False
     """The handler bounds its own time (the LLM gateway: the Engine's `timeoutSeconds`, per chunk for
@@ -51,16 +51,18 @@ class RouteSpec:
     its own time, counted in the request metrics, and access-logged only when it fails."""
 
 
-def install(app: web.Application, specs: list[RouteSpec]) -> dict[web.AbstractRoute, RouteSpec]:
-    """Add the routes to the app's router; returns the spec of each route (the auth middleware reads it)."""
+Wrap = Callable[[RouteSpec, str], Handler]
+"""What the router calls for a route: built from its spec and its path template (`requestpath.Steps.wrap`)."""
+
+
+def install(app: web.Application, specs: list[RouteSpec], wrap: Wrap) -> dict[web.AbstractRoute, RouteSpec]:
+    """Add the routes to the app's router, each handler wrapped by `wrap`; returns the spec of each route."""
     table: dict[web.AbstractRoute, RouteSpec] = {}
     for spec in specs:
         if spec.access != PUBLIC and not isinstance(spec.access, Role):
             raise ValueError(f"{spec.method} {spec.path} declares no access")
         if spec.probe and spec.access != PUBLIC:
             raise ValueError(f"{spec.method} {spec.path}: a probe is public")
-        route = app.router.add_route(
-            spec.method, spec.path, spec.handler, name=spec.name or spec.handler.__name__
-        )
-        table[route] = spec
+        resource = app.router.add_resource(spec.path, name=spec.name or spec.handler.__name__)
+        table[resource.add_route(spec.method, wrap(spec, resource.canonical))] = spec
     return table

@@ -23,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation import tracecontext as w3c
 
 from neuroedge_queue import jobs, telemetry, tracecontext
-from neuroedge_runtime import keys, sampling
+from neuroedge_runtime import keys, requestpath, sampling
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -110,13 +110,8 @@ def _pg_attributes(conn: Any, operation: str, query: str) -> dict[str, str | int
     return attributes
 
 
-def _route(request: web.Request) -> str:
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else "unmatched"
-
-
 class RequestSpans:
-    """The SERVER span of a request (`middlewares.handle` begins it first and ends it last, so the access log
+    """The SERVER span of a request (`requestpath` begins it first and ends it last, so the access log
     and every child run inside it); a caller's `traceparent` header makes it a child of the caller's trace.
 
     Built for the unsampled case, which is most requests at any useful ratio: without a traceparent, the
@@ -153,7 +148,7 @@ def _start(request: web.Request, has_traceparent: bool, drawn: int) -> trace.Spa
     """The SDK's span for a request: a child of the caller's `traceparent`, or a root with the `drawn`
     trace id (0: the SDK draws one)."""
     parent = _PROPAGATOR.extract(request.headers) if has_traceparent else None
-    name = f"{request.method} {_route(request)}"
+    name = f"{request.method} {requestpath.route_label(request)}"
     if not drawn:
         return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
     token = sampling.draw(drawn)
@@ -167,7 +162,7 @@ def _request_attributes(request: web.Request, status: int) -> dict[str, str | in
     """A recorded request span's attributes (HTTP conventions, plus the tenant and request id)."""
     attributes: dict[str, str | int] = {
         "http.request.method": request.method,
-        "http.route": _route(request),
+        "http.route": requestpath.route_label(request),
         "url.path": request.path,
         "http.response.status_code": status,
     }

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from runtime_helpers import Tenant, add_engine, bearer, login
 
 from neuroedge_runtime import app as runtime_app
-from neuroedge_runtime import keys, server
+from neuroedge_runtime import keys, requestpath, routing, server
 from neuroedge_runtime.engines import registry
 from neuroedge_runtime.engines.base import Operation
 from neuroedge_runtime.settings import RuntimeSettings
@@ -91,7 +91,8 @@ async def test_handler_timeout_is_504(settings: RuntimeSettings) -> None:
         await asyncio.sleep(5)
         return web.json_response({})
 
-    app.router.add_get("/slow", slow)
+    spec = routing.RouteSpec("GET", "/slow", slow, routing.PUBLIC, "Slow", "test")
+    routing.install(app, [spec], requestpath.Steps(app[keys.METRICS], 0.2).wrap)
     async with TestClient(TestServer(app)) as client:
         body = await problem(await client.get("/slow"), 504, "timeout")
         assert "0.2s" in body["detail"]
@@ -166,7 +167,7 @@ async def test_openapi_document_matches_the_routes(client: Client) -> None:
     served = {
         (r.method, r.resource.canonical)
         for r in client.server.app.router.routes()
-        if r.method != "HEAD" and r.resource is not None
+        if r.method != "HEAD" and r.resource is not None and r.name != requestpath.UNMATCHED
     }
     # The Open Inference Protocol routes (/v2) follow their own specification, not this document.
     oip = {route for route in served if route[1] == "/v2" or route[1].startswith("/v2/")}

@@ -11,7 +11,7 @@ import textwrap
 OFF_PROCESS = textwrap.dedent(
     """
     import os, sys, threading
-    from neuroedge_runtime import app, middlewares, server
+    from neuroedge_runtime import app, requestpath, server
     assert "neuroedge_runtime.tracing" not in sys.modules  # the request path does not even import it
     assert app._request_spans() is None
     from neuroedge_runtime import cli, tracing

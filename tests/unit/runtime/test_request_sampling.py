@@ -9,8 +9,6 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterator
-from types import SimpleNamespace
-from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -20,7 +18,7 @@ from opentelemetry.sdk.trace import export, sampling
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from neuroedge_queue import tracerprovider
-from neuroedge_runtime import drawnids, keys, logs, metrics, middlewares, tracing
+from neuroedge_runtime import drawnids, logs, metrics, requestpath, routing, tracing
 from neuroedge_runtime import sampling as request_sampling
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -138,7 +136,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _serve(headers: dict[str, str] | None = None, answer: Handler | None = None) -> trace.SpanContext:
-    """Run the request middleware, with the requests' spans, on a request; the span context its handler
+    """Run the request path, with the requests' spans, on a request; the span context its handler
     saw."""
     seen: list[trace.SpanContext] = []
 
@@ -147,15 +145,14 @@ async def _serve(headers: dict[str, str] | None = None, answer: Handler | None =
         return web.Response(status=201) if answer is None else await answer(request)
 
     app = web.Application()
-    app.router.add_post("/engine/{name}", handler)
-    app[keys.ROUTES] = {}
-    app[keys.METRICS] = metrics.Metrics()
-    app[keys.SETTINGS] = cast(Any, SimpleNamespace(request_timeout_seconds=30.0))
+    steps = requestpath.Steps(metrics.Metrics(), 30.0, tracing.RequestSpans())
+    spec = routing.RouteSpec("POST", "/engine/{name}", handler, routing.PUBLIC, "Test", "test")
+    routing.install(app, [spec], steps.wrap)
     request = make_mocked_request("POST", "/engine/predict", headers=headers, app=app)
-    request._match_info = await app.router.resolve(request)  # as the server does before the middlewares
+    request._match_info = await app.router.resolve(request)  # as the server does before the handler
     request.match_info.current_app = app
     try:
-        response = await middlewares.handle(tracing.RequestSpans())(request, handler)
+        response = await request.match_info.handler(request)
         assert response.status == (201 if answer is None else 500)
     finally:
         assert not trace.get_current_span().get_span_context().is_valid  # detached again
