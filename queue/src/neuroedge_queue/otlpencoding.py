@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
 
@@ -31,6 +31,9 @@ _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200
 _CACHE_LIMIT = 8192
 _pairs: dict[tuple[str, type, Any], bytes] = {}
 """Encoded KeyValue fields by (key, value type, value): most attributes repeat from span to span."""
+_SCALARS = frozenset((str, int, float, bool))
+"""The value types whose pairs are remembered (exactly these: a subclass may compare equal and encode
+differently)."""
 
 
 _SMALL = [bytes((n,)) for n in range(128)]
@@ -100,7 +103,8 @@ def _attributes(field: int, attributes: Mapping[str, Any] | None) -> bytes:
         return b""
     out = []
     for key, value in attributes.items():
-        cache_key = (key, type(value), value) if isinstance(value, str | int | float | bool) else None
+        kind = type(value)
+        cache_key = (key, kind, value) if kind in _SCALARS else None
         encoded = _pairs.get(cache_key) if cache_key is not None else None
         if encoded is None:
             encoded = _field(field, _key_value(key, value))
@@ -167,6 +171,21 @@ _SPAN_FLAGS = (_fixed32(16, _flags(None)), _fixed32(16, _HAS_IS_REMOTE | _IS_REM
 _KIND_FIELD = {kind: _uint(6, value) for kind, value in _KIND.items()}
 
 
+def _plain(sdk_span: Any) -> Mapping[str, Any]:
+    """The span's attributes: the dict inside the SDK's BoundedAttributes when it has one (`attributes`
+    wraps it in a read-only proxy whose items are read through the Mapping ABC, a method call per key,
+    most of the cost of writing them), else the public mapping."""
+    inner = getattr(getattr(sdk_span, "_attributes", None), "_dict", None)
+    return inner if type(inner) is dict else sdk_span.attributes
+
+
+def _any(sdk_span: Any, private: str) -> bool:
+    """Whether the span has events or links (`private`: the SDK's list of them, whose public property copies
+    it into a tuple each time); True when that list is not there (then the property is read)."""
+    items = getattr(sdk_span, private, None)
+    return items is None or len(items) > 0
+
+
 def span(sdk_span: Any) -> bytes:
     """A Span message (trace.proto), unframed: trace id 1, span id 2, trace state 3, parent span id 4, name 5,
     kind 6, start and end times 7 and 8, attributes 9 (dropped 10), events 11 (dropped 12), links 13
@@ -185,13 +204,15 @@ def span(sdk_span: Any) -> bytes:
     out += _string(5, sdk_span.name)
     out += _KIND_FIELD[sdk_span.kind]
     out += _TIMES.pack(7 << 3 | 1, sdk_span.start_time, 8 << 3 | 1, sdk_span.end_time)
-    out += _attributes(9, sdk_span.attributes)
+    out += _attributes(9, _plain(sdk_span))
     out += _uint(10, sdk_span.dropped_attributes)
-    for event in sdk_span.events:
-        out += _event(event)
+    if _any(sdk_span, "_events"):
+        for event in sdk_span.events:
+            out += _event(event)
     out += _uint(12, sdk_span.dropped_events)
-    for link in sdk_span.links:
-        out += _link(link)
+    if _any(sdk_span, "_links"):
+        for link in sdk_span.links:
+            out += _link(link)
     out += _uint(14, sdk_span.dropped_links)
     out += _status(sdk_span.status)
     out += _SPAN_FLAGS[parent is not None and parent.is_remote]
@@ -203,15 +224,31 @@ def _scope(scope: Any) -> bytes:
     return _string(1, scope.name) + _string(2, scope.version or "") + _attributes(3, scope.attributes)
 
 
+class EncodedSpan(NamedTuple):
+    """A finished span already written as its Span message, with the resource and scope `encode` groups it
+    by: what `otlpexport.EncodingSpanProcessor` queues instead of the SDK's span objects."""
+
+    resource: Any
+    instrumentation_scope: Any
+    body: bytes
+
+
+def encoded(sdk_span: Any) -> EncodedSpan:
+    """`sdk_span` (a ReadableSpan) written now, to be sent later by `encode`."""
+    return EncodedSpan(sdk_span.resource, sdk_span.instrumentation_scope, span(sdk_span))
+
+
 def encode(sdk_spans: Sequence[Any]) -> bytes:
-    """The serialised ExportTraceServiceRequest of `sdk_spans` (ReadableSpans), grouped by resource, then
-    by instrumentation scope, as the exporter's encoder groups them. Grouped by identity: a process has one
-    resource and a few scopes, and hashing a Resource serialises its attributes to JSON each time."""
+    """The serialised ExportTraceServiceRequest of `sdk_spans` (ReadableSpans, or spans `encoded` already),
+    grouped by resource, then by instrumentation scope, as the exporter's encoder groups them. Grouped by
+    identity: a process has one resource and a few scopes, and hashing a Resource serialises its attributes
+    to JSON each time."""
     grouped: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
     for sdk_span in sdk_spans:
         resource, scope = sdk_span.resource, sdk_span.instrumentation_scope or None
         scopes = grouped.setdefault(id(resource), (resource, {}))[1]
-        scopes.setdefault(id(scope), (scope, []))[1].append(span(sdk_span))
+        body = sdk_span.body if type(sdk_span) is EncodedSpan else span(sdk_span)
+        scopes.setdefault(id(scope), (scope, []))[1].append(body)
     out = []
     for resource, scopes in grouped.values():
         scope_spans = []

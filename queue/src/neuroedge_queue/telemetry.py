@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 EXPORTERS = ("otlp", "console")
@@ -66,14 +65,16 @@ class Settings:
         return cls(enabled=True, exporter=exporter, service_name=None if named else default_service)
 
 
-def _exporter(name: str) -> SpanExporter:
+def _processor(exporter: str) -> SpanProcessor:
+    """The batch span processor of the exporter named: the OTLP one's queues spans encoded when they end
+    (`otlpexport.EncodingSpanProcessor`), the console one's is the SDK's."""
     from opentelemetry.sdk.trace import export  # noqa: PLC0415 - only when tracing is on
 
-    if name == "console":
-        return export.ConsoleSpanExporter()
+    if exporter == "console":
+        return export.BatchSpanProcessor(export.ConsoleSpanExporter())
     from neuroedge_queue import otlpexport  # noqa: PLC0415
 
-    return otlpexport.OTLPSpanExporter()
+    return otlpexport.EncodingSpanProcessor(otlpexport.OTLPSpanExporter())
 
 
 def start_provider(settings: Settings, id_generator: IdGenerator | None = None) -> TracerProvider | None:
@@ -85,12 +86,11 @@ def start_provider(settings: Settings, id_generator: IdGenerator | None = None) 
     if not settings.enabled:
         return None
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
     from neuroedge_queue import tracerprovider  # noqa: PLC0415
 
     attributes = {SERVICE_NAME: settings.service_name} if settings.service_name else {}
     provider = tracerprovider.TracerProvider(resource=Resource.create(attributes), id_generator=id_generator)
-    provider.add_span_processor(BatchSpanProcessor(_exporter(settings.exporter)))
+    provider.add_span_processor(_processor(settings.exporter))
     trace.set_tracer_provider(provider)
     return provider

@@ -128,3 +128,36 @@ def test_varints_read_back_as_int64(value: int) -> None:
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue  # noqa: PLC0415
 
     assert AnyValue.FromString(otlpencoding._any_value(value)).int_value == value
+
+
+def test_the_encoding_processor_sends_what_the_exporter_encoder_makes_of_the_same_spans() -> None:
+    """Spans queued encoded when they end (`EncodingSpanProcessor`) reach the collector as the same
+    message the SDK's encoder makes from the spans themselves; an unsampled span is not sent."""
+    session = Recording()
+    finished = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "api"}),
+        sampler=sampling.ParentBased(sampling.ALWAYS_ON),
+    )
+    provider.add_span_processor(
+        otlpexport.EncodingSpanProcessor(
+            otlpexport.OTLPSpanExporter(endpoint="http://collector.invalid/v1/traces", session=session)
+        )
+    )
+    provider.add_span_processor(export.SimpleSpanProcessor(finished))
+    tracer = provider.get_tracer("neuroedge_runtime")
+    with tracer.start_as_current_span("POST /engine/predict", kind=trace.SpanKind.SERVER) as span:
+        span.set_attributes({"http.route": "/engine/predict", "neuroedge.tenant": "acme"})
+        tracer.start_span("EVALSHA", kind=trace.SpanKind.CLIENT, attributes={"db.system": "redis"}).end()
+    unsampled = trace.set_span_in_context(
+        trace.NonRecordingSpan(trace.SpanContext(1, 2, is_remote=True, trace_flags=trace.TraceFlags(0)))
+    )
+    tracer.start_span("dropped", context=unsampled).end()
+    assert provider.force_flush()
+    (posted,) = session.posted
+    assert _parsed(posted) == encode_spans(finished.get_finished_spans())
+    assert [s.name for s in _parsed(posted).resource_spans[0].scope_spans[0].spans] == [
+        "EVALSHA",
+        "POST /engine/predict",
+    ]
+    provider.shutdown()
