@@ -1,18 +1,19 @@
-"""Helpers of the operator's end-to-end tests (Tenant, VectorIndex, ...): kubectl against the test control
-plane, waiting for conditions, reading a tenant's credentials Secret."""
+"""Helpers of the operator's end-to-end tests (Tenant, VectorIndex, ...): a running operator process,
+kubectl against the test control plane, waiting for conditions, reading a tenant's credentials Secret."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from neuroedge_dev import controlplane
+from neuroedge_dev import controlplane, replicas
 
 
 def unique(prefix: str) -> str:
@@ -22,13 +23,31 @@ def unique(prefix: str) -> str:
 
 def operator_env(kubeconfig: Path, database_url: str, redis_url: str, **settings: str) -> dict[str, str]:
     """The environment of a real operator process against the test cluster, database and Redis, with
-    `settings` (`NEUROEDGE_*` names) added."""
+    `settings` (`NEUROEDGE_*`, `OTEL_*`, `POD_*` names) added."""
     return {
         "KUBECONFIG": str(kubeconfig),
         "NEUROEDGE_DATABASE_URL": database_url,
         "NEUROEDGE_REDIS_URL": redis_url,
         **settings,
     }
+
+
+@contextlib.contextmanager
+def running_operator(
+    env: Mapping[str, str], log: Path, log_lines: int = 0
+) -> Iterator[replicas.OperatorProcess]:
+    """A real operator process with `env` (see `operator_env`), healthy when the block starts and stopped when
+    it ends, also when the start or the block fails, so that no operator outlives its test. With `log_lines`,
+    that many last lines of its log (written to `log`) are printed after the stop: pytest shows them with a
+    failing test's teardown."""
+    proc = replicas.OperatorProcess(env, log)
+    try:
+        proc.start()
+        yield proc
+    finally:
+        proc.stop()
+        if log_lines:
+            print(proc.log_tail(log_lines))
 
 
 def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None, check: bool = True) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import model_volume_helpers as volumes
+import operator_helpers
 import pytest
 import tenant_operator_process as operator_process
 from operator_helpers import eventually, get, kubectl, operator_env
@@ -34,11 +35,9 @@ def operator(
         NEUROEDGE_RESYNC_INTERVAL="3",  # a claim is seen on the next pass
         NEUROEDGE_RUNTIME_IMAGE="neuroedge/runtime:test",
     )
-    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("model-claim") / "operator.log")
-    proc.start()
-    yield proc
-    proc.stop()
-    print(proc.log_tail(200))
+    log = tmp_path_factory.mktemp("model-claim") / "operator.log"
+    with operator_helpers.running_operator(env, log, log_lines=200) as proc:
+        yield proc
 
 
 def condition(kubeconfig: Path, namespace: str, engine: str, kind: str) -> dict[str, Any]:

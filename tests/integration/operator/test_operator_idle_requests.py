@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import operator_helpers
 import pytest
 import tenant_operator_process as operator_process
 from kube_counting_proxy import CountingProxy
@@ -90,28 +91,28 @@ def idle_operator(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[operator_process.OperatorProcess]:
     parts = urlsplit(database_url)
-    env = {
-        "KUBECONFIG": str(proxy.kubeconfig),
-        "NEUROEDGE_DATABASE_URL": database_url,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_TENANT_DATABASE_HOST": f"{parts.hostname}:{parts.port}",
-        "NEUROEDGE_RESYNC_INTERVAL": "10",
-        "NEUROEDGE_LOG_LEVEL": "WARNING",
-        "POD_NAME": "idle-operator",
-        "POD_NAMESPACE": "default",
-    }
-    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("idle") / "operator.log")
-    proc.start()
-    yield proc
-    kubectl(kubeconfig, "delete", "engines", "-A", "-l", LABEL, "--wait=false")
-    kubectl(kubeconfig, "delete", "workerpools", "-A", "-l", LABEL, "--wait=false")
-    kubectl(kubeconfig, "delete", "tenants", "-l", LABEL, "--wait=false")
-    deadline = time.monotonic() + 300
-    while kubectl(kubeconfig, "get", "tenants", "-l", LABEL, "-o", "name").strip():
-        if time.monotonic() > deadline:
-            break
-        time.sleep(2)
-    proc.stop()
+    env = operator_helpers.operator_env(
+        proxy.kubeconfig,
+        database_url,
+        redis_url,
+        NEUROEDGE_TENANT_DATABASE_HOST=f"{parts.hostname}:{parts.port}",
+        NEUROEDGE_RESYNC_INTERVAL="10",
+        NEUROEDGE_LOG_LEVEL="WARNING",
+        POD_NAME="idle-operator",
+        POD_NAMESPACE="default",
+    )
+    log = tmp_path_factory.mktemp("idle") / "operator.log"
+    with operator_helpers.running_operator(env, log) as proc:
+        yield proc
+        # Inside the block the operator still runs: its finalizers remove what the objects own.
+        kubectl(kubeconfig, "delete", "engines", "-A", "-l", LABEL, "--wait=false")
+        kubectl(kubeconfig, "delete", "workerpools", "-A", "-l", LABEL, "--wait=false")
+        kubectl(kubeconfig, "delete", "tenants", "-l", LABEL, "--wait=false")
+        deadline = time.monotonic() + 300
+        while kubectl(kubeconfig, "get", "tenants", "-l", LABEL, "-o", "name").strip():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(2)
 
 
 def test_idle_requests_do_not_grow_with_100_tenants_20_pools_and_20_engines(

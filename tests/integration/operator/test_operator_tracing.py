@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import operator_helpers
 import pytest
-import tenant_operator_process as operator_process
 from jaeger_process import Jaeger
 from operator_helpers import apply_tenant, eventually, exists, get, kubectl, wait_ready
 
@@ -40,41 +40,39 @@ async def test_a_tenant_reconcile_is_one_span_with_api_sql_and_redis_children(
     jaeger: Jaeger, kubeconfig: Path, database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     service = f"operator-{uuid.uuid4().hex[:6]}"
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "NEUROEDGE_DATABASE_URL": database_url,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_RESYNC_INTERVAL": "60",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint,
-        "OTEL_SERVICE_NAME": service,
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-    }
-    operator = operator_process.OperatorProcess(env, tmp_path / "operator.log")
-    operator.start()
-    name = f"traced-{uuid.uuid4().hex[:6]}"
-    try:
-        apply_tenant(kubeconfig, name, {})
-        wait_ready(kubeconfig, name)
-        deadline, spans = time.monotonic() + 30, []
-        while time.monotonic() < deadline:
-            for found in await asyncio.to_thread(jaeger.traces, service):
-                ready = [
-                    s
-                    for s in found["spans"]
-                    if s["operationName"] == "reconcile Tenant"
-                    and _tags(s).get("neuroedge.name") == name
-                    and _tags(s).get("neuroedge.outcome") == "ready"
-                ]
-                if ready:
-                    spans, reconcile = found["spans"], ready[0]
+    env = operator_helpers.operator_env(
+        kubeconfig,
+        database_url,
+        redis_url,
+        NEUROEDGE_RESYNC_INTERVAL="60",
+        OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_endpoint,
+        OTEL_SERVICE_NAME=service,
+        OTEL_BSP_SCHEDULE_DELAY="100",
+    )
+    with operator_helpers.running_operator(env, tmp_path / "operator.log") as operator:
+        name = f"traced-{uuid.uuid4().hex[:6]}"
+        try:
+            apply_tenant(kubeconfig, name, {})
+            wait_ready(kubeconfig, name)
+            deadline, spans = time.monotonic() + 30, []
+            while time.monotonic() < deadline:
+                for found in await asyncio.to_thread(jaeger.traces, service):
+                    ready = [
+                        s
+                        for s in found["spans"]
+                        if s["operationName"] == "reconcile Tenant"
+                        and _tags(s).get("neuroedge.name") == name
+                        and _tags(s).get("neuroedge.outcome") == "ready"
+                    ]
+                    if ready:
+                        spans, reconcile = found["spans"], ready[0]
+                        break
+                if spans:
                     break
-            if spans:
-                break
-            await asyncio.sleep(0.3)
-        assert spans, f"no ready reconcile of {name} in Jaeger\n{operator.log_tail()}"
-    finally:
-        kubectl(kubeconfig, "delete", "tenant", name, "--wait=false")
-        operator.stop()
+                await asyncio.sleep(0.3)
+            assert spans, f"no ready reconcile of {name} in Jaeger\n{operator.log_tail()}"
+        finally:
+            kubectl(kubeconfig, "delete", "tenant", name, "--wait=false")
 
     assert _parent(reconcile) is None and _tags(reconcile)["neuroedge.kind"] == "Tenant"
     children = [s for s in spans if _parent(s) == reconcile["spanID"]]
@@ -96,42 +94,40 @@ def _otel_env(kubeconfig: Path, deployment: str, namespace: str) -> dict[str, st
 async def test_the_runtime_deployments_inherit_the_operators_tracing(
     jaeger: Jaeger, kubeconfig: Path, database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "NEUROEDGE_DATABASE_URL": database_url,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_RESYNC_INTERVAL": "60",
-        "NEUROEDGE_RUNTIME_IMAGE": "neuroedge/runtime:test",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint,
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": "0.25",
-        "OTEL_SERVICE_NAME": "neuroedge-operator-under-test",
-        "OTEL_RESOURCE_ATTRIBUTES": "service.name=ignored,k8s.cluster.name=test",
-        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer collector-secret",
-    }
-    operator = operator_process.OperatorProcess(env, tmp_path / "operator.log")
-    operator.start()
-    tenant = f"traced-{uuid.uuid4().hex[:6]}"
-    pool, engine = "general", "scorer"
-    try:
-        apply_tenant(kubeconfig, tenant, {})
-        wait_ready(kubeconfig, tenant)
-        for kind, name, spec in (
-            ("WorkerPool", pool, {"replicas": 1, "maxReplicas": 2, "engines": [engine]}),
-            ("Engine", engine, {"type": "predictive", "replicas": 1, "workerPoolRef": {"name": pool}}),
-        ):
-            body = {"apiVersion": "neuroedge.io/v1alpha1", "kind": kind, "metadata": {"name": name}}
-            manifest = json.dumps({**body, "spec": spec})
-            kubectl(kubeconfig, "apply", "-n", tenant, "-f", "-", input_text=manifest)
-        found = {
-            deployment: await eventually(
-                lambda d=deployment: _otel_env(kubeconfig, d, tenant), what=f"deployment {deployment}"
-            )
-            for deployment in (f"engine-{engine}", f"workerpool-{pool}")
-        }
-    finally:
-        kubectl(kubeconfig, "delete", "tenant", tenant, "--wait=false")
-        operator.stop()
+    env = operator_helpers.operator_env(
+        kubeconfig,
+        database_url,
+        redis_url,
+        NEUROEDGE_RESYNC_INTERVAL="60",
+        NEUROEDGE_RUNTIME_IMAGE="neuroedge/runtime:test",
+        OTEL_EXPORTER_OTLP_ENDPOINT=jaeger.otlp_endpoint,
+        OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG="0.25",
+        OTEL_SERVICE_NAME="neuroedge-operator-under-test",
+        OTEL_RESOURCE_ATTRIBUTES="service.name=ignored,k8s.cluster.name=test",
+        OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer collector-secret",
+    )
+    with operator_helpers.running_operator(env, tmp_path / "operator.log"):
+        tenant = f"traced-{uuid.uuid4().hex[:6]}"
+        pool, engine = "general", "scorer"
+        try:
+            apply_tenant(kubeconfig, tenant, {})
+            wait_ready(kubeconfig, tenant)
+            for kind, name, spec in (
+                ("WorkerPool", pool, {"replicas": 1, "maxReplicas": 2, "engines": [engine]}),
+                ("Engine", engine, {"type": "predictive", "replicas": 1, "workerPoolRef": {"name": pool}}),
+            ):
+                body = {"apiVersion": "neuroedge.io/v1alpha1", "kind": kind, "metadata": {"name": name}}
+                manifest = json.dumps({**body, "spec": spec})
+                kubectl(kubeconfig, "apply", "-n", tenant, "-f", "-", input_text=manifest)
+            found = {
+                deployment: await eventually(
+                    lambda d=deployment: _otel_env(kubeconfig, d, tenant), what=f"deployment {deployment}"
+                )
+                for deployment in (f"engine-{engine}", f"workerpool-{pool}")
+            }
+        finally:
+            kubectl(kubeconfig, "delete", "tenant", tenant, "--wait=false")
 
     for deployment, component, owner in (
         (f"engine-{engine}", "api", f"neuroedge.engine={engine}"),

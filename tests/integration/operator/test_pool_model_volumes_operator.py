@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import model_volume_helpers as volumes
+import operator_helpers
 import pytest
 import tenant_operator_process as operator_process
 from operator_helpers import eventually, get, kubectl, operator_env
@@ -32,11 +33,9 @@ def operator(
         NEUROEDGE_RESYNC_INTERVAL="3600",  # no drift repair during the test: events only
         NEUROEDGE_RUNTIME_IMAGE="neuroedge/runtime:test",
     )
-    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("pool-models") / "operator.log")
-    proc.start()
-    yield proc
-    proc.stop()
-    print(proc.log_tail(200))
+    log = tmp_path_factory.mktemp("pool-models") / "operator.log"
+    with operator_helpers.running_operator(env, log, log_lines=200) as proc:
+        yield proc
 
 
 def template(kubeconfig: Path, namespace: str, pool: str) -> dict[str, Any]:

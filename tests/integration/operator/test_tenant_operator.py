@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import operator_helpers
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -50,18 +51,17 @@ def operator(
 ) -> Iterator[operator_process.OperatorProcess]:
     parts = urlsplit(database_url)
     proxied = urlunsplit(parts._replace(netloc=f"{parts.netloc.rsplit('@', 1)[0]}@127.0.0.1:{db_proxy.port}"))
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "NEUROEDGE_DATABASE_URL": proxied,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_TENANT_DATABASE_HOST": f"{parts.hostname}:{parts.port}",
-        "NEUROEDGE_RESYNC_INTERVAL": "2",
-        "NEUROEDGE_LOG_LEVEL": "INFO",
-    }
-    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("operator") / "operator.log")
-    proc.start()
-    yield proc
-    proc.stop()
+    env = operator_helpers.operator_env(
+        kubeconfig,
+        proxied,
+        redis_url,
+        NEUROEDGE_TENANT_DATABASE_HOST=f"{parts.hostname}:{parts.port}",
+        NEUROEDGE_RESYNC_INTERVAL="2",
+        NEUROEDGE_LOG_LEVEL="INFO",
+    )
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    with operator_helpers.running_operator(env, log) as proc:
+        yield proc
 
 
 async def test_tenant_becomes_ready_with_labelled_owned_children(

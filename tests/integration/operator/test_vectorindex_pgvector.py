@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import operator_helpers
 import pytest
 import tenant_operator_process as operator_process
 from operator_helpers import (
@@ -35,11 +36,9 @@ def operator(
     kubeconfig: Path, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[operator_process.OperatorProcess]:
     env = operator_env(kubeconfig, database_url, redis_url, NEUROEDGE_RESYNC_INTERVAL="2")
-    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("operator") / "operator.log")
-    proc.start()
-    yield proc
-    proc.stop()
-    print(proc.log_tail(100000))
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    with operator_helpers.running_operator(env, log, log_lines=100000) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

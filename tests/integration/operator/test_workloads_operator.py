@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import model_volume_helpers as volumes
+import operator_helpers
 import pytest
 import redis.asyncio as aioredis
 import tenant_operator_process as operator_process
@@ -73,11 +74,9 @@ def operator(
         NEUROEDGE_KEDA_CHECK_INTERVAL="1",
         NEUROEDGE_RUNTIME_IMAGE="neuroedge/runtime:test",
     )
-    proc = operator_process.OperatorProcess(env, tmp_path_factory.mktemp("operator") / "operator.log")
-    proc.start()
-    yield proc
-    proc.stop()
-    print(proc.log_tail(400))
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    with operator_helpers.running_operator(env, log, log_lines=400) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

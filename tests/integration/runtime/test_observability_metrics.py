@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import monitoring_assets
+import operator_helpers
 import pytest
 import redis.asyncio as aioredis
 import tenant_operator_process as operator_process
@@ -51,16 +52,9 @@ def scrape(port: int) -> str:
 def operator(
     kubeconfig: Path, database_url: str, redis_url: str, tmp_path: Path
 ) -> Iterator[operator_process.OperatorProcess]:
-    env = {
-        "KUBECONFIG": str(kubeconfig),
-        "NEUROEDGE_DATABASE_URL": database_url,
-        "NEUROEDGE_REDIS_URL": redis_url,
-        "NEUROEDGE_RESYNC_INTERVAL": "2",
-    }
-    proc = operator_process.OperatorProcess(env, tmp_path / "operator.log")
-    proc.start()
-    yield proc
-    proc.stop()
+    env = operator_helpers.operator_env(kubeconfig, database_url, redis_url, NEUROEDGE_RESYNC_INTERVAL="2")
+    with operator_helpers.running_operator(env, tmp_path / "operator.log") as proc:
+        yield proc
 
 
 @pytest.fixture
