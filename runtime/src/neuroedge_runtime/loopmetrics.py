@@ -13,10 +13,13 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
+
+Child = TypeVar("Child")
 
 
 class CounterChild:
@@ -49,7 +52,9 @@ class HistogramChild:
         self.counts[bisect_left(self._bounds, value)] += 1  # the first bucket whose bound is >= value
 
 
-class _Family(Collector):
+class _Metric(Collector):
+    """A metric's name, help text and label names."""
+
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
         self._name, self._doc, self._labelnames = name, documentation, tuple(labelnames)
 
@@ -57,24 +62,37 @@ class _Family(Collector):
         return dict(zip(self._labelnames, values, strict=True))
 
 
-class Counter(_Family):
+class _Family(_Metric, Generic[Child]):
+    """A labelled metric: one child per label set, made by `_child` on first use."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        super().__init__(name, documentation, labelnames)
+        self._children: dict[tuple[str, ...], Child] = {}
+
+    def labels(self, *values: str) -> Child:
+        """The child of one label set (created on first use)."""
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self._labelnames):
+                raise ValueError(f"{self._name} takes labels {self._labelnames}")
+            child = self._children[values] = self._child()
+        return child
+
+    def _child(self) -> Child:
+        raise NotImplementedError
+
+
+class Counter(_Family[CounterChild]):
     """A labelled counter (exposed as `<name>_total` and `<name>_created`, as prometheus_client's)."""
 
     def __init__(
         self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
     ) -> None:
         super().__init__(name, documentation, labelnames)
-        self._children: dict[tuple[str, ...], CounterChild] = {}
         registry.register(self)
 
-    def labels(self, *values: str) -> CounterChild:
-        """The child of one label set (created on first use)."""
-        child = self._children.get(values)
-        if child is None:
-            if len(values) != len(self._labelnames):
-                raise ValueError(f"{self._name} takes labels {self._labelnames}")
-            child = self._children[values] = CounterChild()
-        return child
+    def _child(self) -> CounterChild:
+        return CounterChild()
 
     def collect(self) -> Iterable[Metric]:
         metric = Metric(self._name, self._doc, "counter")
@@ -85,7 +103,7 @@ class Counter(_Family):
         yield metric
 
 
-class Histogram(_Family):
+class Histogram(_Family[HistogramChild]):
     """A labelled histogram (buckets, count, sum and `_created`, as prometheus_client's)."""
 
     def __init__(
@@ -98,17 +116,10 @@ class Histogram(_Family):
     ) -> None:
         super().__init__(name, documentation, labelnames)
         self._bounds = tuple(float(b) for b in buckets)
-        self._children: dict[tuple[str, ...], HistogramChild] = {}
         registry.register(self)
 
-    def labels(self, *values: str) -> HistogramChild:
-        """The child of one label set (created on first use)."""
-        child = self._children.get(values)
-        if child is None:
-            if len(values) != len(self._labelnames):
-                raise ValueError(f"{self._name} takes labels {self._labelnames}")
-            child = self._children[values] = HistogramChild(self._bounds)
-        return child
+    def _child(self) -> HistogramChild:
+        return HistogramChild(self._bounds)
 
     def collect(self) -> Iterable[Metric]:
         metric = Metric(self._name, self._doc, "histogram")
@@ -125,7 +136,7 @@ class Histogram(_Family):
         yield metric
 
 
-class Gauge(_Family):
+class Gauge(_Metric):
     """An unlabelled gauge."""
 
     def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
