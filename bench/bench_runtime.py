@@ -4,7 +4,10 @@ bare aiohttp hello-world measured right after it in the same run; `/vector/searc
 loop running the same SQL (`raw_sql_vector_search_rps`: the same tenant transaction and query, the runtime's
 pool size, the same concurrency, in a process of its own: the database's ceiling); `/engine/predict`'s latency
 at a fixed rate (BENCH_RATE, 1000 req/s) beside the hello-world's at that rate; and the runtime's resident
-memory at idle (no model loaded) and under load, beside the hello-world's.
+memory at idle (no model loaded) and under load, beside the hello-world's. The closed-loop runs are repeated
+in BENCH_ROUNDS (3) interleaved rounds, each scenario right before a hello-world run, and every figure is the
+median of its rounds; each run also measures the server's CPU per request (`<scenario>_cpu_us` beside
+`hello_cpu_us`, from /proc), which moves less with a noisy neighbour than requests per second do.
 
 Both servers run as separate processes (`neuroedge-runtime api` with its production defaults, INFO access logs
 included, and a one-route aiohttp app) on the same event loop (NEUROEDGE_EVENT_LOOP, uvloop by default: a
@@ -38,6 +41,7 @@ import random
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,7 +66,9 @@ DURATION = float(os.environ.get("BENCH_DURATION", "6"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 RATE = int(os.environ.get("BENCH_RATE", "1000"))
 MIN_HELLO_RPS = float(os.environ.get("BENCH_MIN_HELLO_RPS", "5000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CLIENT_CPU_LIMIT = 0.9
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 POOL_MAX = 10  # the runtime's default NEUROEDGE_DB_POOL_MAX, which the raw SQL loop uses too
 DIMENSION = 64
 POINTS = 2000
@@ -430,6 +436,18 @@ class Profiler:
         )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its threads so far (/proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds' runs."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
 def emit(name: str, value: float, unit: str, baseline_name: str, baseline_value: float) -> None:
     print(
         json.dumps(
@@ -530,36 +548,48 @@ def main() -> int:
             flush=True,
         )
 
-        def load(method: str, url: str, body: str = "", auth: str = "") -> dict[str, float]:
+        def load(method: str, url: str, body: str = "", auth: str = "", pid: int = 0) -> dict[str, float]:
+            """One wrk run; with `pid`, also that server's CPU microseconds per request (`cpu_us`)."""
+            before = cpu_seconds(pid) if pid else 0.0
             result = run_wrk(method, url, body, auth, script)
             if result["failed"]:
                 raise RuntimeError(f"{method} {url}: {result['failed']} failed requests")
+            if pid:
+                result["cpu_us"] = (cpu_seconds(pid) - before) / (result["rps"] * DURATION) * 1e6
             return result
 
         scenarios = _scenarios(base)
         auth = f"Bearer {token}"
         load("GET", hello_url)  # warm-up of both servers and the pools
         load(*scenarios["vector_search"], auth)
-        measured: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+        rounds: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {name: [] for name in scenarios}
         peak_hello = 0.0
         with RssSampler(runtime.pid) as sampler:
-            for name, (method, url, body) in scenarios.items():
-                with Profiler(runtime.pid, profile_dir, name):
-                    result = load(method, url, body, "" if name == "health" else auth)
-                with RssSampler(hello.pid) as hello_sampler:
-                    baseline = load("GET", hello_url)
-                peak_hello = max(peak_hello, hello_sampler.peak)
-                if baseline["rps"] < MIN_HELLO_RPS:
-                    raise ClientBoundError(
-                        f"the bare hello-world reached {baseline['rps']:.0f} req/s, under the floor of "
-                        f"{MIN_HELLO_RPS:.0f} (BENCH_MIN_HELLO_RPS): the machine or client is the limit"
+            # Interleaved rounds, each scenario right beside a hello-world run, and the medians reported:
+            # one 6 s run of /health moved by 20% between runs on two shared cores.
+            for _ in range(ROUNDS):
+                for name, (method, url, body) in scenarios.items():
+                    with Profiler(runtime.pid, profile_dir, name):
+                        result = load(method, url, body, "" if name == "health" else auth, runtime.pid)
+                    with RssSampler(hello.pid) as hello_sampler:
+                        baseline = load("GET", hello_url, pid=hello.pid)
+                    peak_hello = max(peak_hello, hello_sampler.peak)
+                    if baseline["rps"] < MIN_HELLO_RPS:
+                        raise ClientBoundError(
+                            f"the bare hello-world reached {baseline['rps']:.0f} req/s, under the floor of "
+                            f"{MIN_HELLO_RPS:.0f} (BENCH_MIN_HELLO_RPS): the machine or client is the limit"
+                        )
+                    print(
+                        f"{name}: {result['rps']:.0f} req/s ({result['cpu_us']:.1f} us CPU/request) against "
+                        f"hello {baseline['rps']:.0f} ({baseline['cpu_us']:.1f}); wrk used "
+                        f"{result['client_cpu']:.0%} of a core, {baseline['client_cpu']:.0%} against hello",
+                        flush=True,
                     )
-                print(
-                    f"{name}: wrk used {result['client_cpu']:.0%} of a core, "
-                    f"{baseline['client_cpu']:.0%} against hello",
-                    flush=True,
-                )
-                measured[name] = (result, baseline)
+                    rounds[name].append((result, baseline))
+            measured = {
+                name: (medians([r for r, _ in runs]), medians([b for _, b in runs]))
+                for name, runs in rounds.items()
+            }
             predict = scenarios["engine_predict"]
             fixed = run_vegeta(predict[0], predict[1], predict[2], auth, tmp)
             fixed_hello = run_vegeta("GET", hello_url, "", "", tmp)
@@ -570,6 +600,7 @@ def main() -> int:
         emit("runtime_rss_idle", idle[0], "MB", "hello_rss_idle", idle[1])
         for name, (result, baseline) in measured.items():
             emit(f"{name}_rps", result["rps"], "req/s", "hello_rps", baseline["rps"])
+            emit(f"{name}_cpu_us", result["cpu_us"], "us/req", "hello_cpu_us", baseline["cpu_us"])
             for p in ("p50", "p95", "p99"):
                 emit(f"{name}_{p}", result[p], "ms", f"hello_{p}", baseline[p])
         emit(

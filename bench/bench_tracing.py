@@ -45,7 +45,6 @@ app.router.add_post("/v1/traces", accept)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROFILE_DIR = Path(os.environ["BENCH_PROFILE"]) if os.environ.get("BENCH_PROFILE") else None
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "off": {},
@@ -72,13 +71,6 @@ def start_api(
     base = f"http://127.0.0.1:{port}"
     rt.wait_http(f"{base}/health")
     return proc, base
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its threads so far (/proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def main() -> int:
@@ -131,9 +123,9 @@ def main() -> int:
             """req/s, and the API's CPU microseconds per request, of one wrk run."""
             url, auth = urls[name]
             pid = apis[name][0].pid
-            before = cpu_seconds(pid)
+            before = rt.cpu_seconds(pid)
             result = rt.run_wrk("POST", url, body, auth, script)
-            used = cpu_seconds(pid) - before
+            used = rt.cpu_seconds(pid) - before
             if result["failed"]:
                 raise RuntimeError(f"{name}: {result['failed']} failed requests")
             return result["rps"], used / (result["rps"] * rt.DURATION) * 1e6
