@@ -105,6 +105,15 @@ class Jaeger:
         with urllib.request.urlopen(url, timeout=5) as resp:
             return json.loads(resp.read())
 
-    def traces(self, service: str) -> list[dict[str, Any]]:
-        """The traces with a span of `service` (Jaeger's JSON model: spans, references, tags, processes)."""
-        return list(self.query("/api/traces", service=service, limit=100, lookback="1h")["data"] or [])
+    def traces(
+        self, service: str, operation: str = "", tags: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The traces with a span of `service` (Jaeger's JSON model: spans, references, tags, processes), the
+        newest 100; with `operation` and `tags`, only those with such a span (Jaeger filters before the limit,
+        so traces of other objects cannot crowd the one asked for out)."""
+        params: dict[str, str | int] = {"service": service, "limit": 100, "lookback": "1h"}
+        if operation:
+            params["operation"] = operation
+        if tags:
+            params["tags"] = json.dumps(tags)
+        return list(self.query("/api/traces", **params)["data"] or [])

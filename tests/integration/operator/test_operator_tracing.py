@@ -56,7 +56,12 @@ async def test_a_tenant_reconcile_is_one_span_with_api_sql_and_redis_children(
             wait_ready(kubeconfig, name)
             deadline, spans = time.monotonic() + 30, []
             while time.monotonic() < deadline:
-                for found in await asyncio.to_thread(jaeger.traces, service):
+                # Filtered by the tenant: an operator resuming many objects at startup makes more than the
+                # 100 newest traces a plain query returns.
+                found_traces = await asyncio.to_thread(
+                    jaeger.traces, service, "reconcile Tenant", {"neuroedge.name": name}
+                )
+                for found in found_traces:
                     ready = [
                         s
                         for s in found["spans"]
