@@ -23,10 +23,10 @@ class Metrics:
     event loop's thread), are `loopmetrics` ones, without prometheus_client's per-update locks."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
-    _request_children: dict[tuple[str, str, int], Children] = field(
+    _request_children: dict[tuple[str, str, int], _Children] = field(
         default_factory=dict, init=False, repr=False
     )
-    _tenant_children: dict[tuple[str, str, int], Children] = field(
+    _tenant_children: dict[tuple[str, str, int], _Children] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -101,14 +101,8 @@ class Metrics:
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count and time one handled request."""
-        children = self.request_series(method, route, status)
-        children[0].inc()
-        children[1].observe(seconds)
-
-    def request_series(self, method: str, route: str, status: int) -> Children:
-        """The request counter's and latency histogram's children of one method, route and status."""
         labels = (method, route, str(status))
-        return _children(
+        children = _children(
             self._request_children,
             (method, route, status),
             counter=self.requests,
@@ -116,6 +110,8 @@ class Metrics:
             histogram=self.latency,
             histogram_labels=labels,
         )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def tenant_request_done(self, tenant: str, route: str, status: int, seconds: float) -> None:
         """Count and time one authenticated request for its tenant (the cache is bounded by tenants x routes x
@@ -132,18 +128,18 @@ class Metrics:
         children[1].observe(seconds)
 
 
-Children = tuple[loopmetrics.CounterChild, loopmetrics.HistogramChild]
+_Children = tuple[loopmetrics.CounterChild, loopmetrics.HistogramChild]
 
 
 def _children(
-    cache: dict[tuple[str, str, int], Children],
+    cache: dict[tuple[str, str, int], _Children],
     key: tuple[str, str, int],
     *,
     counter: loopmetrics.Counter,
     counter_labels: tuple[str, ...],
     histogram: loopmetrics.Histogram,
     histogram_labels: tuple[str, ...],
-) -> Children:
+) -> _Children:
     """The label children of `key`, looked up once per process and kept in `cache` (one dictionary lookup per
     request instead of two label lookups)."""
     children = cache.get(key)

@@ -135,9 +135,6 @@ def _observed(
     metrics, spans = steps.metrics, steps.spans
     authenticated = spec is not None and isinstance(spec.access, roles.Role)
     always_logged = spec is None or not spec.probe
-    by_status: dict[
-        tuple[str, int], metrics_module.Children
-    ] = {}  # this route's series, by method and status
 
     async def handle(request: web.Request) -> web.StreamResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER)
@@ -167,13 +164,7 @@ def _observed(
         finally:
             elapsed = time.perf_counter() - started
             metrics.in_flight.dec()
-            series = by_status.get((request.method, status))
-            if series is None:
-                series = by_status[request.method, status] = metrics.request_series(
-                    request.method, label, status
-                )
-            series[0].inc()
-            series[1].observe(elapsed)
+            metrics.request_done(request.method, label, status, elapsed)
             if authenticated:
                 principal = request.get(keys.PRINCIPAL)
                 if principal is not None:
