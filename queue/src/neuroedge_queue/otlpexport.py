@@ -72,4 +72,8 @@ class EncodingSpanProcessor(export.BatchSpanProcessor):
         except Exception as error:  # a span the encoder cannot write: drop it, not the request that ended it
             log.error("failed to encode span %r: %s", span.name, error)
             return
+        self.queue(item)
+
+    def queue(self, item: otlpencoding.EncodedSpan) -> None:
+        """Queue a span encoded already (`recordedspans.RecordedSpan.end`, or `on_end`)."""
         self._batch_processor.emit(item)  # type: ignore[arg-type]  # exported by OTLPSpanExporter only

@@ -39,9 +39,9 @@ class Plan(enum.Enum):
 
 def root_bound(sampler: Any) -> int | None:
     """The bound under which a root span's trace id (its low 64 bits) is sampled, when `sampler` decides a
-    root span by its trace id alone; None when it does not (always_on, a custom sampler): then every request
-    asks the SDK. ParentBased keeps its root sampler in a private attribute: if a future SDK renames it, the
-    answer is None and only the shortcut is lost."""
+    root span by its trace id alone (always_on and always_off included); None when it does not (a custom
+    sampler): then every request asks the SDK. ParentBased keeps its root sampler in a private attribute:
+    if a future SDK renames it, the answer is None and only the shortcut is lost."""
     from opentelemetry.sdk.trace import sampling  # noqa: PLC0415 - only when tracing is on
 
     if isinstance(sampler, sampling.ParentBased):
@@ -50,6 +50,8 @@ def root_bound(sampler: Any) -> int | None:
         return sampler.bound
     if sampler is sampling.ALWAYS_OFF:
         return 0
+    if sampler is sampling.ALWAYS_ON:
+        return TRACE_ID_LIMIT + 1  # every trace id is under it
     return None
 
 

@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation import tracecontext as w3c
 
-from neuroedge_queue import jobs, telemetry, tracecontext
+from neuroedge_queue import jobs, recordedspans, telemetry, tracecontext
 from neuroedge_runtime import keys, requestpath, sampling
 
 if TYPE_CHECKING:
@@ -32,6 +32,9 @@ _TRACER = "neuroedge_runtime"
 _PROPAGATOR = w3c.TraceContextTextMapPropagator()
 _ROOT_BOUND: int | None = None
 """`sampling.root_bound` of the installed sampler (None: every request asks the SDK); set by `install`."""
+_RECORDER: recordedspans.Recorder | None = None
+"""Makes a sampled request's span without the SDK's span objects, when the installed provider allows it
+(`recordedspans.Recorder.of`); set by `install`."""
 
 
 @functools.cache
@@ -44,7 +47,7 @@ def install(settings: telemetry.Settings) -> TracerProvider | None:
     """Install the SDK, its batch exporter (`telemetry.start_provider`) and the client instrumentations when
     tracing is on; the caller shuts the returned provider down at exit (it flushes the last spans). None
     when tracing is off."""
-    global _ROOT_BOUND  # noqa: PLW0603 - the process's one sampler, read on every request
+    global _ROOT_BOUND, _RECORDER  # noqa: PLW0603 - the process's one sampler, read on every request
     if not settings.enabled:
         return None
     from neuroedge_runtime import drawnids  # noqa: PLC0415 - imports the SDK
@@ -53,6 +56,7 @@ def install(settings: telemetry.Settings) -> TracerProvider | None:
     if provider is None:
         return None
     _ROOT_BOUND = sampling.root_bound(provider.sampler)
+    _RECORDER = recordedspans.Recorder.of(provider)
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor  # noqa: PLC0415
 
     instrument_asyncpg()  # our own, like Redis's: free when the trace is not sampled
@@ -145,10 +149,15 @@ class RequestSpans:
 
 
 def _start(request: web.Request, has_traceparent: bool, drawn: int) -> trace.Span:
-    """The SDK's span for a request: a child of the caller's `traceparent`, or a root with the `drawn`
-    trace id (0: the SDK draws one)."""
-    parent = _PROPAGATOR.extract(request.headers) if has_traceparent else None
+    """The recorded span of a request: a child of the caller's `traceparent`, or a root with the `drawn`
+    trace id (0: the SDK draws one). A sampled root is a `recordedspans.RecordedSpan` when the provider
+    allows it, else the SDK's span, as is every child of a caller's trace."""
     name = f"{request.method} {requestpath.route_label(request)}"
+    if drawn and _RECORDER is not None:
+        span = _RECORDER.root(_tracer(), name, trace.SpanKind.SERVER, drawn, sampling.new_span_id())
+        if span is not None:
+            return span
+    parent = _PROPAGATOR.extract(request.headers) if has_traceparent else None
     if not drawn:
         return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
     token = sampling.draw(drawn)

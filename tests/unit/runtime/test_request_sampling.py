@@ -14,10 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import export, sampling
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from neuroedge_queue import tracerprovider
+from neuroedge_queue import otlpencoding, recordedspans, tracerprovider
 from neuroedge_runtime import drawnids, logs, metrics, requestpath, routing, tracing
 from neuroedge_runtime import sampling as request_sampling
 
@@ -32,8 +33,8 @@ PARENT_ID = 0x00F067AA0BA902B7
         (sampling.TraceIdRatioBased(0.25), sampling.TraceIdRatioBased.get_bound_for_rate(0.25)),
         (sampling.ALWAYS_OFF, 0),
         (sampling.ParentBased(sampling.ALWAYS_OFF), 0),
-        (sampling.ALWAYS_ON, None),
-        (sampling.ParentBased(sampling.ALWAYS_ON), None),
+        (sampling.ALWAYS_ON, 1 << 64),
+        (sampling.ParentBased(sampling.ALWAYS_ON), 1 << 64),
     ],
 )
 def test_the_root_bound_is_known_only_for_samplers_that_decide_by_the_trace_id(
@@ -191,12 +192,27 @@ async def test_an_unsampled_traceparent_is_honoured_whatever_the_ratio(recorder:
     assert recorder.exporter.get_finished_spans() == ()
 
 
-@pytest.mark.parametrize("recorder", [sampling.ParentBased(sampling.ALWAYS_ON)], indirect=True)
+class EveryOther(sampling.Sampler):
+    """A sampler that does not decide by the trace id: every other root span."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def should_sample(self, *args: object, **kwargs: object) -> sampling.SamplingResult:
+        self.calls += 1
+        decision = sampling.Decision.RECORD_AND_SAMPLE if self.calls % 2 else sampling.Decision.DROP
+        return sampling.SamplingResult(decision)
+
+    def get_description(self) -> str:
+        return "EveryOther"
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBased(EveryOther())], indirect=True)
 async def test_under_another_sampler_the_sdk_decides_every_request(recorder: Recorder) -> None:
     assert tracing._ROOT_BOUND is None
-    contexts = [await _serve() for _ in range(5)]
-    assert all(context.trace_flags.sampled for context in contexts)
-    assert len(recorder.exporter.get_finished_spans()) == 5
+    contexts = [await _serve() for _ in range(6)]
+    assert [context.trace_flags.sampled for context in contexts] == [True, False] * 3
+    assert len(recorder.exporter.get_finished_spans()) == 3
 
 
 @pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(1.0)], indirect=True)
@@ -239,3 +255,40 @@ async def test_an_unhandled_exception_is_a_500_and_marks_the_span_failed(
     assert span.attributes is not None and span.attributes["http.response.status_code"] == 500
     assert [event.name for event in span.events] == ["exception"]
     assert [line["status"] for line in access_log.lines if "status" in line] == [500]
+
+
+class Queued:
+    """Stands for the batch processor of a recorder: the encoded spans it was given."""
+
+    def __init__(self) -> None:
+        self.items: list[otlpencoding.EncodedSpan] = []
+
+    def queue(self, item: otlpencoding.EncodedSpan) -> None:
+        self.items.append(item)
+
+
+@pytest.mark.parametrize("recorder", [sampling.ParentBasedTraceIdRatio(0.5)], indirect=True)
+async def test_with_a_recorder_sampled_roots_are_recorded_spans_and_traceparents_stay_the_sdks(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = Queued()
+    provider = recorder.provider
+    monkeypatch.setattr(
+        tracing, "_RECORDER", recordedspans.Recorder(queued, provider.resource, provider._span_limits)
+    )
+    contexts = [await _serve({"X-Request-ID": f"req-{n}"}) for n in range(40)]
+    sampled = [context for context in contexts if context.trace_flags.sampled]
+    assert 5 < len(sampled) < 35 and recorder.exporter.get_finished_spans() == ()
+    message = ExportTraceServiceRequest.FromString(otlpencoding.encode(queued.items))
+    spans = message.resource_spans[0].scope_spans[0].spans
+    assert [s.trace_id for s in spans] == [c.trace_id.to_bytes(16, "big") for c in sampled]
+    assert [s.span_id for s in spans] == [c.span_id.to_bytes(8, "big") for c in sampled]
+    attributes = {a.key: a.value for a in spans[0].attributes}
+    assert spans[0].name == "POST /engine/{name}" and spans[0].kind == 2 and not spans[0].parent_span_id
+    assert attributes["http.route"].string_value == "/engine/{name}"
+    assert attributes["http.response.status_code"].int_value == 201
+    assert attributes["neuroedge.request_id"].string_value.startswith("req-")
+
+    context = await _serve({"traceparent": f"00-{TRACE_ID:032x}-{PARENT_ID:016x}-01"})
+    (span,) = recorder.exporter.get_finished_spans()  # a caller's trace: the SDK's span
+    assert span.context == context and span.parent is not None and span.parent.span_id == PARENT_ID

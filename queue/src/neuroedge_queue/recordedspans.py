@@ -1,0 +1,333 @@
+"""Recorded spans made without the SDK's span objects, for the hot path of a sampled request: the API's
+SERVER span and the CLIENT spans of its database and cache calls.
+
+Why: an SDK span is some twenty Python objects and about two hundred function calls between `start_span` and
+the processor's `on_end` (the sampler, `BoundedAttributes` cleaning each value under a lock, bounded event
+and link lists with locks of their own, a `ReadableSpan` copy at the end, the multi-processor loop). Counted
+with callgrind on `/engine/predict`, a request at 100% sampling executed 527 thousand more instructions than
+an unsampled one, nearly all of it that machinery. A `RecordedSpan` keeps what the OTLP message needs in
+plain slots and, when it ends, is written by `otlpencoding` straight into the batch processor's queue.
+
+It is used only where it gives the SDK's result (`Recorder.of`): the provider's only span processor is an
+`otlpexport.EncodingSpanProcessor` (what the OTLP exporter installs, so the span is encoded either way) and
+its sampler records the children of a recorded local parent (ParentBased's default). The root's sampling is
+decided by the caller with the SDK's own rule (the runtime's `sampling.plan`); every other span, and every
+span under any other configuration, is the SDK's. The span limits of the provider (OTEL_SPAN_ATTRIBUTE_*,
+OTEL_SPAN_EVENT_COUNT_LIMIT, ...) apply as in the SDK. The SDK's own span metrics (an opt-in meter) do not
+count these spans.
+
+Imports only the OpenTelemetry API; `Recorder.of` imports the SDK when called (tracing is on then).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from opentelemetry import attributes as otel_attributes
+from opentelemetry import trace
+from opentelemetry.util import types
+
+from neuroedge_queue import otlpencoding
+
+log = logging.getLogger(__name__)
+
+SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED | trace.TraceFlags.RANDOM_TRACE_ID)
+"""The flags the SDK gives a sampled span of a random trace id."""
+_UNSET = trace.Status(trace.StatusCode.UNSET)
+_PLAIN = frozenset((str, bool, int, float))
+
+
+class Event(NamedTuple):
+    """A span event, as the OTLP encoder reads one."""
+
+    name: str
+    attributes: Mapping[str, Any]
+    timestamp: int
+    dropped_attributes: int = 0
+
+
+class Link(NamedTuple):
+    """A span link, as the OTLP encoder reads one."""
+
+    context: trace.SpanContext
+    attributes: Mapping[str, Any]
+    dropped_attributes: int = 0
+
+
+class Recorder:
+    """What a recorded span takes from the installed SDK: the queue it goes to when it ends, the resource and
+    the span limits. One per provider (`of`)."""
+
+    def __init__(self, processor: Any, resource: Any, limits: Any) -> None:
+        self.processor = processor
+        self.resource = resource
+        self.max_attributes: int | None = limits.max_span_attributes
+        self.max_length: int | None = limits.max_span_attribute_length
+        self.max_other_length: int | None = limits.max_attribute_length
+        """Events' and links' values are cut to the general limit, as the SDK cuts them."""
+        self.max_events: int | None = limits.max_events
+        self.max_event_attributes: int | None = limits.max_event_attributes
+        self.max_links: int | None = limits.max_links
+        self.max_link_attributes: int | None = limits.max_link_attributes
+        self._scopes: dict[int, tuple[trace.Tracer, Any, Any]] = {}
+
+    @classmethod
+    def of(cls, provider: Any) -> Recorder | None:
+        """The recorder of an SDK tracer provider, or None when its spans must be the SDK's (another span
+        processor, or a sampler that may drop the child of a recorded span)."""
+        from opentelemetry.sdk.trace import sampling  # noqa: PLC0415 - tracing is on
+
+        from neuroedge_queue import otlpexport  # noqa: PLC0415 - imports the SDK and the exporter
+
+        processors: Sequence[Any] = getattr(provider._active_span_processor, "_span_processors", ())
+        if len(processors) != 1 or type(processors[0]) is not otlpexport.EncodingSpanProcessor:
+            return None
+        sampler = provider.sampler
+        if not isinstance(sampler, sampling.ParentBased):
+            return None
+        if getattr(sampler, "_local_parent_sampled", None) is not sampling.ALWAYS_ON:
+            return None
+        return cls(processors[0], provider.resource, provider._span_limits)
+
+    def scope(self, tracer: trace.Tracer) -> Any:
+        """The instrumentation scope of an SDK tracer (or of the one a proxy tracer stands for); None when it
+        has none or is disabled by the provider's tracer configurator (then the SDK decides the span)."""
+        known = self._scopes.get(id(tracer))
+        if known is None:
+            sdk_tracer = getattr(tracer, "_tracer", tracer)  # a ProxyTracer's delegate, once there is one
+            scope = getattr(sdk_tracer, "_instrumentation_scope", None)
+            if scope is None:
+                return None
+            known = self._scopes[id(tracer)] = (tracer, sdk_tracer, scope)  # the tracer kept: its id stays
+        enabled = getattr(known[1], "_is_enabled", None)
+        return known[2] if enabled is None or enabled() else None
+
+    def root(
+        self, tracer: trace.Tracer, name: str, kind: trace.SpanKind, trace_id: int, span_id: int
+    ) -> RecordedSpan | None:
+        """A sampled root span of `tracer` with the ids its sampling was decided on; None when the SDK must
+        make it (`scope`)."""
+        scope = self.scope(tracer)
+        if scope is None:
+            return None
+        context = trace.SpanContext(trace_id, span_id, is_remote=False, trace_flags=SAMPLED)
+        return RecordedSpan(self, scope, name=name, kind=kind, context=context, parent=None, attributes=None)
+
+
+def _span_id() -> int:
+    span_id = random.getrandbits(64)
+    while not span_id:
+        span_id = random.getrandbits(64)
+    return span_id
+
+
+class RecordedSpan(trace.Span):
+    """A sampled span of the request path, recorded in slots and encoded when it ends (see the module)."""
+
+    __slots__ = (
+        "_ended",
+        "_recorder",
+        "attributes",
+        "context",
+        "dropped_attributes",
+        "dropped_events",
+        "dropped_links",
+        "end_time",
+        "events",
+        "instrumentation_scope",
+        "kind",
+        "links",
+        "name",
+        "parent",
+        "resource",
+        "start_time",
+        "status",
+    )
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        scope: Any,
+        *,
+        name: str,
+        kind: trace.SpanKind,
+        context: trace.SpanContext,
+        parent: trace.SpanContext | None,
+        attributes: types.Attributes,
+    ) -> None:
+        self._recorder = recorder
+        self._ended = False
+        self.resource = recorder.resource
+        self.instrumentation_scope = scope
+        self.name = name
+        self.kind = kind
+        self.context = context
+        self.parent = parent
+        self.attributes: dict[str, Any] = {}
+        self.dropped_attributes = self.dropped_events = self.dropped_links = 0
+        self.events: list[Event] = []
+        self.links: list[Link] = []
+        self.status = _UNSET
+        self.end_time = 0
+        if attributes:
+            self.set_attributes(attributes)
+        self.start_time = time.time_ns()
+
+    def child(
+        self, tracer: trace.Tracer, name: str, kind: trace.SpanKind, attributes: types.Attributes = None
+    ) -> RecordedSpan | None:
+        """A span of `tracer` in the same trace, under this one (sampled: ParentBased samples a sampled local
+        parent's children, which `Recorder.of` checked); None when the SDK must make it (`Recorder.scope`)."""
+        scope = self._recorder.scope(tracer)
+        if scope is None:
+            return None
+        parent = self.context
+        context = trace.SpanContext(
+            parent.trace_id,
+            _span_id(),
+            is_remote=False,
+            trace_flags=parent.trace_flags,
+            trace_state=parent.trace_state,
+        )
+        return RecordedSpan(
+            self._recorder, scope, name=name, kind=kind, context=context, parent=parent, attributes=attributes
+        )
+
+    def get_span_context(self) -> trace.SpanContext:
+        return self.context
+
+    def is_recording(self) -> bool:
+        return not self._ended
+
+    def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def set_attribute(self, key: str, value: types.AnyValue) -> None:
+        if self._ended:
+            log.warning("Setting attribute on ended span.")
+            return
+        limits = self._recorder
+        if limits.max_attributes == 0 or not key or type(key) is not str:
+            if key == "" or type(key) is not str:
+                log.warning("invalid key `%s`. must be non-empty string. Dropping key from attributes.", key)
+            self.dropped_attributes += 1
+            return
+        if type(value) not in _PLAIN or (type(value) is str and limits.max_length is not None):
+            value = otel_attributes._clean_attribute_value(value, limits.max_length)
+        known = self.attributes
+        if key in known:
+            del known[key]  # set again: it becomes the newest, as in the SDK's BoundedAttributes
+        elif limits.max_attributes is not None and len(known) >= limits.max_attributes:
+            del known[next(iter(known))]  # the oldest makes room, as in the SDK
+            self.dropped_attributes += 1
+        known[key] = value
+
+    def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
+        if self._ended:
+            log.warning("Calling add_event() on an ended span.")
+            return
+        if _full(self.events, self._recorder.max_events):
+            self.dropped_events += 1
+            if not self._recorder.max_events:
+                return
+            del self.events[0]  # the oldest makes room, as in the SDK's bounded list
+        recorder = self._recorder
+        kept, dropped = _bounded(attributes, recorder.max_event_attributes, recorder.max_other_length)
+        self.events.append(Event(name, kept, timestamp or time.time_ns(), dropped))
+
+    def add_link(self, context: trace.SpanContext, attributes: types.Attributes = None) -> None:
+        if self._ended or context is None or not context.is_valid:
+            return
+        if _full(self.links, self._recorder.max_links):
+            self.dropped_links += 1
+            if not self._recorder.max_links:
+                return
+            del self.links[0]
+        recorder = self._recorder
+        kept, dropped = _bounded(attributes, recorder.max_link_attributes, recorder.max_other_length)
+        self.links.append(Link(context, kept, dropped))
+
+    def update_name(self, name: str) -> None:
+        if not self._ended:
+            self.name = name
+
+    def set_status(self, status: trace.Status | trace.StatusCode, description: str | None = None) -> None:
+        """As the SDK's: an OK status is final, and UNSET is never set."""
+        if self._ended or self.status.status_code is trace.StatusCode.OK:
+            return
+        if isinstance(status, trace.Status):
+            if status.status_code is not trace.StatusCode.UNSET:
+                self.status = status
+        elif status is not trace.StatusCode.UNSET:
+            self.status = trace.Status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        """An `exception` event with the attributes the SDK gives it."""
+        module = type(exception).__module__
+        qualname = type(exception).__qualname__
+        recorded: dict[str, types.AnyValue] = {
+            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(traceback.format_exception(exception)),
+            "exception.escaped": str(escaped),
+        }
+        if attributes:
+            recorded.update(attributes)
+        self.add_event("exception", recorded, timestamp)
+
+    def end(self, end_time: int | None = None) -> None:
+        """Encode the span and queue it for the exporter (once: a second end is ignored, with the SDK's
+        warning)."""
+        if self._ended:
+            log.warning("Calling end() on an ended span.")
+            return
+        self._ended = True
+        self.end_time = end_time or time.time_ns()
+        try:
+            body = otlpencoding.span(self)
+        except Exception as error:  # a value the encoder cannot write: drop the span, not the request
+            log.error("failed to encode span %r: %s", self.name, error)
+            return
+        self._recorder.processor.queue(
+            otlpencoding.EncodedSpan(self.resource, self.instrumentation_scope, body)
+        )
+
+    def __repr__(self) -> str:
+        return f"RecordedSpan(name={self.name!r}, context={self.context!r})"
+
+
+def _full(items: list[Any], limit: int | None) -> bool:
+    return limit is not None and len(items) >= limit
+
+
+def _bounded(
+    attributes: types.Attributes, limit: int | None, max_length: int | None
+) -> tuple[dict[str, Any], int]:
+    """An event's or link's attributes cleaned as the SDK cleans them (invalid keys dropped), the newest
+    `limit` of them kept, and how many were dropped."""
+    given = dict(attributes or {})
+    kept = dict(otel_attributes._clean_attribute_value(given, max_length))
+    dropped = len(given) - len(kept)
+    if limit is not None and len(kept) > limit:
+        for key in list(kept)[: len(kept) - limit]:
+            del kept[key]
+            dropped += 1
+    return kept, dropped
+
+
+def current_recorded() -> RecordedSpan | None:
+    """The current span when it is a recorded span that is still open, else None."""
+    span = trace.get_current_span()
+    return span if type(span) is RecordedSpan and not span._ended else None
