@@ -168,14 +168,23 @@ def _link(link: Any) -> bytes:
 
 
 _SPAN_FLAGS = (_fixed32(16, _flags(None)), _fixed32(16, _HAS_IS_REMOTE | _IS_REMOTE))
-_KIND_FIELD = {kind: _uint(6, value) for kind, value in _KIND.items()}
+_KIND_FIELD = {id(kind): _uint(6, value) for kind, value in _KIND.items()}
+"""By the member's identity: an enum member's hash is a Python-level call."""
+UNSET = trace.Status(trace.StatusCode.UNSET)
+"""A status with nothing set; a span whose status is this very object gets `_UNSET_FIELD` without reading
+it (`recordedspans` starts every span with it)."""
+_UNSET_FIELD = _field(15, b"")
 
 
 def _plain(sdk_span: Any) -> Mapping[str, Any]:
-    """The span's attributes: the dict inside the SDK's BoundedAttributes when it has one (`attributes`
-    wraps it in a read-only proxy whose items are read through the Mapping ABC, a method call per key,
-    most of the cost of writing them), else the public mapping."""
-    inner = getattr(getattr(sdk_span, "_attributes", None), "_dict", None)
+    """The span's attributes: its private `_attributes` when that is a dict (`recordedspans`), the dict
+    inside the SDK's BoundedAttributes when it has one (`attributes` wraps it in a read-only proxy whose
+    items are read through the Mapping ABC, a method call per key, most of the cost of writing them), else
+    the public mapping."""
+    private = getattr(sdk_span, "_attributes", None)
+    if type(private) is dict:
+        return private
+    inner = getattr(private, "_dict", None)
     return inner if type(inner) is dict else sdk_span.attributes
 
 
@@ -189,33 +198,46 @@ def _any(sdk_span: Any, private: str) -> bool:
 def span(sdk_span: Any) -> bytes:
     """A Span message (trace.proto), unframed: trace id 1, span id 2, trace state 3, parent span id 4, name 5,
     kind 6, start and end times 7 and 8, attributes 9 (dropped 10), events 11 (dropped 12), links 13
-    (dropped 14), status 15, flags 16. The fixed-size fields are written with their tags as constants."""
-    context = sdk_span.context
+    (dropped 14), status 15, flags 16. The fixed-size fields are written with their tags as constants.
+
+    A SpanContext is a tuple (trace id, span id, is remote, flags, trace state, is valid) and is unpacked as
+    one, instead of through a property call per field (the encoding test compares the message with the
+    SDK's, so a release that changes the layout fails there)."""
+    trace_id, span_id, _, _, trace_state, _ = sdk_span.context
     parent = sdk_span.parent
     out = bytearray(b"\x0a\x10")
-    out += context.trace_id.to_bytes(16, "big")
+    out += trace_id.to_bytes(16, "big")
     out += b"\x12\x08"
-    out += context.span_id.to_bytes(8, "big")
-    if context.trace_state:
-        out += _string(3, _trace_state(context.trace_state))
+    out += span_id.to_bytes(8, "big")
+    if trace_state:
+        out += _string(3, _trace_state(trace_state))
+    remote = False
     if parent is not None:
         out += b"\x22\x08"
-        out += parent.span_id.to_bytes(8, "big")
+        out += parent[1].to_bytes(8, "big")
+        remote = parent[2]
     out += _string(5, sdk_span.name)
-    out += _KIND_FIELD[sdk_span.kind]
+    out += _KIND_FIELD[id(sdk_span.kind)]
     out += _TIMES.pack(7 << 3 | 1, sdk_span.start_time, 8 << 3 | 1, sdk_span.end_time)
     out += _attributes(9, _plain(sdk_span))
-    out += _uint(10, sdk_span.dropped_attributes)
+    dropped = sdk_span.dropped_attributes
+    if dropped:
+        out += _uint(10, dropped)
     if _any(sdk_span, "_events"):
         for event in sdk_span.events:
             out += _event(event)
-    out += _uint(12, sdk_span.dropped_events)
+    dropped = sdk_span.dropped_events
+    if dropped:
+        out += _uint(12, dropped)
     if _any(sdk_span, "_links"):
         for link in sdk_span.links:
             out += _link(link)
-    out += _uint(14, sdk_span.dropped_links)
-    out += _status(sdk_span.status)
-    out += _SPAN_FLAGS[parent is not None and parent.is_remote]
+    dropped = sdk_span.dropped_links
+    if dropped:
+        out += _uint(14, dropped)
+    status = sdk_span.status
+    out += _UNSET_FIELD if status is UNSET else _status(status)
+    out += _SPAN_FLAGS[bool(remote)]
     return bytes(out)
 
 

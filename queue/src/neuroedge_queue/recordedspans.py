@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 SAMPLED = trace.TraceFlags(trace.TraceFlags.SAMPLED | trace.TraceFlags.RANDOM_TRACE_ID)
 """The flags the SDK gives a sampled span of a random trace id."""
-_UNSET = trace.Status(trace.StatusCode.UNSET)
 _PLAIN = frozenset((str, bool, int, float))
 
 
@@ -130,18 +129,18 @@ class RecordedSpan(trace.Span):
     """A sampled span of the request path, recorded in slots and encoded when it ends (see the module)."""
 
     __slots__ = (
+        "_attributes",
         "_ended",
+        "_events",
+        "_links",
         "_recorder",
-        "attributes",
         "context",
         "dropped_attributes",
         "dropped_events",
         "dropped_links",
         "end_time",
-        "events",
         "instrumentation_scope",
         "kind",
-        "links",
         "name",
         "parent",
         "resource",
@@ -168,11 +167,11 @@ class RecordedSpan(trace.Span):
         self.kind = kind
         self.context = context
         self.parent = parent
-        self.attributes: dict[str, Any] = {}
+        self._attributes: dict[str, Any] = {}
         self.dropped_attributes = self.dropped_events = self.dropped_links = 0
-        self.events: list[Event] = []
-        self.links: list[Link] = []
-        self.status = _UNSET
+        self._events: list[Event] = []
+        self._links: list[Link] = []
+        self.status = otlpencoding.UNSET
         self.end_time = 0
         if attributes:
             self.set_attributes(attributes)
@@ -198,6 +197,19 @@ class RecordedSpan(trace.Span):
             self._recorder, scope, name=name, kind=kind, context=context, parent=parent, attributes=attributes
         )
 
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The attributes (a plain dict, which the encoder reads as `_attributes`)."""
+        return self._attributes
+
+    @property
+    def events(self) -> list[Event]:
+        return self._events
+
+    @property
+    def links(self) -> list[Link]:
+        return self._links
+
     def get_span_context(self) -> trace.SpanContext:
         return self.context
 
@@ -205,8 +217,23 @@ class RecordedSpan(trace.Span):
         return not self._ended
 
     def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
+        """`set_attribute` of each; a new key with a plain value that needs no cleaning and fits under the
+        count limit is stored here directly (the request path's attributes, a call per key saved)."""
+        known, limits = self._attributes, self._recorder
         for key, value in attributes.items():
-            self.set_attribute(key, value)
+            kind = type(value)
+            if (
+                kind in _PLAIN
+                and (kind is not str or limits.max_length is None)
+                and type(key) is str
+                and key
+                and key not in known
+                and (limits.max_attributes is None or len(known) < limits.max_attributes)
+                and not self._ended
+            ):
+                known[key] = value
+            else:
+                self.set_attribute(key, value)
 
     def set_attribute(self, key: str, value: types.AnyValue) -> None:
         if self._ended:
@@ -220,7 +247,7 @@ class RecordedSpan(trace.Span):
             return
         if type(value) not in _PLAIN or (type(value) is str and limits.max_length is not None):
             value = otel_attributes._clean_attribute_value(value, limits.max_length)
-        known = self.attributes
+        known = self._attributes
         if key in known:
             del known[key]  # set again: it becomes the newest, as in the SDK's BoundedAttributes
         elif limits.max_attributes is not None and len(known) >= limits.max_attributes:
@@ -232,26 +259,26 @@ class RecordedSpan(trace.Span):
         if self._ended:
             log.warning("Calling add_event() on an ended span.")
             return
-        if _full(self.events, self._recorder.max_events):
+        if _full(self._events, self._recorder.max_events):
             self.dropped_events += 1
             if not self._recorder.max_events:
                 return
-            del self.events[0]  # the oldest makes room, as in the SDK's bounded list
+            del self._events[0]  # the oldest makes room, as in the SDK's bounded list
         recorder = self._recorder
         kept, dropped = _bounded(attributes, recorder.max_event_attributes, recorder.max_other_length)
-        self.events.append(Event(name, kept, timestamp or time.time_ns(), dropped))
+        self._events.append(Event(name, kept, timestamp or time.time_ns(), dropped))
 
     def add_link(self, context: trace.SpanContext, attributes: types.Attributes = None) -> None:
         if self._ended or context is None or not context.is_valid:
             return
-        if _full(self.links, self._recorder.max_links):
+        if _full(self._links, self._recorder.max_links):
             self.dropped_links += 1
             if not self._recorder.max_links:
                 return
-            del self.links[0]
+            del self._links[0]
         recorder = self._recorder
         kept, dropped = _bounded(attributes, recorder.max_link_attributes, recorder.max_other_length)
-        self.links.append(Link(context, kept, dropped))
+        self._links.append(Link(context, kept, dropped))
 
     def update_name(self, name: str) -> None:
         if not self._ended:
