@@ -32,6 +32,9 @@ _TRACER = "neuroedge_runtime"
 _PROPAGATOR = w3c.TraceContextTextMapPropagator()
 _ROOT_BOUND: int | None = None
 """`sampling.root_bound` of the installed sampler (None: every request asks the SDK); set by `install`."""
+_DROP, _RECORD = sampling.Plan.DROP, sampling.Plan.RECORD
+"""Module constants: Python 3.11 does not specialise an attribute read on a class (`Plan.DROP`), and every
+request compares its plan with them."""
 _RECORDER: recordedspans.Recorder | None = None
 """Makes a sampled request's span without the SDK's span objects, when the installed provider allows it
 (`recordedspans.Recorder.of`); set by `install`."""
@@ -127,10 +130,10 @@ class RequestSpans:
         has_traceparent = "traceparent" in request.headers
         trace_id = sampling.new_trace_id()
         decision = sampling.plan(has_traceparent, _ROOT_BOUND, trace_id)
-        if decision is sampling.Plan.DROP:
+        if decision is _DROP:
             span: trace.Span = sampling.unsampled_span(trace_id)
         else:
-            span = _start(request, has_traceparent, trace_id if decision is sampling.Plan.RECORD else 0)
+            span = _start(request, has_traceparent, trace_id if decision is _RECORD else 0)
         return span, otel_context.attach(trace.set_span_in_context(span))
 
     def end(

@@ -69,6 +69,11 @@ def test_an_unsampled_span_is_valid_and_not_recorded() -> None:
     assert not span.is_recording()
     assert context.is_valid and context.trace_id == TRACE_ID
     assert not context.trace_flags.sampled and not context.is_remote
+    made = trace.SpanContext(
+        TRACE_ID, context.span_id, is_remote=False, trace_flags=request_sampling.UNSAMPLED_FLAGS
+    )
+    assert context == made and type(context) is type(made)  # the tuple SpanContext.__new__ builds
+    assert context.trace_state == made.trace_state and context.trace_flags == made.trace_flags
 
 
 def test_a_span_started_inside_draw_carries_the_drawn_trace_id() -> None:
