@@ -15,3 +15,21 @@ def freeze_startup() -> None:
     was made since. Called once the listener is up, in every tracing configuration alike."""
     gc.collect()  # startup garbage is freed, not frozen
     gc.freeze()
+
+
+YOUNG_THRESHOLD = 10_000
+"""Net allocations of container objects between two collections of the youngest generation (CPython: 700)."""
+
+
+def collect_less_often() -> None:
+    """Collect the youngest generation every YOUNG_THRESHOLD net allocations instead of every 700.
+
+    Why: under load, what the young generation holds when a collection runs is mostly the state of the
+    requests in flight (their coroutines, dicts, spans), alive, so each collection walks it and promotes it
+    whatever the threshold; the number of collections is what the threshold sets. At 700, collection was
+    2.0% of the API's CPU on /engine/predict with tracing off and 3.4% with tracing on at 0% sampling, whose
+    request span and context are a few more containers per request (perf, cpu-clock samples). Unreachable
+    cycles wait a little longer before they are freed; everything else is freed by reference counting as
+    before. The older generations keep their thresholds."""
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)

@@ -25,6 +25,7 @@ async def serve(
     site = web.TCPSite(runner, host, port)
     await site.start()
     heap.freeze_startup()
+    heap.collect_less_often()
     log.info("runtime api listening", extra={"fields": {"host": host, "port": port}})
     try:
         await stop.wait()

@@ -1,5 +1,6 @@
 """The API freezes its startup heap once listening: what exists then is out of the collector's sight (full
-collections no longer walk it), what is made later is collected as before."""
+collections no longer walk it), what is made later is collected as before; and it collects its youngest
+generation less often."""
 
 from __future__ import annotations
 
@@ -22,3 +23,17 @@ def test_startup_objects_are_frozen_and_later_garbage_is_still_collected() -> No
         assert gc.get_freeze_count() == before  # the frozen heap stays frozen
     finally:
         gc.unfreeze()
+
+
+def test_the_young_generation_is_collected_less_often_and_the_older_ones_as_before() -> None:
+    saved = gc.get_threshold()
+    try:
+        heap.collect_less_often()
+        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, saved[1], saved[2])
+        assert saved[0] < heap.YOUNG_THRESHOLD
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # a cycle is still found and freed
+    finally:
+        gc.set_threshold(*saved)
