@@ -83,7 +83,10 @@ class Recorder:
 
         from neuroedge_queue import otlpexport  # noqa: PLC0415 - imports the SDK and the exporter
 
-        processors: Sequence[Any] = getattr(provider._active_span_processor, "_span_processors", ())
+        # The SDK's private attributes, each read with a fallback: a release that renames one costs the
+        # shortcut (None: the SDK makes every span), never the process.
+        active = getattr(provider, "_active_span_processor", None)
+        processors: Sequence[Any] = getattr(active, "_span_processors", ())
         if len(processors) != 1 or type(processors[0]) is not otlpexport.EncodingSpanProcessor:
             return None
         sampler = provider.sampler
@@ -91,7 +94,8 @@ class Recorder:
             return None
         if getattr(sampler, "_local_parent_sampled", None) is not sampling.ALWAYS_ON:
             return None
-        return cls(processors[0], provider.resource, provider._span_limits)
+        limits = getattr(provider, "_span_limits", None)
+        return None if limits is None else cls(processors[0], provider.resource, limits)
 
     def scope(self, tracer: trace.Tracer) -> Any:
         """The instrumentation scope of an SDK tracer (or of the one a proxy tracer stands for); None when it

@@ -218,6 +218,12 @@ def test_the_exporters_provider_gets_a_recorder_and_other_providers_do_not(
         provider.shutdown()
 
 
+def test_an_sdk_without_the_attributes_read_gets_no_recorder(encoding_provider: TracerProvider) -> None:
+    """A private attribute `Recorder.of` reads, renamed by a future release: no shortcut, no crash."""
+    del encoding_provider._span_limits
+    assert recordedspans.Recorder.of(encoding_provider) is None
+
+
 def test_a_disabled_tracer_or_a_tracer_without_scope_leaves_the_span_to_the_sdk() -> None:
     pair = Pair()
     tracer = pair.provider.get_tracer("api")
