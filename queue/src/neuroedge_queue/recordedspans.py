@@ -122,9 +122,11 @@ class Recorder:
         return RecordedSpan(self, scope, name=name, kind=kind, context=context, parent=None, attributes=None)
 
 
-def _span_id() -> int:
+def new_span_id() -> int:
+    """A random, valid (non-zero) span id, as the SDK's RandomIdGenerator draws them: the ids of the spans
+    made here, and of the runtime's unsampled request spans (`sampling.unsampled_span`)."""
     span_id = random.getrandbits(64)
-    while not span_id:
+    while span_id == trace.INVALID_SPAN_ID:
         span_id = random.getrandbits(64)
     return span_id
 
@@ -192,7 +194,7 @@ class RecordedSpan(trace.Span):
         parent = self.context
         context = trace.SpanContext(
             parent.trace_id,
-            _span_id(),
+            new_span_id(),
             is_remote=False,
             trace_flags=parent.trace_flags,
             trace_state=parent.trace_state,
@@ -263,26 +265,22 @@ class RecordedSpan(trace.Span):
         if self._ended:
             log.warning("Calling add_event() on an ended span.")
             return
-        if _full(self._events, self._recorder.max_events):
-            self.dropped_events += 1
-            if not self._recorder.max_events:
-                return
-            del self._events[0]  # the oldest makes room, as in the SDK's bounded list
         recorder = self._recorder
-        kept, dropped = _bounded(attributes, recorder.max_event_attributes, recorder.max_other_length)
-        self._events.append(Event(name, kept, timestamp or time.time_ns(), dropped))
+        if not _room(self._events, recorder.max_events):
+            self.dropped_events += 1
+        if recorder.max_events != 0:
+            kept, dropped = _bounded(attributes, recorder.max_event_attributes, recorder.max_other_length)
+            self._events.append(Event(name, kept, timestamp or time.time_ns(), dropped))
 
     def add_link(self, context: trace.SpanContext, attributes: types.Attributes = None) -> None:
         if self._ended or context is None or not context.is_valid:
             return
-        if _full(self._links, self._recorder.max_links):
-            self.dropped_links += 1
-            if not self._recorder.max_links:
-                return
-            del self._links[0]
         recorder = self._recorder
-        kept, dropped = _bounded(attributes, recorder.max_link_attributes, recorder.max_other_length)
-        self._links.append(Link(context, kept, dropped))
+        if not _room(self._links, recorder.max_links):
+            self.dropped_links += 1
+        if recorder.max_links != 0:
+            kept, dropped = _bounded(attributes, recorder.max_link_attributes, recorder.max_other_length)
+            self._links.append(Link(context, kept, dropped))
 
     def update_name(self, name: str) -> None:
         if not self._ended:
@@ -339,8 +337,14 @@ class RecordedSpan(trace.Span):
         return f"RecordedSpan(name={self.name!r}, context={self.context!r})"
 
 
-def _full(items: list[Any], limit: int | None) -> bool:
-    return limit is not None and len(items) >= limit
+def _room(items: list[Any], limit: int | None) -> bool:
+    """Make room for one more event or link as the SDK's bounded lists do: at the limit the oldest goes.
+    False when one is dropped (the oldest, or with a limit of zero the new one, which the caller skips)."""
+    if limit is None or len(items) < limit:
+        return True
+    if items:
+        del items[0]
+    return False
 
 
 def _bounded(
@@ -356,9 +360,3 @@ def _bounded(
             del kept[key]
             dropped += 1
     return kept, dropped
-
-
-def current_recorded() -> RecordedSpan | None:
-    """The current span when it is a recorded span that is still open, else None."""
-    span = trace.get_current_span()
-    return span if type(span) is RecordedSpan and not span._ended else None

@@ -22,6 +22,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from neuroedge_queue import recordedspans
+
 TRACE_ID_LIMIT = (1 << 64) - 1
 """The low 64 bits of a trace id decide (TraceIdRatioBased's rule and its TRACE_ID_LIMIT)."""
 
@@ -70,14 +72,6 @@ def new_trace_id() -> int:
     return trace_id
 
 
-def new_span_id() -> int:
-    """A random, valid (non-zero) span id."""
-    span_id = random.getrandbits(64)
-    while span_id == trace.INVALID_SPAN_ID:
-        span_id = random.getrandbits(64)
-    return span_id
-
-
 UNSAMPLED_FLAGS = trace.TraceFlags(trace.TraceFlags.DEFAULT | trace.TraceFlags.RANDOM_TRACE_ID)
 """The flags the SDK gives an unsampled span of a random trace id (not sampled; the id is random)."""
 
@@ -94,7 +88,8 @@ def unsampled_span(trace_id: int) -> trace.NonRecordingSpan:
     unsampled request makes one, and the Python-level `__new__` was a fifth of this function. A unit test
     compares the result with `SpanContext(...)`, so a release that changes the layout fails there."""
     context = _new_tuple(
-        trace.SpanContext, (trace_id, new_span_id(), False, UNSAMPLED_FLAGS, _DEFAULT_STATE, True)
+        trace.SpanContext,
+        (trace_id, recordedspans.new_span_id(), False, UNSAMPLED_FLAGS, _DEFAULT_STATE, True),
     )
     return trace.NonRecordingSpan(context)
 

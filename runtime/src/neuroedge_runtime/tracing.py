@@ -157,7 +157,7 @@ def _start(request: web.Request, has_traceparent: bool, drawn: int) -> trace.Spa
     allows it, else the SDK's span, as is every child of a caller's trace."""
     name = f"{request.method} {requestpath.route_label(request)}"
     if drawn and _RECORDER is not None:
-        span = _RECORDER.root(_tracer(), name, trace.SpanKind.SERVER, drawn, sampling.new_span_id())
+        span = _RECORDER.root(_tracer(), name, trace.SpanKind.SERVER, drawn, recordedspans.new_span_id())
         if span is not None:
             return span
     parent = _PROPAGATOR.extract(request.headers) if has_traceparent else None

@@ -107,7 +107,7 @@ def _both(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> tuple[recordedspans.Re
     )
     assert root is not None
     root.start_time = T0
-    monkeypatch.setattr(recordedspans, "_span_id", lambda: child_context.span_id)
+    monkeypatch.setattr(recordedspans, "new_span_id", lambda: child_context.span_id)
     child = root.child(queue, "EVALSHA", trace.SpanKind.CLIENT, {"db.operation.name": "EVALSHA"})
     assert child is not None
     child.start_time = T0 + 1
@@ -244,7 +244,7 @@ def test_a_client_call_under_a_recorded_span_is_recorded_as_its_child() -> None:
         root = pair.recorder.root(tracer, "POST /engine/predict", trace.SpanKind.SERVER, 9, 10)
         assert root is not None
         with trace.use_span(root, end_on_exit=True):
-            assert recordedspans.current_recorded() is root
+            assert trace.get_current_span() is root
             return await tracecontext.client_call(tracer, "EVALSHA", {"db.system": "redis"}, call())
 
     assert asyncio.run(request()) == 7
@@ -253,4 +253,4 @@ def test_a_client_call_under_a_recorded_span_is_recorded_as_its_child() -> None:
     child, root = scope.spans
     assert child.name == "EVALSHA" and child.kind == 3 and child.parent_span_id == root.span_id
     assert child.trace_id == root.trace_id == (9).to_bytes(16, "big")
-    assert recordedspans.current_recorded() is None
+    assert type(trace.get_current_span()) is not recordedspans.RecordedSpan
