@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from opentelemetry import context, trace
 from opentelemetry.trace.propagation import tracecontext
 
-from neuroedge_queue import recordedspans
+from neuroedge_queue import currentspan, recordedspans
 
 TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 """A W3C `traceparent` header value (version-trace id-parent span id-flags)."""
@@ -38,7 +38,7 @@ def active() -> bool:
 
 def current() -> str | None:
     """The `traceparent` of the active span, or None when there is none (tracing off, or outside a span)."""
-    if not trace.get_current_span().get_span_context().is_valid:
+    if not currentspan.span().get_span_context().is_valid:
         return None
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
@@ -60,7 +60,7 @@ def enqueue_span(queue: str, engine: str) -> Iterator[None]:
     if not active():
         yield
         return
-    current = trace.get_current_span()
+    current = currentspan.span()
     if current.get_span_context().is_valid and not current.is_recording():
         yield
         return
@@ -81,7 +81,7 @@ class TraceFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        span = trace.get_current_span().get_span_context()
+        span = currentspan.span().get_span_context()
         if not span.is_valid:
             return text
         return f"{text} trace_id={span.trace_id:032x} span_id={span.span_id:016x}"
@@ -94,7 +94,7 @@ async def client_call(
     call starts no span of its own, and skipping the context switch takes about a quarter off the cost of
     each span a sampled request makes. Under a `recordedspans.RecordedSpan` (the API's request span) the
     span is one too. An exception marks the span failed, as the SDK's own spans do."""
-    parent = trace.get_current_span()
+    parent = currentspan.span()
     span: trace.Span | None = None
     if type(parent) is recordedspans.RecordedSpan:
         span = parent.child(tracer, name, trace.SpanKind.CLIENT, attributes)
@@ -124,7 +124,7 @@ def instrument_redis() -> None:
     command, pipeline = client.Redis.execute_command, client.Pipeline.execute
 
     async def execute_command(self: client.Redis, *args: Any, **options: Any) -> Any:
-        if not trace.get_current_span().is_recording():
+        if currentspan.recording() is None:
             return await command(self, *args, **options)  # type: ignore[no-untyped-call]
         name = str(args[0]).upper() if args else "COMMAND"
         attributes = {"db.system": "redis", "db.operation.name": name}
@@ -132,7 +132,7 @@ def instrument_redis() -> None:
         return await client_call(_tracer(), name, attributes, call)
 
     async def execute(self: client.Pipeline, raise_on_error: bool = True) -> list[Any]:
-        if not trace.get_current_span().is_recording():
+        if currentspan.recording() is None:
             return await pipeline(self, raise_on_error)
         attributes: dict[str, str | int] = {
             "db.system": "redis",

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
-from opentelemetry import trace
+
+from neuroedge_queue import currentspan
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -45,14 +46,16 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             doc["request_id"] = rid
-        # A SpanContext is the tuple (trace id, span id, is remote, flags, state, is valid): unpacked, not
-        # read through a property call per field (every access line of a traced request reads it).
-        trace_id, span_id, _, _, _, valid = trace.get_current_span().get_span_context()
-        if valid:
-            # From bytes, not `f"{trace_id:032x}"`: formatting big integers as hex was the dearer way
-            # (see requestpath._new_request_id), and every access line of a traced request has both ids.
-            doc["trace_id"] = trace_id.to_bytes(16, "big").hex()
-            doc["span_id"] = span_id.to_bytes(8, "big").hex()
+        span = currentspan.found()
+        if span is not None:
+            # A SpanContext is the tuple (trace id, span id, is remote, flags, state, is valid): unpacked,
+            # not read through a property call per field (every access line of a traced request reads it).
+            trace_id, span_id, _, _, _, valid = span.get_span_context()
+            if valid:
+                # From bytes, not `f"{trace_id:032x}"`: formatting big integers as hex was the dearer way
+                # (see requestpath._new_request_id), and every access line of a traced request has both.
+                doc["trace_id"] = trace_id.to_bytes(16, "big").hex()
+                doc["span_id"] = span_id.to_bytes(8, "big").hex()
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             doc.update(fields)

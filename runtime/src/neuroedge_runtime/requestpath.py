@@ -31,6 +31,7 @@ import redis.exceptions
 from aiohttp import web
 from opentelemetry import trace
 
+from neuroedge_queue import currentspan
 from neuroedge_runtime import keys, logs, problems, ratelimit, routing
 from neuroedge_runtime import metrics as metrics_module
 from neuroedge_runtime.auth import roles
@@ -245,7 +246,7 @@ def _failure(request: web.Request, exc: Exception, bound: float | None) -> web.R
         log.warning("dependency unavailable: %s", type(exc).__name__)
         return render(problems.unavailable("a dependency is not reachable; retry later"), request)
     log.exception("unhandled error", exc_info=exc)
-    trace.get_current_span().record_exception(exc)  # a no-op unless this request's span is recorded
+    currentspan.span().record_exception(exc)  # a no-op unless this request's span is recorded
     return render(problems.internal(), request)
 
 

@@ -34,7 +34,7 @@ import hiredis
 import redis.exceptions
 from opentelemetry import trace
 
-from neuroedge_queue import tracecontext
+from neuroedge_queue import currentspan, tracecontext
 
 Arg = str | bytes | int
 
@@ -170,7 +170,7 @@ class Client:
     async def execute(self, *args: Arg) -> Any:
         """Send one command and return its reply (`redis.ResponseError` for an error reply,
         `redis.ConnectionError` when the connection fails)."""
-        if trace.get_current_span().is_recording():  # tracing on and this request sampled
+        if currentspan.recording() is not None:  # tracing on and this request sampled
             name = str(args[0]).upper()
             attributes = {"db.system": "redis", "db.operation.name": name}
             return await tracecontext.client_call(_tracer(), name, attributes, self._call(args))

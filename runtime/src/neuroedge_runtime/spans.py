@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from opentelemetry import trace
 from opentelemetry.util import types
 
-from neuroedge_queue import tracecontext
+from neuroedge_queue import currentspan, tracecontext
 
 _TRACER = "neuroedge_runtime"
 Attributes = dict[str, types.AttributeValue]
@@ -32,7 +32,7 @@ def _tracer() -> trace.Tracer:
 def wanted() -> bool:
     """Whether a new child span would be recorded: the current span records, or there is none and tracing
     is on. An unsampled parent (ParentBased sampling would drop the child anyway) or tracing off: False."""
-    current = trace.get_current_span()
+    current = currentspan.span()
     if current.is_recording():
         return True
     return not current.get_span_context().is_valid and tracecontext.active()
@@ -59,7 +59,7 @@ def annotate(span: trace.Span | None, attributes: Callable[[], Attributes]) -> N
 def annotate_current(attributes: Callable[[], Attributes]) -> None:
     """Add facts to the active span (the request's SERVER span or the job's CONSUMER span) when it
     records."""
-    annotate(trace.get_current_span(), attributes)
+    annotate(currentspan.span(), attributes)
 
 
 def failed(span: trace.Span | None, description: str) -> None:

@@ -18,11 +18,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation import tracecontext as w3c
 
-from neuroedge_queue import jobs, recordedspans, telemetry, tracecontext
+from neuroedge_queue import currentspan, jobs, recordedspans, telemetry, tracecontext
 from neuroedge_runtime import keys, requestpath, sampling
 
 if TYPE_CHECKING:
@@ -35,6 +34,7 @@ _ROOT_BOUND: int | None = None
 _DROP, _RECORD = sampling.Plan.DROP, sampling.Plan.RECORD
 """Module constants: Python 3.11 does not specialise an attribute read on a class (`Plan.DROP`), and every
 request compares its plan with them."""
+_NOT_RECORDING = trace.NonRecordingSpan
 _RECORDER: recordedspans.Recorder | None = None
 """Makes a sampled request's span without the SDK's span objects, when the installed provider allows it
 (`recordedspans.Recorder.of`); set by `install`."""
@@ -90,7 +90,7 @@ def instrument_asyncpg() -> None:
 def _traced_query(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(method)
     async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        if not trace.get_current_span().is_recording():
+        if currentspan.recording() is None:
             return await method(self, query, *args, **kwargs)
         text = str(query)
         operation = text.split(None, 1)[0].upper() if text.strip() else "QUERY"
@@ -134,14 +134,14 @@ class RequestSpans:
             span: trace.Span = sampling.unsampled_span(trace_id)
         else:
             span = _start(request, has_traceparent, trace_id if decision is _RECORD else 0)
-        return span, otel_context.attach(trace.set_span_in_context(span))
+        return span, currentspan.enter(span)
 
     def end(
         self, scope: tuple[trace.Span, object], request: web.Request, status: int, error: Exception | None
     ) -> None:
         span, token = scope
-        otel_context.detach(token)  # type: ignore[arg-type]  # the token that `begin` got from attach
-        if not span.is_recording():
+        currentspan.leave(token)
+        if span.__class__ is _NOT_RECORDING or not span.is_recording():  # by type first: no call
             return
         if error is not None:
             span.record_exception(error)
