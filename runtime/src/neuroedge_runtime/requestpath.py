@@ -60,14 +60,6 @@ UNMATCHED = "unmatched"
 """The name of the catch-all route, and the route label (metrics, spans) of the requests it answers."""
 
 
-def route_label(request: web.Request) -> str:
-    """The matched route's path template (`/engines/{name}`), or "unmatched"."""
-    route = request.match_info.route
-    if route.resource is None or route.name == UNMATCHED:
-        return UNMATCHED
-    return route.resource.canonical
-
-
 SpanScope = tuple[trace.Span, object]
 """A request's span and the token that made it current (for `RequestSpans.end`)."""
 
@@ -75,10 +67,13 @@ SpanScope = tuple[trace.Span, object]
 class RequestSpans(Protocol):
     """The SERVER span of each request (`tracing.RequestSpans`, when tracing is on)."""
 
-    def begin(self, request: web.Request) -> SpanScope:
-        """Start the request's span and make it current."""
+    def begin(self, request: web.Request, label: str) -> SpanScope:
+        """Start the request's span and make it current; `label` is the route's path template
+        (`/engines/{name}`, known when the route was wrapped), or "unmatched"."""
 
-    def end(self, scope: SpanScope, request: web.Request, status: int, error: Exception | None) -> None:
+    def end(
+        self, scope: SpanScope, request: web.Request, label: str, status: int, error: Exception | None
+    ) -> None:
         """Make it no longer current; a recorded span gets its attributes and ends."""
 
 
@@ -147,7 +142,8 @@ def _observed(
         started = time.perf_counter()
         status = 499  # the client went away before an answer
         error: Exception | None = None
-        scope = spans.begin(request) if spans is not None else None  # ended in `finally`, after the log line
+        # Ended in `finally`, after the log line.
+        scope = spans.begin(request, label) if spans is not None else None
         try:
             try:
                 response = await (run(request) if bound is None else _bounded(request, run, bound))
@@ -174,7 +170,7 @@ def _observed(
                 _access_log(request, label, status, elapsed)
             logs.request_id.reset(reset)
             if spans is not None and scope is not None:
-                spans.end(scope, request, status, error)
+                spans.end(scope, request, label, status, error)
 
     return handle
 

@@ -22,7 +22,7 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation import tracecontext as w3c
 
 from neuroedge_queue import currentspan, jobs, recordedspans, telemetry, tracecontext
-from neuroedge_runtime import keys, requestpath, sampling
+from neuroedge_runtime import keys, sampling
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -126,18 +126,23 @@ class RequestSpans:
     unsampled request gets a non-recording span made directly (current, so its logs carry the ids and
     its jobs and upstream calls stay out of the trace). A recorded span gets its attributes at the end."""
 
-    def begin(self, request: web.Request) -> tuple[trace.Span, object]:
+    def begin(self, request: web.Request, label: str) -> tuple[trace.Span, object]:
         has_traceparent = "traceparent" in request.headers
         trace_id = sampling.new_trace_id()
         decision = sampling.plan(has_traceparent, _ROOT_BOUND, trace_id)
         if decision is _DROP:
             span: trace.Span = sampling.unsampled_span(trace_id)
         else:
-            span = _start(request, has_traceparent, trace_id if decision is _RECORD else 0)
+            span = _start(request, label, has_traceparent, trace_id if decision is _RECORD else 0)
         return span, currentspan.enter(span)
 
     def end(
-        self, scope: tuple[trace.Span, object], request: web.Request, status: int, error: Exception | None
+        self,
+        scope: tuple[trace.Span, object],
+        request: web.Request,
+        label: str,
+        status: int,
+        error: Exception | None,
     ) -> None:
         span, token = scope
         currentspan.leave(token)
@@ -145,17 +150,17 @@ class RequestSpans:
             return
         if error is not None:
             span.record_exception(error)
-        span.set_attributes(_request_attributes(request, status))
+        span.set_attributes(_request_attributes(request, label, status))
         if status >= 500:
             span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
         span.end()
 
 
-def _start(request: web.Request, has_traceparent: bool, drawn: int) -> trace.Span:
+def _start(request: web.Request, label: str, has_traceparent: bool, drawn: int) -> trace.Span:
     """The recorded span of a request: a child of the caller's `traceparent`, or a root with the `drawn`
     trace id (0: the SDK draws one). A sampled root is a `recordedspans.RecordedSpan` when the provider
     allows it, else the SDK's span, as is every child of a caller's trace."""
-    name = f"{request.method} {requestpath.route_label(request)}"
+    name = f"{request.method} {label}"
     if drawn and _RECORDER is not None:
         span = _RECORDER.root(_tracer(), name, trace.SpanKind.SERVER, drawn, recordedspans.new_span_id())
         if span is not None:
@@ -170,11 +175,12 @@ def _start(request: web.Request, has_traceparent: bool, drawn: int) -> trace.Spa
         sampling.release(token)
 
 
-def _request_attributes(request: web.Request, status: int) -> dict[str, str | int]:
-    """A recorded request span's attributes (HTTP conventions, plus the tenant and request id)."""
+def _request_attributes(request: web.Request, label: str, status: int) -> dict[str, str | int]:
+    """A recorded request span's attributes (HTTP conventions, plus the tenant and request id); `label`
+    is the route's path template."""
     attributes: dict[str, str | int] = {
         "http.request.method": request.method,
-        "http.route": requestpath.route_label(request),
+        "http.route": label,
         "url.path": request.path,
         "http.response.status_code": status,
     }
