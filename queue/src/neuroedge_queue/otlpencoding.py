@@ -174,6 +174,8 @@ UNSET = trace.Status(trace.StatusCode.UNSET)
 """A status with nothing set; a span whose status is this very object gets `_UNSET_FIELD` without reading
 it (`recordedspans` starts every span with it)."""
 _UNSET_FIELD = _field(15, b"")
+_NAME_TAG = _tag(5, 2)
+_DEFAULT_STATE = trace.DEFAULT_TRACE_STATE
 
 
 def _plain(sdk_span: Any) -> Mapping[str, Any]:
@@ -186,13 +188,6 @@ def _plain(sdk_span: Any) -> Mapping[str, Any]:
         return private
     inner = getattr(private, "_dict", None)
     return inner if type(inner) is dict else sdk_span.attributes
-
-
-def _any(sdk_span: Any, private: str) -> bool:
-    """Whether the span has events or links (`private`: the SDK's list of them, whose public property copies
-    it into a tuple each time); True when that list is not there (then the property is read)."""
-    items = getattr(sdk_span, private, None)
-    return items is None or len(items) > 0
 
 
 def span(sdk_span: Any) -> bytes:
@@ -209,27 +204,35 @@ def span(sdk_span: Any) -> bytes:
     out += trace_id.to_bytes(16, "big")
     out += b"\x12\x08"
     out += span_id.to_bytes(8, "big")
-    if trace_state:
+    if trace_state is not _DEFAULT_STATE and trace_state:  # the default one is empty: no `__len__` call
         out += _string(3, _trace_state(trace_state))
     remote = False
     if parent is not None:
         out += b"\x22\x08"
         out += parent[1].to_bytes(8, "big")
         remote = parent[2]
-    out += _string(5, sdk_span.name)
+    name = sdk_span.name.encode("utf-8", "surrogatepass")
+    if name:
+        out += _NAME_TAG
+        out += _varint(len(name))
+        out += name
     out += _KIND_FIELD[id(sdk_span.kind)]
     out += _TIMES.pack(7 << 3 | 1, sdk_span.start_time, 8 << 3 | 1, sdk_span.end_time)
     out += _attributes(9, _plain(sdk_span))
     dropped = sdk_span.dropped_attributes
     if dropped:
         out += _uint(10, dropped)
-    if _any(sdk_span, "_events"):
+    # Events and links: the SDK's private lists tell whether there are any (its properties copy them into a
+    # tuple each time); when a span has no such list, the property is read.
+    items = getattr(sdk_span, "_events", None)
+    if items is None or items:
         for event in sdk_span.events:
             out += _event(event)
     dropped = sdk_span.dropped_events
     if dropped:
         out += _uint(12, dropped)
-    if _any(sdk_span, "_links"):
+    items = getattr(sdk_span, "_links", None)
+    if items is None or items:
         for link in sdk_span.links:
             out += _link(link)
     dropped = sdk_span.dropped_links

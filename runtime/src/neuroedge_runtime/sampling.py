@@ -76,22 +76,13 @@ UNSAMPLED_FLAGS = trace.TraceFlags(trace.TraceFlags.DEFAULT | trace.TraceFlags.R
 """The flags the SDK gives an unsampled span of a random trace id (not sampled; the id is random)."""
 
 
-_new_tuple = tuple.__new__
-_DEFAULT_STATE = trace.DEFAULT_TRACE_STATE
-
-
 def unsampled_span(trace_id: int) -> trace.NonRecordingSpan:
-    """The span of a request that is not sampled: what the SDK would return for it, made directly.
-
-    Its SpanContext is built as the tuple it is (trace id, span id, is remote, flags, state, is valid), as
-    `SpanContext.__new__` builds it after checking the ids' ranges, which hold for drawn ids: every
-    unsampled request makes one, and the Python-level `__new__` was a fifth of this function. A unit test
-    compares the result with `SpanContext(...)`, so a release that changes the layout fails there."""
-    context = _new_tuple(
-        trace.SpanContext,
-        (trace_id, recordedspans.new_span_id(), False, UNSAMPLED_FLAGS, _DEFAULT_STATE, True),
+    """The span of a request that is not sampled: what the SDK would return for it, made directly (its
+    context without `SpanContext.__new__`'s checks, which hold for drawn ids:
+    `recordedspans.span_context`)."""
+    return trace.NonRecordingSpan(
+        recordedspans.span_context(trace_id, recordedspans.new_span_id(), UNSAMPLED_FLAGS)
     )
-    return trace.NonRecordingSpan(context)
 
 
 _DRAWN: contextvars.ContextVar[int] = contextvars.ContextVar("neuroedge_drawn_trace_id", default=0)

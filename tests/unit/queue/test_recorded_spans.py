@@ -254,3 +254,45 @@ def test_a_client_call_under_a_recorded_span_is_recorded_as_its_child() -> None:
     assert child.name == "EVALSHA" and child.kind == 3 and child.parent_span_id == root.span_id
     assert child.trace_id == root.trace_id == (9).to_bytes(16, "big")
     assert type(trace.get_current_span()) is not recordedspans.RecordedSpan
+
+
+@pytest.mark.parametrize(
+    ("flags", "state"),
+    [
+        (recordedspans.SAMPLED, trace.DEFAULT_TRACE_STATE),
+        (trace.TraceFlags(trace.TraceFlags.DEFAULT), trace.TraceState([("vendor", "value")])),
+    ],
+)
+def test_a_span_context_built_as_a_tuple_is_the_one_the_api_builds(
+    flags: trace.TraceFlags, state: trace.TraceState
+) -> None:
+    """`span_context` skips `SpanContext.__new__`'s checks; the result must be the same tuple, and read
+    the same through every property."""
+    built = recordedspans.span_context(0xABC, 0xDEF, flags, state)
+    made = trace.SpanContext(0xABC, 0xDEF, is_remote=False, trace_flags=flags, trace_state=state)
+    assert type(built) is trace.SpanContext
+    assert built == made
+    assert (built.trace_id, built.span_id, built.is_remote, built.trace_flags, built.trace_state) == (
+        0xABC,
+        0xDEF,
+        False,
+        flags,
+        state,
+    )
+    assert built.is_valid and built.trace_flags.sampled == made.trace_flags.sampled
+
+
+def test_a_non_default_trace_state_is_encoded_as_the_sdk_encodes_it() -> None:
+    """The encoder skips the default (empty) trace state by identity; another one is still written."""
+    state = trace.TraceState([("vendor", "value")])
+    pair = Pair()
+    parent = recordedspans.span_context(0x1, 0x2, recordedspans.SAMPLED, state)
+    sdk = pair.provider.get_tracer("t").start_span(
+        "child", context=trace.set_span_in_context(trace.NonRecordingSpan(parent)), start_time=T0
+    )
+    sdk.end(end_time=T0 + 1)
+    (finished,) = pair.finished.get_finished_spans()
+    ours = ExportTraceServiceRequest.FromString(otlpencoding.encode([finished]))
+    theirs = encode_spans([finished])
+    assert ours == theirs
+    assert ours.resource_spans[0].scope_spans[0].spans[0].trace_state == "vendor=value"
