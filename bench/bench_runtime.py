@@ -234,16 +234,22 @@ async def access_token(base: str, tenant: str, email: str, password: str) -> str
 
 
 def run_wrk(
-    method: str, url: str, body: str, auth: str, script: Path, connections: int = CONNECTIONS
+    method: str,
+    url: str,
+    body: str,
+    auth: str,
+    script: Path,
+    connections: int = CONNECTIONS,
+    seconds: float = DURATION,
 ) -> dict[str, float]:
-    """One closed-loop wrk run over `connections` connections; ClientBoundError when wrk itself saturated its
-    core."""
+    """One closed-loop wrk run over `connections` connections for `seconds`; ClientBoundError when wrk
+    itself saturated its core."""
     env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body, "BENCH_AUTH": auth}
     argv = [
         str(toolchain.wrk()),
         "-t1",
         f"-c{connections}",
-        f"-d{max(1, round(DURATION))}s",
+        f"-d{max(1, round(seconds))}s",
         "-s",
         str(script),
     ]
@@ -265,6 +271,7 @@ def run_wrk(
             f"{method} {url}: wrk used {cpu_share:.0%} of a core (limit {CLIENT_CPU_LIMIT:.0%}): client-bound"
         )
     return {
+        "requests": raw["requests"],
         "rps": raw["requests"] / (raw["duration_us"] / 1e6),
         "p50": raw["p50"] / 1000,
         "p95": raw["p95"] / 1000,

@@ -139,7 +139,12 @@ VEGETA = GoTool(
 so its latencies hide queueing (coordinated omission), and wrk2 is not packaged by Debian. Built by
 `make bench`."""
 
-DEBIAN_PACKAGES = {"redis-server": "redis-server", "wrk": "wrk"}
+DEBIAN_PACKAGES = {
+    "redis-server": "redis-server",
+    "wrk": "wrk",
+    "valgrind": "valgrind",
+    "callgrind_control": "valgrind",
+}
 """Commands installed from Debian, by the package that provides them."""
 
 
@@ -344,6 +349,17 @@ def wrk() -> Path:
     return _system_command("wrk")
 
 
+def valgrind() -> Path:
+    """Debian's valgrind, whose callgrind counts the instructions a request costs (the benchmarks' figure
+    that does not move with a shared machine's load); `install_bench_tools` installs it."""
+    return _system_command("valgrind")
+
+
+def callgrind_control() -> Path:
+    """Switches a running callgrind's counting on and off (Debian's valgrind package)."""
+    return _system_command("callgrind_control")
+
+
 def vegeta() -> Path:
     """The built vegeta binary, the benchmarks' constant-rate load generator (`install_bench_tools`)."""
     path = tool_dir(VEGETA) / "vegeta"
@@ -391,7 +407,7 @@ def install_system_packages(commands: tuple[str, ...] = ("redis-server",)) -> No
 
 
 def install_bench_tools() -> None:
-    """What `make bench` measures with: wrk from Debian and vegeta built through the Go module proxy (once,
-    cached by version)."""
-    install_system_packages(("redis-server", "wrk"))
+    """What `make bench` measures with: wrk and valgrind from Debian, and vegeta built through the Go module
+    proxy (once, cached by version)."""
+    install_system_packages(("redis-server", "wrk", "valgrind", "callgrind_control"))
     build(VEGETA)

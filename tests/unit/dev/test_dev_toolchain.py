@@ -48,6 +48,9 @@ def test_bench_load_generators_come_from_debian_and_the_go_module_proxy() -> Non
     """`make bench` installs wrk from Debian (as redis-server) and builds vegeta, cached by version."""
     assert toolchain.DEBIAN_PACKAGES["wrk"] == "wrk"
     assert toolchain.DEBIAN_PACKAGES["redis-server"] == "redis-server"
+    # callgrind (instructions per request) and the command that switches its counting: one package
+    packages = toolchain.DEBIAN_PACKAGES
+    assert packages["valgrind"] == packages["callgrind_control"] == "valgrind"
     vegeta = toolchain.VEGETA
     assert vegeta.module == "github.com/tsenart/vegeta/v12" and vegeta.version.startswith("v12.")
     assert vegeta.packages == {"vegeta": "github.com/tsenart/vegeta/v12"}
