@@ -4,8 +4,8 @@ wrk connection sends requests one after another.
 
 Why, beside bench_tracing.py's requests per second: on a shared 2-core machine throughput and CPU time move
 by several percent between runs with the neighbours' load, as much as what is measured. Instructions do not:
-two runs of the same configuration agree to about 0.1% (the `_off` result's baseline is a second off run,
-which shows it). So this is the figure that tells a small change to the request path's cost from noise; it
+two runs of the same configuration agree to within about 0.5% (the `_off` result's baseline is a second
+off run, which shows it). So this is the figure that tells a small change to the request path's cost from noise; it
 cannot show what instructions do not count (cache misses, the kernel's side of a syscall), which is why
 bench_tracing.py's throughput stays the goal's measure.
 
