@@ -124,7 +124,14 @@ class Recorder:
         return known[2] if enabled is None or enabled() else None
 
     def root(
-        self, tracer: trace.Tracer, name: str, kind: trace.SpanKind, trace_id: int, span_id: int
+        self,
+        tracer: trace.Tracer,
+        name: str,
+        kind: trace.SpanKind,
+        trace_id: int,
+        span_id: int,
+        *,
+        attributes: types.Attributes = None,
     ) -> RecordedSpan | None:
         """A sampled root span of `tracer` with the ids its sampling was decided on; None when the SDK must
         make it (`scope`)."""
@@ -132,7 +139,9 @@ class Recorder:
         if scope is None:
             return None
         context = span_context(trace_id, span_id, SAMPLED)
-        return RecordedSpan(self, scope, name=name, kind=kind, context=context, parent=None, attributes=None)
+        return RecordedSpan(
+            self, scope, name=name, kind=kind, context=context, parent=None, attributes=attributes
+        )
 
 
 def new_span_id() -> int:

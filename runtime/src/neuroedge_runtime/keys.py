@@ -52,7 +52,3 @@ MODEL_SOURCES: web.AppKey[list[ModelSource]] = web.AppKey("model_sources")
 LLM = web.AppKey("llm", Gateway)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
-ROUTE: web.RequestKey[RouteSpec | None] = web.RequestKey("route")
-"""The matched route's declaration (None for a request no declared route matched), looked up once per request
-by the outermost middleware."""
-REQUEST_ID = web.RequestKey("request_id", str)

@@ -23,10 +23,10 @@ class Metrics:
     event loop's thread), are `loopmetrics` ones, without prometheus_client's per-update locks."""
 
     registry: CollectorRegistry = field(default_factory=_registry)
-    _request_children: dict[tuple[str, str, int], _Children] = field(
+    _request_children: dict[tuple[str, str, int], loopmetrics.Timed] = field(
         default_factory=dict, init=False, repr=False
     )
-    _tenant_children: dict[tuple[str, str, int], _Children] = field(
+    _tenant_children: dict[tuple[str, str, int], loopmetrics.Timed] = field(
         default_factory=dict, init=False, repr=False
     )
 
@@ -100,50 +100,21 @@ class Metrics:
         )
 
     def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count and time one handled request."""
-        labels = (method, route, str(status))
-        children = _children(
-            self._request_children,
-            (method, route, status),
-            counter=self.requests,
-            counter_labels=labels,
-            histogram=self.latency,
-            histogram_labels=labels,
-        )
-        children[0].inc()
-        children[1].observe(seconds)
+        """Count and time one handled request (its label children looked up once per route and status)."""
+        series = self._request_children.get((method, route, status))
+        if series is None:
+            labels = (method, route, str(status))
+            series = loopmetrics.Timed(self.requests.labels(*labels), self.latency.labels(*labels))
+            self._request_children[(method, route, status)] = series
+        series.done(seconds)
 
     def tenant_request_done(self, tenant: str, route: str, status: int, seconds: float) -> None:
         """Count and time one authenticated request for its tenant (the cache is bounded by tenants x routes x
         statuses, as the series themselves are)."""
-        children = _children(
-            self._tenant_children,
-            (tenant, route, status),
-            counter=self.tenant_requests,
-            counter_labels=(tenant, route, str(status)),
-            histogram=self.tenant_latency,
-            histogram_labels=(tenant,),
-        )
-        children[0].inc()
-        children[1].observe(seconds)
-
-
-_Children = tuple[loopmetrics.CounterChild, loopmetrics.HistogramChild]
-
-
-def _children(
-    cache: dict[tuple[str, str, int], _Children],
-    key: tuple[str, str, int],
-    *,
-    counter: loopmetrics.Counter,
-    counter_labels: tuple[str, ...],
-    histogram: loopmetrics.Histogram,
-    histogram_labels: tuple[str, ...],
-) -> _Children:
-    """The label children of `key`, looked up once per process and kept in `cache` (one dictionary lookup per
-    request instead of two label lookups)."""
-    children = cache.get(key)
-    if children is None:
-        children = (counter.labels(*counter_labels), histogram.labels(*histogram_labels))
-        cache[key] = children
-    return children
+        series = self._tenant_children.get((tenant, route, status))
+        if series is None:
+            series = loopmetrics.Timed(
+                self.tenant_requests.labels(tenant, route, str(status)), self.tenant_latency.labels(tenant)
+            )
+            self._tenant_children[(tenant, route, status)] = series
+        series.done(seconds)

@@ -67,7 +67,7 @@ SpanScope = tuple[trace.Span, object]
 class RequestSpans(Protocol):
     """The SERVER span of each request (`tracing.RequestSpans`, when tracing is on)."""
 
-    def begin(self, request: web.Request, label: str) -> SpanScope:
+    def begin(self, request: web.Request, label: str, request_id: str) -> SpanScope:
         """Start the request's span and make it current; `label` is the route's path template
         (`/engines/{name}`, known when the route was wrapped), or "unmatched"."""
 
@@ -114,12 +114,15 @@ async def _unmatched(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
+_getrandbits = random.getrandbits  # a log correlation id, not a secret
+
+
 def _new_request_id() -> str:
     """32 random hex digits, as a UUID4's hex, from the process's PRNG: an id only has to be unique in logs,
     not unguessable, and os.urandom (uuid4) is a system call per request. Formatted from bytes: formatting
     a 128-bit integer as hex (`f"{getrandbits(128):032x}"`) cost about 3 us of server CPU per request under
     load, a tenth of a probe's."""
-    return random.randbytes(16).hex()  # noqa: S311 - a log correlation id, not a secret
+    return _getrandbits(128).to_bytes(16, "little").hex()  # `random.randbytes`, without its Python frame
 
 
 def _observed(
@@ -129,26 +132,25 @@ def _observed(
     every failure answered (`_failure`), the request metrics and the access log line. With tracing on the
     span encloses all of it, so that the access log line and every child run inside it."""
     metrics, spans = steps.metrics, steps.spans
+    in_flight = metrics.in_flight
     authenticated = spec is not None and isinstance(spec.access, roles.Role)
     always_logged = spec is None or not spec.probe
 
     async def handle(request: web.Request) -> web.StreamResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER)
         rid = incoming if incoming is not None and _REQUEST_ID.match(incoming) else _new_request_id()
-        request[keys.REQUEST_ID] = rid
-        request[keys.ROUTE] = spec
         reset = logs.request_id.set(rid)
-        metrics.in_flight.inc()
+        in_flight.value += 1  # the gauge's `inc()` without its call (every request pays it, probes too)
         started = time.perf_counter()
         status = 499  # the client went away before an answer
         error: Exception | None = None
         # Ended in `finally`, after the log line.
-        scope = spans.begin(request, label) if spans is not None else None
+        scope = spans.begin(request, label, rid) if spans is not None else None
         try:
             try:
                 response = await (run(request) if bound is None else _bounded(request, run, bound))
             except Exception as exc:
-                response = _failure(request, exc, bound)
+                response = _failure(request, spec, exc, bound)
             status = response.status
             response.headers[REQUEST_ID_HEADER] = rid
             return response
@@ -160,7 +162,7 @@ def _observed(
             raise
         finally:
             elapsed = time.perf_counter() - started
-            metrics.in_flight.dec()
+            in_flight.value -= 1
             metrics.request_done(request.method, label, status, elapsed)
             if authenticated:
                 principal = request.get(keys.PRINCIPAL)
@@ -190,13 +192,13 @@ def _access_log(request: web.Request, route: str, status: int, elapsed: float) -
     )
 
 
-def render(problem: problems.Problem, request: web.Request) -> web.Response:
+def render(problem: problems.Problem, request: web.Request, spec: routing.RouteSpec | None) -> web.Response:
     """The problem+json response of a problem; on Open Inference Protocol routes (/v2) the protocol's own
     error body `{"error": "..."}`, which its clients (tritonclient, KServe's) read; on the OpenAI-compatible
-    routes (under /v1/, or marked `openai_errors`) OpenAI's error shape, for OpenAI clients."""
+    routes (under /v1/, or marked `openai_errors`) OpenAI's error shape, for OpenAI clients. `spec` is the
+    matched route's declaration (None: no declared route matched)."""
     if request.path == "/v2" or request.path.startswith("/v2/"):
         return web.json_response({"error": problem.detail}, status=problem.status, headers=problem.headers)
-    spec = request.get(keys.ROUTE)
     if request.path.startswith(openai_errors.PREFIX) or (spec is not None and spec.openai_errors):
         return openai_errors.from_problem(problem)
     return web.Response(
@@ -225,25 +227,29 @@ async def _bounded(request: web.Request, run: Handler, bound: float) -> web.Stre
         return await run(request)
 
 
-def _failure(request: web.Request, exc: Exception, bound: float | None) -> web.Response:
+def _failure(
+    request: web.Request, spec: routing.RouteSpec | None, exc: Exception, bound: float | None
+) -> web.Response:
     """The answer to a failed request: problem+json (never a stack trace) in the route's error shape. A
     redirect is re-raised, for aiohttp to send."""
     if isinstance(exc, problems.Problem):
-        return render(exc, request)
+        return render(exc, request, spec)
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
-        return render(_from_http(exc), request)
+        return render(_from_http(exc), request, spec)
     if isinstance(exc, TimeoutError):
         return render(
-            problems.Problem(504, "timeout", "Timeout", f"the request took longer than {bound}s"), request
+            problems.Problem(504, "timeout", "Timeout", f"the request took longer than {bound}s"),
+            request,
+            spec,
         )
     if isinstance(exc, _UNAVAILABLE):
         log.warning("dependency unavailable: %s", type(exc).__name__)
-        return render(problems.unavailable("a dependency is not reachable; retry later"), request)
+        return render(problems.unavailable("a dependency is not reachable; retry later"), request, spec)
     log.exception("unhandled error", exc_info=exc)
     currentspan.span().record_exception(exc)  # a no-op unless this request's span is recorded
-    return render(problems.internal(), request)
+    return render(problems.internal(), request, spec)
 
 
 def _admitted(handler: Handler, access: roles.Role) -> Handler:

@@ -126,14 +126,15 @@ class RequestSpans:
     unsampled request gets a non-recording span made directly (current, so its logs carry the ids and
     its jobs and upstream calls stay out of the trace). A recorded span gets its attributes at the end."""
 
-    def begin(self, request: web.Request, label: str) -> tuple[trace.Span, object]:
+    def begin(self, request: web.Request, label: str, request_id: str) -> tuple[trace.Span, object]:
         has_traceparent = "traceparent" in request.headers
         trace_id = sampling.new_trace_id()
         decision = sampling.plan(has_traceparent, _ROOT_BOUND, trace_id)
         if decision is _DROP:
             span: trace.Span = sampling.unsampled_span(trace_id)
         else:
-            span = _start(request, label, has_traceparent, trace_id if decision is _RECORD else 0)
+            drawn = trace_id if decision is _RECORD else 0
+            span = _start(request, label, request_id, has_traceparent, drawn)
         return span, currentspan.enter(span)
 
     def end(
@@ -156,28 +157,34 @@ class RequestSpans:
         span.end()
 
 
-def _start(request: web.Request, label: str, has_traceparent: bool, drawn: int) -> trace.Span:
+def _start(
+    request: web.Request, label: str, request_id: str, has_traceparent: bool, drawn: int
+) -> trace.Span:
     """The recorded span of a request: a child of the caller's `traceparent`, or a root with the `drawn`
     trace id (0: the SDK draws one). A sampled root is a `recordedspans.RecordedSpan` when the provider
-    allows it, else the SDK's span, as is every child of a caller's trace."""
+    allows it, else the SDK's span, as is every child of a caller's trace. The request id is known from
+    the start (the other attributes are set when it ends)."""
     name = f"{request.method} {label}"
+    attributes = {"neuroedge.request_id": request_id}
     if drawn and _RECORDER is not None:
-        span = _RECORDER.root(_tracer(), name, trace.SpanKind.SERVER, drawn, recordedspans.new_span_id())
+        span = _RECORDER.root(
+            _tracer(), name, trace.SpanKind.SERVER, drawn, recordedspans.new_span_id(), attributes=attributes
+        )
         if span is not None:
             return span
     parent = _PROPAGATOR.extract(request.headers) if has_traceparent else None
     if not drawn:
-        return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
+        return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes)
     token = sampling.draw(drawn)
     try:
-        return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER)
+        return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes)
     finally:
         sampling.release(token)
 
 
 def _request_attributes(request: web.Request, label: str, status: int) -> dict[str, str | int]:
-    """A recorded request span's attributes (HTTP conventions, plus the tenant and request id); `label`
-    is the route's path template."""
+    """A recorded request span's attributes when it ends (HTTP conventions, plus the tenant); `label` is
+    the route's path template."""
     attributes: dict[str, str | int] = {
         "http.request.method": request.method,
         "http.route": label,
@@ -187,8 +194,6 @@ def _request_attributes(request: web.Request, label: str, status: int) -> dict[s
     principal = request.get(keys.PRINCIPAL)
     if principal is not None:
         attributes["neuroedge.tenant"] = principal.tenant
-    if keys.REQUEST_ID in request:
-        attributes["neuroedge.request_id"] = request[keys.REQUEST_ID]
     return attributes
 
 
