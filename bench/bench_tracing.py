@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import bench_runtime as rt
 
@@ -54,6 +55,48 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
 }
 
 
+class Stage(NamedTuple):
+    """What every configuration of a tracing benchmark shares: a provisioned tenant (its runtime DSN in
+    `base_env`), the OTLP sink spans go to, the request body and the wrk script."""
+
+    tmp: Path
+    tenant: str
+    email: str
+    password: str
+    sink: subprocess.Popen[bytes]
+    base_env: dict[str, str]
+    tracing_env: dict[str, str]
+    script: Path
+    body: str
+
+
+def stage(prefix: str) -> Stage:
+    """Provision a tenant and start the sink (the caller stops `sink` and removes `tmp`). The base
+    environment leaves out OTEL_* (each configuration sets its own) and PYTHONMALLOC."""
+    admin_dsn, redis_url = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    credentials = tmp / "credentials"
+    dsn, tenant, email, password = asyncio.run(rt.provision(admin_dsn, credentials))
+    sink_port = rt.free_port()
+    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)])
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "PYTHONMALLOC"} | {
+        "DATABASE_URL": dsn,
+        "REDIS_URL": redis_url,
+        "NEUROEDGE_CREDENTIALS_DIR": str(credentials),
+    }
+    tracing_env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
+        "OTEL_SERVICE_NAME": "bench",
+    }
+    script = tmp / "bench.lua"
+    script.write_text(rt.WRK_SCRIPT)
+    rng = random.Random(11)
+    body = json.dumps(
+        {"engine": "score", "input": {"features": {f"f{i}": rng.uniform(0, 5) for i in range(8)}}}
+    )
+    return Stage(tmp, tenant, email, password, sink, base_env, tracing_env, script, body)
+
+
 def start_api(
     name: str, base_env: dict[str, str], extra: dict[str, str], tmp: Path
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -74,28 +117,7 @@ def start_api(
 
 
 def main() -> int:
-    admin_dsn, redis_url = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
-    tmp = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
-    credentials = tmp / "credentials"
-    dsn, tenant, email, password = asyncio.run(rt.provision(admin_dsn, credentials))
-    sink_port = rt.free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)])
-    base_env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "REDIS_URL": redis_url,
-        "NEUROEDGE_CREDENTIALS_DIR": str(credentials),
-    }
-    tracing_env = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
-        "OTEL_SERVICE_NAME": "bench",
-    }
-    script = tmp / "bench.lua"
-    script.write_text(rt.WRK_SCRIPT)
-    rng = random.Random(11)
-    body = json.dumps(
-        {"engine": "score", "input": {"features": {f"f{i}": rng.uniform(0, 5) for i in range(8)}}}
-    )
+    tmp, tenant, email, password, sink, base_env, tracing_env, script, body = stage("bench-tracing-")
     print(
         f"load generator: wrk, {rt.CONNECTIONS} connections, "
         f"{rt.DURATION:g}s per run; tracing exports to an OTLP/HTTP sink",

@@ -3,11 +3,11 @@ beside tracing on at 0%, 10% and 100% sampling, each API under callgrind (valgri
 wrk connection sends requests one after another.
 
 Why, beside bench_tracing.py's requests per second: on a shared 2-core machine throughput and CPU time move
-by several percent between runs with the neighbours' load, as much as what is measured. Instructions do not:
-two runs of the same configuration agree to within about 0.5% (the `_off` result's baseline is a second
-off run, which shows it). So this is the figure that tells a small change to the request path's cost from noise; it
-cannot show what instructions do not count (cache misses, the kernel's side of a syscall), which is why
-bench_tracing.py's throughput stays the goal's measure.
+by several percent between runs with the neighbours' load, as much as what is measured. Instructions do
+not: two runs of the same configuration agree to within about 0.5% (the `_off` result's baseline is a
+second off run, which shows it). So this is the figure that tells a small change to the request path's
+cost from noise; it cannot show what instructions do not count (cache misses, the kernel's side of a
+syscall), which is why bench_tracing.py's throughput stays the goal's measure.
 
 Each configuration: the API started under `valgrind --tool=callgrind --instr-atstart=no` (counting off during
 startup), warmed up, then counting switched on (`callgrind_control -i on`) for one measured wrk run and off
@@ -19,15 +19,11 @@ completed. Spans go over OTLP/HTTP to a sink that discards them, as in bench_tra
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import random
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import bench_runtime as rt
 import bench_tracing as bt
@@ -47,11 +43,10 @@ RUNS = (
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def instructions_per_request(
-    name: str, env: dict[str, str], tmp: Path, tenant: str, email: str, password: str, body: str
-) -> tuple[float, int]:
+def instructions_per_request(name: str, env: dict[str, str], staged: bt.Stage) -> tuple[float, int]:
     """Instructions per request of one configuration's API (and the requests they were counted over)."""
     port = rt.free_port()
+    tmp = staged.tmp
     valgrind_log = tmp / f"valgrind-{name}.log"
     argv = [
         str(toolchain.valgrind()),
@@ -71,9 +66,9 @@ def instructions_per_request(
     try:
         base = f"http://127.0.0.1:{port}"
         rt.wait_http(f"{base}/health", seconds=STARTUP_SECONDS)
-        token = asyncio.run(rt.access_token(base, tenant, email, password))
+        token = asyncio.run(rt.access_token(base, staged.tenant, staged.email, staged.password))
         url, auth = f"{base}/engine/predict", f"Bearer {token}"
-        script = tmp / "bench.lua"
+        script, body = staged.script, staged.body
         rt.run_wrk("POST", url, body, auth, script, connections=1, seconds=WARMUP_SECONDS)
         _callgrind_control("-i", "on", proc.pid)
         result = rt.run_wrk("POST", url, body, auth, script, connections=1, seconds=MEASURED_SECONDS)
@@ -97,26 +92,8 @@ def _callgrind_control(*args: str | int) -> None:
 
 
 def main() -> int:
-    admin_dsn, redis_url = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
-    tmp = Path(tempfile.mkdtemp(prefix="bench-tracing-instructions-"))
-    credentials = tmp / "credentials"
-    dsn, tenant, email, password = asyncio.run(rt.provision(admin_dsn, credentials))
-    sink_port = rt.free_port()
-    sink = subprocess.Popen([sys.executable, "-c", bt.SINK, str(sink_port)])
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_") and k != "PYTHONMALLOC"} | {
-        "DATABASE_URL": dsn,
-        "REDIS_URL": redis_url,
-        "NEUROEDGE_CREDENTIALS_DIR": str(credentials),
-    }
-    tracing_env = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink_port}",
-        "OTEL_SERVICE_NAME": "bench",
-    }
-    (tmp / "bench.lua").write_text(rt.WRK_SCRIPT)
-    rng = random.Random(11)
-    body = json.dumps(
-        {"engine": "score", "input": {"features": {f"f{i}": rng.uniform(0, 5) for i in range(8)}}}
-    )
+    staged = bt.stage("bench-tracing-instructions-")
+    tmp, sink = staged.tmp, staged.sink
     print(
         f"callgrind, one wrk connection: {WARMUP_SECONDS:g}s warm-up, {MEASURED_SECONDS:g}s counted per "
         "configuration; tracing exports to an OTLP/HTTP sink",
@@ -126,10 +103,8 @@ def main() -> int:
     try:
         for name, config in RUNS:
             extra = bt.CONFIGURATIONS[config]
-            env = {**base_env, **tracing_env, **extra} if extra else base_env
-            per_request[name], requests = instructions_per_request(
-                name, env, tmp, tenant, email, password, body
-            )
+            env = {**staged.base_env, **staged.tracing_env, **extra} if extra else staged.base_env
+            per_request[name], requests = instructions_per_request(name, env, staged)
             print(f"{name}: {per_request[name]:,.0f} instructions per request over {requests} requests")
     finally:
         sink.terminate()
