@@ -71,10 +71,8 @@ class RequestSpans(Protocol):
         """Start the request's span and make it current; `label` is the route's path template
         (`/engines/{name}`, known when the route was wrapped), or "unmatched"."""
 
-    def end(
-        self, scope: SpanScope, request: web.Request, label: str, status: int, error: Exception | None
-    ) -> None:
-        """Make it no longer current; a recorded span gets its attributes and ends."""
+    def end(self, scope: SpanScope, request: web.Request, status: int, error: Exception | None) -> None:
+        """Make it no longer current; a recorded span gets its outcome (status, tenant) and ends."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +170,7 @@ def _observed(
                 _access_log(request, label, status, elapsed)
             logs.request_id.reset(reset)
             if spans is not None and scope is not None:
-                spans.end(scope, request, label, status, error)
+                spans.end(scope, request, status, error)
 
     return handle
 

@@ -124,7 +124,8 @@ class RequestSpans:
     Built for the unsampled case, which is most requests at any useful ratio: without a traceparent, the
     sampling decision is taken on a drawn trace id before any SDK object exists (`sampling.plan`), and an
     unsampled request gets a non-recording span made directly (current, so its logs carry the ids and
-    its jobs and upstream calls stay out of the trace). A recorded span gets its attributes at the end."""
+    its jobs and upstream calls stay out of the trace). A recorded span gets what is known of the request
+    when it starts, and its outcome at the end."""
 
     def begin(self, request: web.Request, label: str, request_id: str) -> tuple[trace.Span, object]:
         has_traceparent = "traceparent" in request.headers
@@ -138,12 +139,7 @@ class RequestSpans:
         return span, currentspan.enter(span)
 
     def end(
-        self,
-        scope: tuple[trace.Span, object],
-        request: web.Request,
-        label: str,
-        status: int,
-        error: Exception | None,
+        self, scope: tuple[trace.Span, object], request: web.Request, status: int, error: Exception | None
     ) -> None:
         span, token = scope
         currentspan.leave(token)
@@ -151,7 +147,7 @@ class RequestSpans:
             return
         if error is not None:
             span.record_exception(error)
-        span.set_attributes(_request_attributes(request, label, status))
+        span.set_attributes(_outcome_attributes(request, status))
         if status >= 500:
             span.set_status(trace.Status(trace.StatusCode.ERROR, f"HTTP {status}"))
         span.end()
@@ -162,10 +158,15 @@ def _start(
 ) -> trace.Span:
     """The recorded span of a request: a child of the caller's `traceparent`, or a root with the `drawn`
     trace id (0: the SDK draws one). A sampled root is a `recordedspans.RecordedSpan` when the provider
-    allows it, else the SDK's span, as is every child of a caller's trace. The request id is known from
-    the start (the other attributes are set when it ends)."""
+    allows it, else the SDK's span, as is every child of a caller's trace. What is known of the request
+    from the start is set here (HTTP conventions, plus the request id); its outcome when it ends."""
     name = f"{request.method} {label}"
-    attributes = {"neuroedge.request_id": request_id}
+    attributes = {
+        "http.request.method": request.method,
+        "http.route": label,
+        "url.path": request.path,
+        "neuroedge.request_id": request_id,
+    }
     if drawn and _RECORDER is not None:
         span = _RECORDER.root(
             _tracer(), name, trace.SpanKind.SERVER, drawn, recordedspans.new_span_id(), attributes=attributes
@@ -173,24 +174,18 @@ def _start(
         if span is not None:
             return span
     parent = _PROPAGATOR.extract(request.headers) if has_traceparent else None
-    if not drawn:
-        return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes)
-    token = sampling.draw(drawn)
+    token = sampling.draw(drawn) if drawn else None  # the SDK's id generator hands out the drawn id
     try:
         return _tracer().start_span(name, context=parent, kind=trace.SpanKind.SERVER, attributes=attributes)
     finally:
-        sampling.release(token)
+        if token is not None:
+            sampling.release(token)
 
 
-def _request_attributes(request: web.Request, label: str, status: int) -> dict[str, str | int]:
-    """A recorded request span's attributes when it ends (HTTP conventions, plus the tenant); `label` is
-    the route's path template."""
-    attributes: dict[str, str | int] = {
-        "http.request.method": request.method,
-        "http.route": label,
-        "url.path": request.path,
-        "http.response.status_code": status,
-    }
+def _outcome_attributes(request: web.Request, status: int) -> dict[str, str | int]:
+    """A recorded request span's attributes when it ends: the status, and the tenant when the request was
+    authenticated."""
+    attributes: dict[str, str | int] = {"http.response.status_code": status}
     principal = request.get(keys.PRINCIPAL)
     if principal is not None:
         attributes["neuroedge.tenant"] = principal.tenant
