@@ -148,12 +148,16 @@ async def test_5000_documents_survive_a_worker_killed_midway(
     assert done["chunks_done"] == done["chunks_total"] == len(want)
     assert await stored(admin_pool, storage, tenant.name) == want  # every chunk once, none lost, text intact
 
+    # Exact: these documents are five tight clusters of near-copies, on which an HNSW walk now and then
+    # settles in the wrong cluster (seen once in CI: five "account" hits at 0.24 with 1,286 privacy chunks
+    # above 0.75). The question here is whether the stored vectors embed their texts, not HNSW's recall.
     found = await client.post(
         "/vector/search",
-        json={"index": "kb", "text": "how does privacy work", "top_k": 5},
+        json={"index": "kb", "text": "how does privacy work", "top_k": 5, "params": {"exact": True}},
         headers=bearer(tokens),
     )
-    assert all(h["payload"]["topic"] == "privacy" for h in (await found.json())["hits"])
+    hits = (await found.json())["hits"]
+    assert len(hits) == 5 and all(h["payload"]["topic"] == "privacy" for h in hits), hits
 
 
 async def test_reingesting_a_document_replaces_its_chunks(

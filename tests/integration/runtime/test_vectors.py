@@ -30,12 +30,13 @@ async def provision(
     backend: str,
     dim: int = 3,
     distance: str = "Cosine",
-) -> None:
+) -> str:
     storage = await add_index(admin_pool, tenant, name, backend, dim, distance)
     if backend == "qdrant":
         await client.server.app[keys.QDRANT].create_collection(
             storage, vectors_config=qm.VectorParams(size=dim, distance=QDRANT_DISTANCE[distance])
         )
+    return storage
 
 
 async def search(client: Client, tokens: dict[str, Any], **body: Any) -> list[dict[str, Any]]:
@@ -82,6 +83,63 @@ async def test_insert_then_search_with_filters(
     await client.post("/vector/insert", json={"index": "docs", "points": [moved]}, headers=bearer(tokens))
     hits = await search(client, tokens, index="docs", vector=[1, 0, 0], filter={"color": "blue"})
     assert hits[0]["payload"]["price"] == 1 and hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True)) / (math.hypot(*a) * math.hypot(*b))
+
+
+@pytest.mark.parametrize("backend", ["pgvector", "qdrant"])
+async def test_search_params_and_more_hits_than_the_candidate_list(
+    client: Client, make_tenant: Any, admin_pool: Any, backend: str
+) -> None:
+    """`top_k` above pgvector's HNSW candidate list (40) still gets `top_k` hits (the scan iterates; it
+    stopped at 40 before); `params.exact` gives the true nearest neighbours in order; `params.hnsw_ef` is
+    accepted and bounded."""
+    tenant: Tenant = await make_tenant()
+    storage = await provision(client, admin_pool, tenant.name, "many", backend)
+    tokens = await login(client, tenant)
+    points = [
+        {"id": f"p{i}", "vector": [math.cos(i / 7), math.sin(i / 7), i / 1000], "payload": {"n": i}}
+        for i in range(1000)
+    ]
+    body = {"index": "many", "points": points}
+    resp = await client.post("/vector/insert", json=body, headers=bearer(tokens))
+    assert resp.status == 200, await resp.text()
+    if backend == "pgvector":
+        # What autovacuum does in a live database: with statistics, the planner takes the HNSW index here
+        # (without, it guesses a handful of rows and sorts them, which would hide the candidate-list limit).
+        await admin_pool.execute(f'ANALYZE neuroedge."{storage}"')
+        plan = await admin_pool.fetch(
+            f'EXPLAIN SELECT id FROM neuroedge."{storage}" ORDER BY embedding <=> $1::vector LIMIT 50',
+            "[1, 0.2, 0.5]",
+        )
+        assert "hnsw" in " ".join(row[0] for row in plan)
+    query = [1.0, 0.2, 0.5]
+    truth = sorted(points, key=lambda p: -cosine(query, p["vector"]))
+
+    many = await search(client, tokens, index="many", vector=query, top_k=50)
+    assert len(many) == 50 and len({h["id"] for h in many}) == 50
+    exact = await search(client, tokens, index="many", vector=query, top_k=50, params={"exact": True})
+    assert [h["id"] for h in exact] == [p["id"] for p in truth[:50]]
+    for hit, point in zip(exact, truth, strict=False):
+        assert hit["score"] == pytest.approx(cosine(query, point["vector"]), abs=1e-4)
+    wide = await search(client, tokens, index="many", vector=query, top_k=45, params={"hnsw_ef": 200})
+    assert len(wide) == 45 and [h["score"] for h in wide] == sorted((h["score"] for h in wide), reverse=True)
+    narrow = await search(client, tokens, index="many", vector=query, top_k=20, params={"hnsw_ef": 5})
+    assert len(narrow) == 20  # a candidate list shorter than top_k iterates too
+    exact_filter = {"top_k": 5, "filter": {"n": {"gte": 990}}, "params": {"exact": True}}
+    filtered = await search(client, tokens, index="many", vector=query, **exact_filter)
+    assert [h["id"] for h in filtered] == [p["id"] for p in truth if p["payload"]["n"] >= 990][:5]
+
+    for params, field in (({"hnsw_ef": 0}, "hnsw_ef"), ({"hnsw_ef": 1001}, "hnsw_ef"), ({"ef": 10}, "ef")):
+        resp = await client.post(
+            "/vector/search",
+            json={"index": "many", "vector": query, "params": params},
+            headers=bearer(tokens),
+        )
+        assert resp.status == 422 and resp.content_type == "application/problem+json"
+        assert field in await resp.text()
 
 
 @pytest.mark.parametrize("distance", ["Cosine", "Dot", "Euclid"])

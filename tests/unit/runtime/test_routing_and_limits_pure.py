@@ -76,6 +76,40 @@ def test_pgvector_filters_are_parameters_only() -> None:
     assert ['"a"', "2"] in params
 
 
+def search(**body: object) -> models.SearchRequest:
+    return models.SearchRequest.model_validate({"index": "i", "vector": [1.0], **body})
+
+
+def test_the_common_pgvector_search_needs_no_settings() -> None:
+    assert pgvector.search_settings(search()) == []
+    assert pgvector.search_settings(search(top_k=pgvector.DEFAULT_EF_SEARCH)) == []
+    assert pgvector.search_settings(search(params={})) == []
+
+
+def test_pgvector_search_settings_follow_the_request() -> None:
+    iterate = ("hnsw.iterative_scan", "relaxed_order")
+    # More rows than the candidate list holds, or a filter that may discard candidates: keep scanning.
+    assert pgvector.search_settings(search(top_k=pgvector.DEFAULT_EF_SEARCH + 1)) == [iterate]
+    assert pgvector.search_settings(search(filter={"color": "red"})) == [iterate]
+    assert pgvector.search_settings(search(top_k=100, params={"hnsw_ef": 100})) == [("hnsw.ef_search", "100")]
+    assert pgvector.search_settings(search(top_k=20, params={"hnsw_ef": 10})) == [
+        ("hnsw.ef_search", "10"),
+        iterate,
+    ]
+    assert pgvector.search_settings(search(params={"exact": True})) == [("enable_indexscan", "off")]
+
+
+def test_pgvector_settings_are_set_in_one_statement_of_parameters() -> None:
+    assert pgvector.set_config_sql(1) == "SELECT set_config($1, $2, true)"
+    assert pgvector.set_config_sql(2) == "SELECT set_config($1, $2, true), set_config($3, $4, true)"
+
+
+def test_search_params_are_qdrants_own() -> None:
+    assert qdrant.search_params(None) is None
+    built = qdrant.search_params(search(params={"hnsw_ef": 128, "exact": True}).params)
+    assert built == qm.SearchParams(hnsw_ef=128, exact=True)
+
+
 def test_qdrant_filters_always_restrict_to_the_tenant() -> None:
     built = qdrant.build_filter(
         "acme", {"price": models.Range(gt=1), "n": 2.0, "tag": models.AnyOf(values=["x"])}

@@ -132,6 +132,17 @@ class InsertRequest(Strict):
         return unique_ids(points, "point ids must be unique within a batch")
 
 
+class SearchParams(Strict):
+    """How hard a search looks, with Qdrant's names and meaning. Both backends search an HNSW graph, which
+    is approximate: on tightly clustered points (many near-copies of a few texts) the walk can settle in the
+    wrong cluster. `hnsw_ef` widens the list of candidates the walk keeps (better recall, slower); `exact`
+    compares the query with every point of the tenant (the true nearest neighbours, at the cost of a full
+    scan)."""
+
+    hnsw_ef: int | None = Field(default=None, ge=1, le=1000)
+    exact: bool = False
+
+
 class SearchRequest(Strict):
     """Nearest neighbours of `vector` (or of `text`, embedded by the index's model) among the points matching
     `filter`, best first."""
@@ -142,6 +153,7 @@ class SearchRequest(Strict):
     top_k: int = Field(default=10, ge=1, le=1000)
     filter: dict[FieldName, Condition] = Field(default_factory=dict, max_length=16)
     score_threshold: float | None = Field(default=None, allow_inf_nan=False)
+    params: SearchParams | None = None
 
     _check_vector = field_validator("vector")(lambda v: v if v is None else _finite(v))
 

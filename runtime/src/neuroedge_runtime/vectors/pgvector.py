@@ -74,6 +74,37 @@ async def upsert(conn: asyncpg.Connection, info: IndexInfo, points: list[models.
     return len(points)
 
 
+DEFAULT_EF_SEARCH = 40
+"""pgvector's default `hnsw.ef_search`: an HNSW scan yields at most this many rows unless it iterates."""
+_NO_PARAMS = models.SearchParams()
+
+
+def search_settings(request: models.SearchRequest) -> list[tuple[str, str]]:
+    """The transaction-local settings a search needs, none for the common one (no filter, `top_k` within the
+    candidate list, default params), which then costs a single statement.
+
+    - `hnsw.ef_search` from `params.hnsw_ef`;
+    - `hnsw.iterative_scan` (pgvector >= 0.8) when a filter may discard candidates or `top_k` exceeds the
+      candidate list: the scan then goes on until it has `top_k` rows instead of stopping at `ef_search`;
+    - `enable_indexscan` off for `params.exact`: the planner then scans the tenant's rows and sorts them
+      by distance, which is exact."""
+    params = request.params or _NO_PARAMS
+    settings: list[tuple[str, str]] = []
+    if params.hnsw_ef is not None:
+        settings.append(("hnsw.ef_search", str(params.hnsw_ef)))
+    if request.filter or request.top_k > (params.hnsw_ef or DEFAULT_EF_SEARCH):
+        settings.append(("hnsw.iterative_scan", "relaxed_order"))
+    if params.exact:
+        settings.append(("enable_indexscan", "off"))
+    return settings
+
+
+def set_config_sql(count: int) -> str:
+    """One statement setting `count` (name, value) pairs for this transaction only: $1, $2 the first pair."""
+    calls = ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, true)" for i in range(count))
+    return f"SELECT {calls}"
+
+
 async def search(
     conn: asyncpg.Connection, info: IndexInfo, request: models.SearchRequest, vector: list[float]
 ) -> list[models.Hit]:
@@ -81,9 +112,9 @@ async def search(
     op = scoring.PG_OPERATOR[info.distance]
     clauses, params = filter_sql(request.filter, 4)
     where = " AND ".join(["tenant_id = $2", *clauses])
-    if clauses:
-        # Let HNSW keep scanning when the filter discards candidates (pgvector >= 0.8), this transaction only.
-        await conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+    settings = search_settings(request)
+    if settings:
+        await conn.execute(set_config_sql(len(settings)), *(part for pair in settings for part in pair))
     rows = await conn.fetch(
         f"SELECT id, payload, embedding {op} $1::vector AS d FROM {table(info)} WHERE {where} "  # noqa: S608
         "ORDER BY d LIMIT $3",

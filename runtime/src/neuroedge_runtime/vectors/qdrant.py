@@ -77,6 +77,11 @@ async def _upsert(client: AsyncQdrantClient, info: IndexInfo, points: list[model
     )
 
 
+def search_params(params: models.SearchParams | None) -> qm.SearchParams | None:
+    """Qdrant's own search parameters, which the request's mirror by name."""
+    return None if params is None else qm.SearchParams(hnsw_ef=params.hnsw_ef, exact=params.exact)
+
+
 async def search(
     client: AsyncQdrantClient, info: IndexInfo, request: models.SearchRequest, vector: list[float]
 ) -> list[models.Hit]:
@@ -87,6 +92,7 @@ async def search(
             query=vector,
             query_filter=build_filter(info.tenant, request.filter),
             limit=request.top_k,
+            search_params=search_params(request.params),
             with_payload=True,
         )
     except (ValueError, UnexpectedResponse) as exc:
