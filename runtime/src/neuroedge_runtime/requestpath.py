@@ -23,6 +23,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,18 +96,54 @@ class Steps:
 
 def install_unmatched(app: web.Application, steps: Steps) -> None:
     """The catch-all route, installed after every other: the router tries it last, for a path no route
-    matches (404) or whose routes take other methods (405, with the `Allow` header)."""
-    handler = _observed(steps, None, UNMATCHED, _unmatched, steps.timeout_seconds)
+    matches (404) or whose routes take other methods (405, with the `Allow` header). The routes' resources
+    are grouped by first path segment on its first request (the router is frozen by then), so that telling
+    404 from 405 asks only the resources that could match the path, not all of them."""
+    groups: dict[str, tuple[web.AbstractResource, ...]] = {}
+
+    async def unmatched(request: web.Request) -> web.StreamResponse:
+        if not groups:
+            groups.update(by_first_segment(app.router.resources()))
+        return await _unmatched(request, groups)
+
+    handler = _observed(steps, None, UNMATCHED, unmatched, steps.timeout_seconds)
     app.router.add_route("*", "/{tail:.*}", handler, name=UNMATCHED)
 
 
-async def _unmatched(request: web.Request) -> web.StreamResponse:
+ANY_SEGMENT = "{"
+"""The group of resources whose first path segment is (or holds) a variable: candidates for every path."""
+
+
+def first_segment(path: str) -> str:
+    """The first segment of a path or path template ("" for "/"): `/engines/{name}` -> "engines"."""
+    return path[1:].partition("/")[0]
+
+
+def by_first_segment(
+    resources: Iterable[web.AbstractResource],
+) -> dict[str, tuple[web.AbstractResource, ...]]:
+    """The resources (the catch-all left out) by the literal first segment of their path template; those
+    whose first segment has a variable under `ANY_SEGMENT`. A path can only match resources of its own first
+    segment's group and of that one."""
+    groups: dict[str, list[web.AbstractResource]] = {}
+    for resource in resources:
+        if resource.name == UNMATCHED:
+            continue
+        head = first_segment(resource.canonical)
+        groups.setdefault(ANY_SEGMENT if ANY_SEGMENT in head else head, []).append(resource)
+    return {head: tuple(members) for head, members in groups.items()}
+
+
+async def _unmatched(
+    request: web.Request, groups: Mapping[str, tuple[web.AbstractResource, ...]]
+) -> web.StreamResponse:
     """404, or 405 with the methods the path's routes take: aiohttp's router found none, and this route is
-    reached only then."""
+    reached only then. Only the resources that could match the path are asked (aiohttp matches on
+    `path_safe`, and so does the grouping)."""
+    path = request.rel_url.path_safe
     allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        if resource.name != UNMATCHED:
-            allowed |= (await resource.resolve(request))[1]
+    for resource in (*groups.get(first_segment(path), ()), *groups.get(ANY_SEGMENT, ())):
+        allowed |= (await resource.resolve(request))[1]
     if allowed:
         raise web.HTTPMethodNotAllowed(request.method, allowed)
     raise web.HTTPNotFound()

@@ -76,6 +76,19 @@ async def test_unknown_routes_and_methods(client: Client) -> None:
     resp = await client.delete("/auth/login")
     await problem(resp, 405, "method-not-allowed")
     assert "POST" in resp.headers["Allow"]
+    # Only the resources of the path's first segment are asked (`requestpath.by_first_segment`): a path
+    # template with a variable, a probe, another route of a known segment, the root.
+    for method, path, allow in (
+        ("DELETE", "/jobs/0123", "GET"),
+        ("POST", "/health", "GET"),
+        ("GET", "/engine/predict", "POST"),
+        ("PUT", "/admin/users", "GET,POST"),
+    ):
+        resp = await client.request(method, path)
+        await problem(resp, 405, "method-not-allowed")
+        assert sorted(resp.headers["Allow"].split(",")) == allow.split(","), (path, resp.headers["Allow"])
+    for path in ("/engine/nope", "/", "/jobs", "/%65ngine/predict/x"):
+        await problem(await client.get(path), 404, "not-found")
 
 
 async def test_body_size_limit(make_client: Any) -> None:

@@ -129,3 +129,31 @@ def test_scores_are_higher_for_more_similar_on_every_distance() -> None:
     assert scoring.from_qdrant("Euclid", 0.5) > scoring.from_qdrant("Euclid", 2.0)
     assert scoring.from_qdrant("Cosine", 0.9) == 0.9
     assert scoring.keep(0.5, None) and scoring.keep(0.5, 0.5) and not scoring.keep(0.4, 0.5)
+
+
+def test_unmatched_requests_ask_only_the_resources_of_their_first_segment() -> None:
+    from aiohttp import web  # noqa: PLC0415
+
+    from neuroedge_runtime import requestpath  # noqa: PLC0415
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+    for path in ("/", "/engine/predict", "/engine/run", "/engines/{name}", "/{kind}/items", "/v{n}/x"):
+        app.router.add_get(path, handler)
+    app.router.add_route("*", "/{tail:.*}", handler, name=requestpath.UNMATCHED)
+    groups = requestpath.by_first_segment(app.router.resources())
+    canonical = {head: [r.canonical for r in members] for head, members in groups.items()}
+    assert canonical == {
+        "": ["/"],
+        "engine": ["/engine/predict", "/engine/run"],
+        "engines": ["/engines/{name}"],
+        requestpath.ANY_SEGMENT: ["/{kind}/items", "/v{n}/x"],
+    }
+    assert [requestpath.first_segment(p) for p in ("/", "/a", "/a/b", "/engines/{name}")] == [
+        "",
+        "a",
+        "a",
+        "engines",
+    ]
