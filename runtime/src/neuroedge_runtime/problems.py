@@ -1,11 +1,12 @@
 """RFC 9457 problem details: the only shape an error response of the runtime ever has.
 
-Handlers raise `Problem`s; the error middleware renders them (and anything unexpected, as a generic 500 that
+Handlers raise `Problem`s; the request path renders them (and anything unexpected, as a generic 500 that
 never carries a stack trace). Each kind has a stable `type` URI clients can branch on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 TYPE_BASE = "https://neuroedge.io/problems/"
@@ -75,6 +76,24 @@ def not_found(detail: str) -> Problem:
 def conflict(detail: str) -> Problem:
     """The request conflicts with the current state (e.g. a duplicate email)."""
     return Problem(409, "conflict", "Conflict", detail)
+
+
+def no_route() -> Problem:
+    """No route matches the path: the body aiohttp's `HTTPNotFound` became, without building that response
+    first."""
+    return Problem(404, "not-found", "Not Found", "Not Found")
+
+
+def method_not_allowed(allowed: Iterable[str]) -> Problem:
+    """Routes match the path but not the method; `Allow` lists theirs, as aiohttp's `HTTPMethodNotAllowed`
+    does."""
+    return Problem(
+        405,
+        "method-not-allowed",
+        "Method Not Allowed",
+        "Method Not Allowed",
+        headers={"Allow": ",".join(sorted(allowed))},
+    )
 
 
 def unavailable(detail: str) -> Problem:

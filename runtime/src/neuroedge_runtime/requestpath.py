@@ -106,8 +106,10 @@ def install_unmatched(app: web.Application, steps: Steps) -> None:
             groups.update(by_first_segment(app.router.resources()))
         return await _unmatched(request, groups)
 
-    handler = _observed(steps, None, UNMATCHED, unmatched, steps.timeout_seconds)
-    app.router.add_route("*", "/{tail:.*}", handler, name=UNMATCHED)
+    # No timeout: nothing here waits on I/O (`resource.resolve` only matches the path).
+    app.router.add_route(
+        "*", "/{tail:.*}", _observed(steps, None, UNMATCHED, unmatched, None), name=UNMATCHED
+    )
 
 
 ANY_SEGMENT = "{"
@@ -145,8 +147,8 @@ async def _unmatched(
     for resource in (*groups.get(first_segment(path), ()), *groups.get(ANY_SEGMENT, ())):
         allowed |= (await resource.resolve(request))[1]
     if allowed:
-        raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
+        raise problems.method_not_allowed(allowed)
+    raise problems.no_route()
 
 
 _getrandbits = random.getrandbits  # a log correlation id, not a secret

@@ -163,9 +163,10 @@ def test_api_conforms_to_its_openapi_document(fuzz_target: tuple[str, str], mode
             continue  # nothing to make invalid
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        # CI replays a fixed exploration (red CI = a regression); local runs explore anew each time.
+        # CI replays a fixed exploration (red CI = a regression); local runs explore anew each time, as
+        # widely as FUZZ_EXAMPLES asks (25 examples per operation and mode by default).
         @settings(
-            max_examples=25,
+            max_examples=int(os.environ.get("FUZZ_EXAMPLES", "25")),
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
