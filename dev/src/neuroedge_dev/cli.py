@@ -20,7 +20,7 @@ def _dev(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else paths.default_state_dir()
     try:
         if args.action == "install":
-            _install(llm=args.llm)
+            _install(llm=args.llm, tests=args.tests)
             return 0
         if args.action == "up":
             toolchain.install_system_packages()
@@ -64,12 +64,19 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
 
 
-def _install(*, llm: bool) -> None:
+def _install(*, llm: bool, tests: bool = False) -> None:
+    """The stack's tools; with `llm` llama-server too; with `tests` everything else the test suite runs
+    (helm, promtool, Jaeger and llama-server), so that `make test` builds it before pytest starts: pytest
+    bounds each test, its fixtures' first builds included, by 300 s, and a cold llama.cpp build alone takes
+    about 11 minutes (a fresh machine's suite failed every LLM test that way)."""
     from neuroedge_dev import llama, toolchain  # noqa: PLC0415
 
     toolchain.install_system_packages()
     toolchain.build_all()
-    if llm:  # only on request: a cold llama.cpp build takes minutes, plain `make up` stays as fast
+    if tests:
+        for tool in toolchain.TEST_TOOLS:
+            toolchain.build(tool)
+    if llm or tests:  # only on request: a cold llama.cpp build takes minutes, plain `make up` stays as fast
         print(f"llama-server: {llama.build()}")
 
 
@@ -113,6 +120,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with `install`: also build llama-server (once, cached); with `up`: also start it with Gemma 3 "
         "270M and give the sample conversation Engine its spec.llm (what `make up LLM=1` does)",
+    )
+    dev.add_argument(
+        "--tests",
+        action="store_true",
+        help="with `install`: also build what only the test suite runs (helm, promtool, Jaeger and "
+        "llama-server; what `make test` does before starting pytest)",
     )
     dev.set_defaults(func=_dev)
     return root

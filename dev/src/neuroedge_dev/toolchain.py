@@ -165,6 +165,10 @@ JAEGER = GoTool(
 )
 """The trace backend of the tracing end-to-end test (all-in-one, in memory): `build(JAEGER)` on demand."""
 
+TEST_TOOLS: tuple[GoTool, ...] = (HELM, PROMTOOL, JAEGER)
+"""The Go tools only the test suite runs: built by `neuroedge dev install --tests` (`make test`) before pytest
+starts, so that no test's fixture has to build one within the test's time bound."""
+
 
 def tool_dir(tool: GoTool) -> Path:
     """The cache directory holding one tool's binaries for one version."""
