@@ -21,7 +21,7 @@ from aiohttp import web
 
 import neuroedge_runtime
 from neuroedge_queue import tracecontext
-from neuroedge_runtime import keys, openapi, requestpath, respclient, routes, routing
+from neuroedge_runtime import deadlines, keys, openapi, requestpath, respclient, routes, routing
 from neuroedge_runtime.agents import loop as agent_loop
 from neuroedge_runtime.agents import tools as agent_tools
 from neuroedge_runtime.auth.service import AuthService
@@ -68,13 +68,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     """The shared Redis client (5 s per socket operation), and the rate limiter's own: it runs once per
-    request, so it goes through the lean pipelining client (`respclient`), bounded by one timer per call
-    (`RateLimiter.check`)."""
+    request, so it goes through the lean pipelining client (`respclient`), each call bounded through the
+    timers the request path's bounds use (`deadlines`)."""
     url = app[keys.SETTINGS].redis_url
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     app[keys.REDIS] = client
     limiter_client = respclient.Client(url, connect_timeout=5.0)
-    app[keys.LIMITER] = RateLimiter(limiter_client, timeout_seconds=5.0)
+    app[keys.LIMITER] = RateLimiter(limiter_client, timeout_seconds=5.0, bounds=app[keys.BOUNDS])
     yield
     await limiter_client.aclose()
     await client.aclose()
@@ -251,7 +251,10 @@ def init_app(settings: RuntimeSettings) -> web.Application:
     app[keys.METRICS] = Metrics()
     app[keys.CREDENTIALS] = CredentialStore(settings.credentials_dir, settings.credentials_check_seconds)
     specs = routes.table()
-    steps = requestpath.Steps(app[keys.METRICS], settings.request_timeout_seconds, _request_spans())
+    app[keys.BOUNDS] = deadlines.Deadlines()
+    steps = requestpath.Steps(
+        app[keys.METRICS], settings.request_timeout_seconds, _request_spans(), app[keys.BOUNDS]
+    )
     app[keys.ROUTES] = routing.install(app, specs, steps.wrap)
     requestpath.install_unmatched(app, steps)
     sources: list[models_catalog.ModelSource] = []

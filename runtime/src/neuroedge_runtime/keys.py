@@ -9,6 +9,7 @@ import redis.asyncio as redis
 from aiohttp import web
 
 from neuroedge_runtime.auth.service import AuthService, Principal
+from neuroedge_runtime.deadlines import Deadlines
 from neuroedge_runtime.embeddings.providers import Embedder
 from neuroedge_runtime.embeddings.resolver import Resolver
 from neuroedge_runtime.engines.jobs import JobService
@@ -38,6 +39,8 @@ QDRANT: web.AppKey[AsyncQdrantClient] = web.AppKey("qdrant")  # only set when Qd
 REGISTRY_FEED = web.AppKey("registry_feed", changes.Feed)  # only set when registry rows are cached
 AUTH = web.AppKey("auth", AuthService)
 LIMITER = web.AppKey("limiter", RateLimiter)
+BOUNDS = web.AppKey("bounds", Deadlines)
+"""The timers that bound requests and the rate limiter's calls (one set per app, shared by both)."""
 VECTORS = web.AppKey("vectors", VectorService)
 ENGINES = web.AppKey("engines", EngineService)
 JOBS = web.AppKey("jobs", JobService)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import redis.exceptions
 
-from neuroedge_runtime import respclient
+from neuroedge_runtime import deadlines, respclient
 from neuroedge_runtime.tenancy.registry import TenantInfo
 
 _SCRIPT = """
@@ -121,19 +121,26 @@ class RateLimiter:
     """Checks requests against revocations and the limits of the tenant registry, through a pipelining
     client of its own (`respclient`: the calls of concurrent requests travel together)."""
 
-    def __init__(self, client: respclient.Client, timeout_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        client: respclient.Client,
+        timeout_seconds: float | None = None,
+        bounds: deadlines.Deadlines | None = None,
+    ) -> None:
         self._client = client
         self._timeout = timeout_seconds
         """Bound of one call (None: unbounded)."""
+        self._bounds = bounds if bounds is not None else deadlines.Deadlines()
+        """The timers that bound its calls (the API's, shared with the request path)."""
 
     async def check(self, info: TenantInfo, user_id: uuid.UUID, issued_at: int) -> Decision:
         """Count one request of `user_id` in `info.tenant` and say whether it may proceed; RevokedError when
         the token was issued at or before the user's revocation."""
         try:
-            async with asyncio.timeout(self._timeout):
-                allowed, value, third, limit = await self._client.evalsha(
-                    _SHA, _SCRIPT, keys(info.tenant, user_id), arguments(info, issued_at)
-                )
+            allowed, value, third, limit = await self._bounds.run(
+                self._client.evalsha(_SHA, _SCRIPT, keys(info.tenant, user_id), arguments(info, issued_at)),
+                self._timeout,
+            )
         except TimeoutError:
             # The replies still owed on the connection may never come: drop it (the next call reconnects).
             self._client.reset()

@@ -17,14 +17,13 @@ successful probe writes no access log line (a failing one does)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import asyncpg
@@ -33,7 +32,7 @@ from aiohttp import web
 from opentelemetry import trace
 
 from neuroedge_queue import currentspan
-from neuroedge_runtime import keys, logs, problems, ratelimit, routing
+from neuroedge_runtime import deadlines, keys, logs, problems, ratelimit, routing
 from neuroedge_runtime import metrics as metrics_module
 from neuroedge_runtime.auth import roles
 from neuroedge_runtime.routing import Handler
@@ -78,12 +77,13 @@ class RequestSpans(Protocol):
 
 @dataclass(frozen=True)
 class Steps:
-    """What every route's steps share: the app's metrics, the API-wide request timeout, and the requests'
-    spans (None: tracing is off, and the request path has no tracing step)."""
+    """What every route's steps share: the app's metrics, the API-wide request timeout, the requests'
+    spans (None: tracing is off, and the request path has no tracing step) and the timers that bound them."""
 
     metrics: metrics_module.Metrics
     timeout_seconds: float
     spans: RequestSpans | None = None
+    bounds: deadlines.Deadlines = field(default_factory=deadlines.Deadlines)
 
     def wrap(self, spec: routing.RouteSpec, label: str) -> Handler:
         """The handler the router calls for `spec`'s route, whose path template is `label`."""
@@ -168,7 +168,7 @@ def _observed(
     """`run` inside the observing steps: the request id (the caller's, if well-formed), the request's span,
     every failure answered (`_failure`), the request metrics and the access log line. With tracing on the
     span encloses all of it, so that the access log line and every child run inside it."""
-    metrics, spans = steps.metrics, steps.spans
+    metrics, spans, bounded = steps.metrics, steps.spans, steps.bounds.run
     in_flight = metrics.in_flight
     authenticated = spec is not None and isinstance(spec.access, roles.Role)
     always_logged = spec is None or not spec.probe
@@ -185,7 +185,8 @@ def _observed(
         scope = spans.begin(request, label, rid) if spans is not None else None
         try:
             try:
-                response = await (run(request) if bound is None else _bounded(request, run, bound))
+                # Past `bound`, a TimeoutError (answered 504 by `_failure`).
+                response = await (run(request) if bound is None else bounded(run(request), bound))
             except Exception as exc:
                 response = _failure(request, spec, exc, bound)
             status = response.status
@@ -256,12 +257,6 @@ def _from_http(exc: web.HTTPException) -> problems.Problem:
         detail or "",
         headers=headers,
     )
-
-
-async def _bounded(request: web.Request, run: Handler, bound: float) -> web.StreamResponse:
-    """`run` cut after `bound` seconds (a TimeoutError, answered 504 by `_failure`)."""
-    async with asyncio.timeout(bound):
-        return await run(request)
 
 
 def _failure(
