@@ -64,7 +64,7 @@ def _dev(args: argparse.Namespace) -> int:
         return 2
 
 
-def _install(*, llm: bool, tests: bool = False) -> None:
+def _install(*, llm: bool, tests: bool) -> None:
     """The stack's tools; with `llm` llama-server too; with `tests` everything else the test suite runs
     (helm, promtool, Jaeger and llama-server), so that `make test` builds it before pytest starts: pytest
     bounds each test, its fixtures' first builds included, by 300 s, and a cold llama.cpp build alone takes

@@ -53,25 +53,22 @@ class Deadlines:
         if seconds is None:
             return await awaitable
         task = asyncio.current_task()
-        if task is None or (self._loop is not None and task.get_loop() is not self._loop):
+        loop = task.get_loop() if task is not None else None
+        if task is None or loop is None or (self._loop is not None and loop is not self._loop):
             async with asyncio.timeout(seconds):
                 return await awaitable
-        loop = self._loop = task.get_loop()
+        self._loop = loop
         members = self._members(loop, math.ceil((loop.time() + seconds) / self._resolution))
         bound = _Bound(task)
         members[bound] = None
         cancelling = task.cancelling()
         try:
             result = await awaitable
-        except asyncio.CancelledError as exc:
+        except BaseException as exc:
             members.pop(bound, None)
-            if bound.expired and task.uncancel() <= cancelling:
+            # As `asyncio.Timeout.__aexit__`: an expired bound always undoes its cancellation's count.
+            if bound.expired and task.uncancel() <= cancelling and isinstance(exc, asyncio.CancelledError):
                 raise TimeoutError from exc
-            raise
-        except BaseException:
-            members.pop(bound, None)
-            if bound.expired:
-                task.uncancel()
             raise
         members.pop(bound, None)
         if bound.expired:  # cancelled, but the cancellation was caught below: undo its count

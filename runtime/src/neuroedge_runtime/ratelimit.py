@@ -13,7 +13,6 @@ the multi-key script valid on Redis Cluster.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import time
@@ -158,7 +157,9 @@ class RateLimiter:
     async def revoke(self, tenant: str, user_id: uuid.UUID, keep_seconds: int) -> None:
         """Refuse every access token of the user issued up to now, on every replica, for `keep_seconds` (the
         longest an access token can live: afterwards every such token has expired anyway)."""
-        async with asyncio.timeout(self._timeout):
-            await self._client.execute(
+        await self._bounds.run(
+            self._client.execute(
                 "SET", revocation_key(tenant, user_id), int(time.time()), "EX", max(1, keep_seconds)
-            )
+            ),
+            self._timeout,
+        )
