@@ -23,7 +23,7 @@ DEFAULT_SYSTEM = (
 )
 
 
-class AgentConfig(base.Strict):
+class AgentConfig(base.StrictConfig):
     """`spec.config` of an LLM agent Engine (`llm` is `spec.llm`, parsed by `llm.config`)."""
 
     llm: str | dict[str, Any]
@@ -46,14 +46,15 @@ class AgentConfig(base.Strict):
 
     @model_validator(mode="after")
     def _tools_have_targets(self) -> AgentConfig:
-        if not self.engines and ({"predict", "route"} & set(self.tools)):
-            self.tools = [t for t in self.tools if t not in {"predict", "route"}]
-        if not self.indexes and "vector_search" in self.tools:
-            self.tools = [t for t in self.tools if t != "vector_search"]
-        if not self.tools:
+        unusable = set() if self.engines else {"predict", "route"}
+        if not self.indexes:
+            unusable.add("vector_search")
+        tools = [t for t in self.tools if t not in unusable]
+        if not tools:
             raise ValueError(
                 "no usable tool: predict and route need `engines`, vector_search needs `indexes`"
             )
+        object.__setattr__(self, "tools", tools)  # the model is frozen once validated, not while
         return self
 
 

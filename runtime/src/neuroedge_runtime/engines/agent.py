@@ -44,7 +44,7 @@ _PREVIOUS = re.compile(r"\b(result|that|it)\b", re.IGNORECASE)
 _STEPS = re.compile(r"\s*(?:;|\bthen\b)\s*", re.IGNORECASE)
 
 
-class Config(base.Strict):
+class Config(base.StrictConfig):
     """Which tools the agent may use, how many steps it may take, and the facts `lookup` knows."""
 
     tools: list[str] = Field(default_factory=lambda: list(TOOLS), max_length=len(TOOLS))

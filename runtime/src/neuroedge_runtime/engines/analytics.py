@@ -15,7 +15,7 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
-class Config(base.Strict):
+class Config(base.StrictConfig):
     """Which percentiles to report and the |z| beyond which a point is an outlier."""
 
     percentiles: list[Percent] = Field(default_factory=lambda: [5.0, 25.0, 50.0, 75.0, 95.0], max_length=50)

@@ -68,18 +68,18 @@ STOPWORDS = frozenset(
 )
 
 
-class Document(base.Strict):
+class Document(base.StrictConfig):
     """A passage the engine may answer from."""
 
     id: Annotated[str, Field(min_length=1, max_length=128)]
     text: Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
-class Config(base.Strict):
+class Config(base.StrictConfig):
     """Documents (or a VectorIndex) and templates. Placeholders: {answer} (best sentence), {source} (document
     id), {message}."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
     documents: list[Document] = Field(default_factory=list, max_length=500)
     vector_index: Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")] | None = Field(
         default=None, alias="vectorIndex"

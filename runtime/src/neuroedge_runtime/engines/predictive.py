@@ -14,7 +14,7 @@ FeatureName = Annotated[str, Field(min_length=1, max_length=128)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
-class Config(base.Strict):
+class Config(base.StrictConfig):
     """A model: `score = bias + sum(weight_i * x_i)`, squashed by the logistic function for `logistic`."""
 
     model: Literal["linear", "logistic"] = "linear"

@@ -25,7 +25,7 @@ EngineName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z](
 CACHED_SPECS = 256
 
 
-class Route(base.Strict):
+class Route(base.StrictConfig):
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$")]
     engine: EngineName
     utterances: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
@@ -34,7 +34,7 @@ class Route(base.Strict):
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
 
 
-class Config(base.Strict):
+class Config(base.StrictConfig):
     """`spec.routes` and `spec.fallback` of a router Engine."""
 
     routes: list[Route] = Field(min_length=1, max_length=64)

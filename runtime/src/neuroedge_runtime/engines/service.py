@@ -22,7 +22,8 @@ class RegisteredEngine:
 
     name: str
     kind: str
-    config: dict[str, Any]
+    config: base.EngineConfig
+    """Parsed into the kind's config model once, on the first request that runs it (`base.parse_config`)."""
     model: dict[str, Any] | None = None
     """`spec.model` of a predictive Engine that serves a trained model (`ModelPredictor`), not its config."""
 
@@ -76,7 +77,7 @@ class EngineService:
         if row is None:
             return None
         model = json.loads(row["model"]) if row["model"] is not None else None
-        return RegisteredEngine(name, row["kind"], json.loads(row["config"]), model)
+        return RegisteredEngine(name, row["kind"], base.EngineConfig(json.loads(row["config"])), model)
 
     async def run(
         self, tenant: str, name: str, operation: base.Operation, inputs: Mapping[str, Any]
