@@ -69,7 +69,8 @@ async def _engine(request: web.Request, operation: Operation) -> web.Response:
     result = await request.app[keys.ENGINES].run(
         request[keys.PRINCIPAL].tenant, body.engine, operation, body.input
     )
-    return bodies.json_response(EngineResponse(engine=body.engine, result=result))
+    # `EngineResponse`'s bytes, without its serializer's cost (`bodies.json_document`).
+    return bodies.json_document({"engine": body.engine, "result": result})
 
 
 async def engine_predict(request: web.Request) -> web.Response:
