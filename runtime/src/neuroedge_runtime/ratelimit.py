@@ -13,6 +13,7 @@ the multi-key script valid on Redis Cluster.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import time
@@ -93,11 +94,13 @@ class RevokedError(Exception):
     """The access token was issued before its user was disabled."""
 
 
-def keys(tenant: str, user_id: uuid.UUID) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def keys(tenant: str, user_id: uuid.UUID) -> tuple[str, str, str]:
     """The Redis keys of the tenant and user scopes, then the user's revocation time (one hash tag:
-    Cluster-safe)."""
+    Cluster-safe). Remembered for the users seen last: formatting them (a UUID's text is made in Python)
+    cost 1.5 us of every request."""
     prefix = f"ne:{tenant}:{{{tenant}.rl}}:"
-    return [prefix + "tenant", prefix + f"user:{user_id}", revocation_key(tenant, user_id)]
+    return (prefix + "tenant", prefix + f"user:{user_id}", revocation_key(tenant, user_id))
 
 
 def revocation_key(tenant: str, user_id: uuid.UUID) -> str:
@@ -105,15 +108,15 @@ def revocation_key(tenant: str, user_id: uuid.UUID) -> str:
     return f"ne:{tenant}:{{{tenant}.rl}}:revoked:{user_id}"
 
 
-def arguments(info: TenantInfo, issued_at: int) -> list[int]:
+def arguments(info: TenantInfo, issued_at: int) -> tuple[int, int, int, int, int]:
     """Emission interval (microseconds) and burst of each scope, in key order, then the token's `iat`."""
-    return [
+    return (
         max(1, round(1_000_000 / info.rate_limit_rps)),
         info.rate_limit_burst,
         max(1, round(1_000_000 / info.user_rate_limit_rps)),
         info.user_rate_limit_burst,
         issued_at,
-    ]
+    )
 
 
 class RateLimiter:

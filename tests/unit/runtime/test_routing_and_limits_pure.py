@@ -7,7 +7,7 @@ import uuid
 
 from qdrant_client import models as qm
 
-from neuroedge_runtime import openapi, ratelimit, routes, routing
+from neuroedge_runtime import openapi, ratelimit, respclient, routes, routing
 from neuroedge_runtime.tenancy.registry import TenantInfo
 from neuroedge_runtime.vectors import models, pgvector, qdrant, scoring
 
@@ -51,7 +51,21 @@ def test_rate_limit_and_revocation_keys_share_one_hash_tag_per_tenant() -> None:
     assert tenant_key == "ne:acme:{acme.rl}:tenant" and user_key == f"ne:acme:{{acme.rl}}:user:{user}"
     assert revoked_key == ratelimit.revocation_key("acme", user) == f"ne:acme:{{acme.rl}}:revoked:{user}"
     info = TenantInfo("acme", False, 900, 3600, 50.0, 100, 5.0, 10)
-    assert ratelimit.arguments(info, 1_700_000_000) == [20_000, 100, 200_000, 10, 1_700_000_000]
+    assert ratelimit.arguments(info, 1_700_000_000) == (20_000, 100, 200_000, 10, 1_700_000_000)
+
+
+def test_a_repeated_check_sends_the_bytes_of_its_first_encoding() -> None:
+    user = uuid.uuid4()
+    info = TenantInfo("acme", False, 900, 3600, 50.0, 100, 5.0, 10)
+    keys, args = ratelimit.keys("acme", user), ratelimit.arguments(info, 1_700_000_000)
+    first = respclient._evalsha("f" * 40, keys, args)
+    assert first == respclient.encode(("EVALSHA", "f" * 40, 3, *keys, *args))
+    again = respclient._evalsha(
+        "f" * 40, ratelimit.keys("acme", user), ratelimit.arguments(info, 1_700_000_000)
+    )
+    assert again is first  # remembered, not encoded again
+    other = respclient._evalsha("f" * 40, ratelimit.keys("acme", uuid.uuid4()), args)
+    assert other != first and str(user).encode() not in other
 
 
 def test_rate_limit_headers() -> None:
