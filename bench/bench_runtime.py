@@ -3,8 +3,11 @@
 bare aiohttp hello-world measured right after it in the same run; `/vector/search` also beside a raw asyncpg
 loop running the same SQL (`raw_sql_vector_search_rps`: the same tenant transaction and query, the runtime's
 pool size, the same concurrency, in a process of its own: the database's ceiling); `/engine/predict`'s latency
-at a fixed rate (BENCH_RATE, 1000 req/s) beside the hello-world's at that rate; and the runtime's resident
-memory at idle (no model loaded) and under load, beside the hello-world's. The closed-loop runs are repeated
+at a fixed rate (BENCH_RATE, 1000 req/s) beside the hello-world's at that rate; the floor of an authenticated
+predict (`predict_floor.py`: only the work issue 15 requires of each such request, with the runtime's own
+pieces, as a server of its own; `engine_predict_floor_*` beside the hello-world, and the runtime's predict
+beside it as `engine_predict_rps_vs_floor`); and the runtime's resident memory at idle (no model loaded) and
+under load, beside the hello-world's. The closed-loop runs are repeated
 in BENCH_ROUNDS (3) interleaved rounds, each scenario right before a hello-world run, and every figure is the
 median of its rounds; each run also measures the server's CPU per request (`<scenario>_cpu_us` beside
 `hello_cpu_us`, from /proc), which moves less with a noisy neighbour than requests per second do.
@@ -100,12 +103,19 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
+FLOOR_APP = Path(__file__).resolve().parent / "predict_floor.py"
 # The raw SQL loop, in a process of its own: `python bench_runtime.py --raw-sql DSN TENANT STORAGE VECTOR`.
 RAW_SQL = "--raw-sql"
 
 
 class ClientBoundError(RuntimeError):
     """A measurement limited by the load generator, not by the server under test."""
+
+
+def start_floor(port: int, loop: str, redis_url: str) -> subprocess.Popen[bytes]:
+    """The floor of an authenticated predict (`predict_floor.py`: only the work every such request must do,
+    with the runtime's own pieces) on `loop`, as a server of its own."""
+    return subprocess.Popen([sys.executable, str(FLOOR_APP), str(port), loop, redis_url])
 
 
 def start_hello(port: int, loop: str) -> subprocess.Popen[bytes]:
@@ -522,7 +532,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-runtime-"))
     credentials = tmp / "credentials"
     dsn, tenant, email, password = asyncio.run(provision(admin_dsn, credentials))
-    rt_port, hello_port = free_port(), free_port()
+    rt_port, hello_port, floor_port = free_port(), free_port(), free_port()
     runtime_env = {
         **os.environ,
         "DATABASE_URL": dsn,
@@ -540,10 +550,13 @@ def main() -> int:
         )
     loop = runtime_env.get("NEUROEDGE_EVENT_LOOP", "uvloop")  # the runtime's default
     hello = start_hello(hello_port, loop)
+    floor = start_floor(floor_port, loop, redis_url)
     try:
         base, hello_url = f"http://127.0.0.1:{rt_port}", f"http://127.0.0.1:{hello_port}/"
         wait_http(f"{base}/health")
         wait_http(hello_url)
+        floor_url = f"http://127.0.0.1:{floor_port}/engine/predict"
+        wait_http(f"http://127.0.0.1:{floor_port}/health")
         time.sleep(1.0)
         idle = rss_mb(runtime.pid), rss_mb(hello.pid)  # before any request: no model loaded
         token = asyncio.run(access_token(base, tenant, email, password))
@@ -566,6 +579,9 @@ def main() -> int:
             return result
 
         scenarios = _scenarios(base)
+        predict = scenarios["engine_predict"]
+        scenarios["engine_predict_floor"] = (predict[0], floor_url, predict[2])
+        pids = {name: floor.pid if name == "engine_predict_floor" else runtime.pid for name in scenarios}
         auth = f"Bearer {token}"
         load("GET", hello_url)  # warm-up of both servers and the pools
         load(*scenarios["vector_search"], auth)
@@ -576,8 +592,8 @@ def main() -> int:
             # one 6 s run of /health moved by 20% between runs on two shared cores.
             for _ in range(ROUNDS):
                 for name, (method, url, body) in scenarios.items():
-                    with Profiler(runtime.pid, profile_dir, name):
-                        result = load(method, url, body, "" if name == "health" else auth, runtime.pid)
+                    with Profiler(pids[name], profile_dir, name):
+                        result = load(method, url, body, "" if name == "health" else auth, pids[name])
                     with RssSampler(hello.pid) as hello_sampler:
                         baseline = load("GET", hello_url, pid=hello.pid)
                     peak_hello = max(peak_hello, hello_sampler.peak)
@@ -597,7 +613,6 @@ def main() -> int:
                 name: (medians([r for r, _ in runs]), medians([b for _, b in runs]))
                 for name, runs in rounds.items()
             }
-            predict = scenarios["engine_predict"]
             fixed = run_vegeta(predict[0], predict[1], predict[2], auth, tmp)
             fixed_hello = run_vegeta("GET", hello_url, "", "", tmp)
         raw = run_raw_sql(dsn, tenant, pgvector.storage_name(tenant, "docs"), scenarios["vector_search"][2])
@@ -616,6 +631,13 @@ def main() -> int:
             "req/s",
             "raw_sql_vector_search_rps",
             raw["rps"],
+        )
+        emit(
+            "engine_predict_rps_vs_floor",
+            measured["engine_predict"][0]["rps"],
+            "req/s",
+            "engine_predict_floor_rps",
+            measured["engine_predict_floor"][0]["rps"],
         )
         for p in ("p50", "p99"):
             emit(f"engine_predict_fixed_rate_{p}", fixed[p], "ms", f"hello_fixed_rate_{p}", fixed_hello[p])
@@ -637,7 +659,7 @@ def main() -> int:
         print((tmp / "runtime.log").read_text()[-4000:], file=sys.stderr, flush=True)  # the server's side
         raise
     finally:
-        for proc in (runtime, hello):
+        for proc in (runtime, hello, floor):
             proc.terminate()
             proc.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
