@@ -60,7 +60,10 @@ def app(redis_url: str) -> web.Application:
         principal = verified.get(key)
         if principal is None:  # the first request of a token: taken as verified
             principal = verified[key] = (TENANT, USER, ISSUED_AT)
-        decision = await limiter.check(*principal)
+        try:
+            decision = await limiter.check(*principal)
+        except ratelimit.RevokedError:
+            raise web.HTTPUnauthorized from None
         if not decision.allowed:
             raise web.HTTPTooManyRequests
         body = EngineRequest.model_validate(orjson.loads(await request.read()))
