@@ -25,6 +25,8 @@ def test_linear_model() -> None:
     config = predictive.Config(weights={"a": 2.0, "b": -1.0}, bias=0.5)
     result = predictive.predict(config, predictive.Inputs(features={"a": 3, "b": 4}))
     assert result["score"] == 2.5 and result["contributions"] == {"a": 6.0, "b": -4.0}
+    reordered = predictive.predict(config, predictive.Inputs(features={"b": 4, "a": 3}))
+    assert reordered == result  # features match by name, in any order
 
 
 def test_logistic_model_is_stable_for_extreme_scores() -> None:
