@@ -12,6 +12,12 @@ from typing import Any
 TYPE_BASE = "https://neuroedge.io/problems/"
 CONTENT_TYPE = "application/problem+json"
 
+# The slugs the request path also gives aiohttp's own HTTP errors (`requestpath._HTTP_SLUGS`): one spelling.
+MALFORMED_REQUEST = "malformed-request"
+NOT_FOUND = "not-found"
+METHOD_NOT_ALLOWED = "method-not-allowed"
+PAYLOAD_TOO_LARGE = "payload-too-large"
+
 
 class Problem(Exception):  # noqa: N818 - RFC 9457 calls it a problem
     """An error to answer with `application/problem+json`."""
@@ -50,7 +56,7 @@ class Problem(Exception):  # noqa: N818 - RFC 9457 calls it a problem
 
 def bad_request(detail: str) -> Problem:
     """The body is not valid JSON (or not JSON at all)."""
-    return Problem(400, "malformed-request", "Malformed request", detail)
+    return Problem(400, MALFORMED_REQUEST, "Malformed request", detail)
 
 
 def invalid(detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
@@ -70,7 +76,7 @@ def forbidden(detail: str) -> Problem:
 
 def not_found(detail: str) -> Problem:
     """The addressed object does not exist for this tenant."""
-    return Problem(404, "not-found", "Not found", detail)
+    return Problem(404, NOT_FOUND, "Not found", detail)
 
 
 def conflict(detail: str) -> Problem:
@@ -81,7 +87,7 @@ def conflict(detail: str) -> Problem:
 def no_route() -> Problem:
     """No route matches the path: the body aiohttp's `HTTPNotFound` became, without building that response
     first."""
-    return Problem(404, "not-found", "Not Found", "Not Found")
+    return Problem(404, NOT_FOUND, "Not Found", "Not Found")
 
 
 def method_not_allowed(allowed: Iterable[str]) -> Problem:
@@ -89,11 +95,16 @@ def method_not_allowed(allowed: Iterable[str]) -> Problem:
     does."""
     return Problem(
         405,
-        "method-not-allowed",
+        METHOD_NOT_ALLOWED,
         "Method Not Allowed",
         "Method Not Allowed",
         headers={"Allow": ",".join(sorted(allowed))},
     )
+
+
+def payload_too_large(detail: str) -> Problem:
+    """What the request asks to store or queue is larger than its limit."""
+    return Problem(413, PAYLOAD_TOO_LARGE, "Payload too large", detail)
 
 
 def unavailable(detail: str) -> Problem:

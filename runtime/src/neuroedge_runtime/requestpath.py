@@ -42,10 +42,10 @@ log = logging.getLogger("neuroedge_runtime.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REQUEST_ID_HEADER = "X-Request-ID"
 _HTTP_SLUGS = {
-    404: "not-found",
-    405: "method-not-allowed",
-    413: "payload-too-large",
-    400: "malformed-request",
+    404: problems.NOT_FOUND,
+    405: problems.METHOD_NOT_ALLOWED,
+    413: problems.PAYLOAD_TOO_LARGE,
+    400: problems.MALFORMED_REQUEST,
 }
 _UNAVAILABLE = (
     OSError,

@@ -65,7 +65,7 @@ class JobService:
         try:
             return await self._producer(tenant, self._pool).enqueue(job)
         except producer.JobTooLarge as exc:
-            raise problems.Problem(413, "payload-too-large", "Payload too large", str(exc)) from None
+            raise problems.payload_too_large(str(exc)) from None
 
     async def _routed(self, tenant: str, request: RunRequest) -> tuple[RegisteredEngine, RunRequest]:
         """A router's run is the chosen Engine's run: `input.text` is routed, `input.input` is the chosen

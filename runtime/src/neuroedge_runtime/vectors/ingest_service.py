@@ -105,7 +105,7 @@ class IngestService:
         try:
             enqueued = await self._producer(queue).enqueue_many(requests)
         except producer.JobTooLarge as exc:
-            raise problems.Problem(413, "payload-too-large", "Payload too large", str(exc)) from None
+            raise problems.payload_too_large(str(exc)) from None
         ingestion_id = jobs.new_job_id(int(time.time() * 1000))
         record = {
             "index": info.name,
