@@ -83,8 +83,7 @@ def emit(logger: logging.Logger, msg: str, args: tuple[Any, ...], fields: dict[s
     if not logger.isEnabledFor(logging.INFO):
         return
     handler = _direct(logger)
-    line = _line(logger.name, msg, args, fields) if handler is not None else None
-    if handler is not None and line is not None:
+    if handler is not None and (line := _line(logger.name, msg, args, fields)) is not None:
         handler.write_line(line + handler.terminator)
         return
     logger.handle(
