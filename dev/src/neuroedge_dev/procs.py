@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import ssl
@@ -23,12 +24,53 @@ class StackError(RuntimeError):
     """A failure with a one-line explanation meant for the person running the stack."""
 
 
+FIRST_PORT = 10000
+"""The lowest port `free_port` hands out."""
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_given: set[int] = set()
+"""Ports this process has handed out: never twice, though a caller may not have bound one yet."""
+
+
 def free_port() -> int:
-    """A port that was free a moment ago on loopback; the kernel hands out ephemeral ports round-robin, so a
-    race with another binder is unlikely and is caught by the readiness wait."""
+    """A port free a moment ago on loopback, below the kernel's ephemeral range when there is room there.
+
+    Why below it: a daemon restarted in place (`stack.restart_service`, the chaos test; `make up` again)
+    binds its old port again, and while it was down any outgoing connection on the machine could take that
+    port as its source port: a kube-apiserver restart failed once with "address already in use" on a port
+    the kernel had handed out that way. Ports below the range are never handed out to outgoing connections.
+    Chosen at random there and checked by binding; a race with another binder is caught by the readiness
+    wait, as before."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(FIRST_PORT, low) if low > FIRST_PORT else _kernel_port()  # noqa: S311 - not a secret
+        if port not in _given and _bindable(port):
+            _given.add(port)
+            return port
+    raise StackError(f"no free port on 127.0.0.1 between {FIRST_PORT} and {low}")
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default when it cannot be read)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _kernel_port() -> int:
+    """A port the kernel picks (within its ephemeral range): the fallback when there is no room below it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def spawn(
